@@ -1,0 +1,294 @@
+//! The syntax tree of a scenario file.
+//!
+//! The parser (`parse`) produces it, the checker (`check`) validates names and arities against
+//! it, and the interpreter (`interp`) runs it. Every node carries the byte span of the text it
+//! came from, so any later error can point back at the file. The tree derives serde so tools can
+//! dump it (`socksim check --ast`).
+
+use serde::{Deserialize, Serialize};
+
+/// A half-open byte range `[start, end)` in the scenario source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from `start` to `end`.
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+}
+
+/// A name as written, with where it was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ident {
+    /// The text of the name.
+    pub name: String,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// `scenario "title"`.
+    pub title: Option<String>,
+    /// `seed N`: the default seed (the command line's `--seed` overrides it).
+    pub seed: Option<u64>,
+    /// `until 120s`: the virtual-time limit, in nanoseconds.
+    pub until_ns: Option<u64>,
+    /// `network NAME CIDR [latency=D]` declarations, in file order.
+    pub networks: Vec<NetworkDecl>,
+    /// `host` declarations, in file order.
+    pub hosts: Vec<HostDecl>,
+    /// `process HOST/NAME` declarations, in file order.
+    pub processes: Vec<ProcessDecl>,
+}
+
+/// `network lan 10.0.0.0/24 latency=100us`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkDecl {
+    /// The network's name.
+    pub name: Ident,
+    /// Network address (host bits zero is not required).
+    pub addr: std::net::Ipv4Addr,
+    /// Prefix length, 0..=32.
+    pub prefix: u8,
+    /// One-way latency in nanoseconds (`latency=`), if given.
+    pub latency_ns: Option<u64>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `host NAME ADDR on NET` or `host NAME { ... }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostDecl {
+    /// The host's name.
+    pub name: Ident,
+    /// Its addresses (the one-line form gives exactly one).
+    pub addrs: Vec<AddrDecl>,
+    /// `sysctl NAME = VALUE...` lines.
+    pub sysctls: Vec<SysctlDecl>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `addr 10.0.0.2 on lan`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddrDecl {
+    /// The interface address.
+    pub addr: std::net::Ipv4Addr,
+    /// The network it is attached to.
+    pub network: Ident,
+    /// The whole line.
+    pub span: Span,
+}
+
+/// `sysctl net.ipv4.ip_local_port_range = 40000 40009`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SysctlDecl {
+    /// The dotted sysctl name.
+    pub name: Ident,
+    /// The whitespace-separated integer values.
+    pub values: Vec<i64>,
+    /// The values, as a span (for range errors).
+    pub values_span: Span,
+    /// The whole line.
+    pub span: Span,
+}
+
+/// `process HOST/NAME [at T] { ... }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessDecl {
+    /// The host it runs on.
+    pub host: Ident,
+    /// The process name.
+    pub name: Ident,
+    /// Start time in nanoseconds (`at 1ms`), default 0.
+    pub start_ns: u64,
+    /// The statements.
+    pub body: Vec<Stmt>,
+    /// The header line (`process client/curl at 1ms`).
+    pub span: Span,
+}
+
+/// One statement with its span (the whole line).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stmt {
+    /// What the statement is.
+    pub kind: StmtKind,
+    /// The line it came from, without the trailing comment.
+    pub span: Span,
+}
+
+/// The statements of a process body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StmtKind {
+    /// `[a[, b] =] call(args) [= expectation]`.
+    Call {
+        /// Names bound to the result (`s = socket(...)`; `a, b = socketpair(...)`).
+        binds: Vec<Ident>,
+        /// The call itself.
+        call: Call,
+        /// The inline expectation, if any.
+        expect: Option<Expectation>,
+    },
+    /// `repeat N { ... }`.
+    Repeat {
+        /// How many times.
+        count: Num,
+        /// The body.
+        body: Vec<Stmt>,
+    },
+    /// `for NAME in A..B { ... }`: `A` to `B` inclusive, like port ranges.
+    For {
+        /// The loop variable (used as `$NAME`).
+        var: Ident,
+        /// First value.
+        from: Num,
+        /// Last value (inclusive).
+        to: Num,
+        /// The body.
+        body: Vec<Stmt>,
+    },
+    /// `fork NAME { ... }`: a child process that inherits descriptors and variables.
+    Fork {
+        /// The child's name (may contain `$var`).
+        name: Template,
+        /// What the child runs.
+        body: Vec<Stmt>,
+    },
+    /// `sleep 10ms`: nanoseconds.
+    Sleep(u64),
+    /// `ss`: print the host's socket table.
+    Ss,
+    /// `note "text"`: a line in the trace.
+    Note(String),
+    /// `exit`: the process ends, closing its descriptors.
+    Exit,
+}
+
+/// A call such as `bind(l, 0.0.0.0:80)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    /// The function name (`bind`).
+    pub name: Ident,
+    /// The arguments, in order.
+    pub args: Vec<Arg>,
+    /// From the name to the closing parenthesis.
+    pub span: Span,
+}
+
+/// One argument of a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Arg {
+    /// What it is.
+    pub kind: ArgKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The kinds of argument.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ArgKind {
+    /// A bare name: a constant (`AF_INET`, `SO_REUSEADDR`) or a variable bound earlier (`s`).
+    Name(String),
+    /// A number (`128`, `$n`).
+    Num(Num),
+    /// A byte size with a unit (`64KiB`), in bytes.
+    Size(u64),
+    /// A string (`"hello"`), escapes already resolved.
+    Str(String),
+    /// An IPv4 socket address (`10.0.0.1:80`, `10.0.0.$i:$p`).
+    Inet(InetAddr),
+    /// Constants or'ed together (`SOCK_STREAM | SOCK_NONBLOCK`).
+    Flags(Vec<String>),
+}
+
+/// A number, literal or `$var`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Num {
+    /// A literal.
+    Lit(i64),
+    /// `$name`: the value of a `for` variable.
+    Var(Ident),
+}
+
+/// An IPv4 socket address whose parts may be `$var`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InetAddr {
+    /// The four octets.
+    pub octets: [Num; 4],
+    /// The port.
+    pub port: Num,
+}
+
+/// A name that may embed `$var` (`w$i`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// Literal text and variable references, in order.
+    pub parts: Vec<TemplatePart>,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// A piece of a [`Template`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TemplatePart {
+    /// Text taken as written.
+    Lit(String),
+    /// `$name`.
+    Var(Ident),
+}
+
+/// `= ...` after a call: one or more alternatives separated by `|`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Any of these satisfies the expectation.
+    pub alternatives: Vec<Outcome>,
+    /// From the `=` to the end of the expectation.
+    pub span: Span,
+}
+
+/// One expected outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// `= N`, `= 5 "hello"`, `= 4 (10.0.0.2:*)`: success with a value, and optionally the bytes
+    /// received or the peer address reported (accept).
+    Value {
+        /// The return value.
+        value: Num,
+        /// The bytes received, for `recv`.
+        data: Option<String>,
+        /// The address in parentheses, for `accept`.
+        addr: Option<AddrPattern>,
+    },
+    /// `= -1 ERRNO`.
+    Error(Ident),
+    /// `= 10.0.0.2:*`: an address result (`getsockname`, `getpeername`).
+    Addr(AddrPattern),
+}
+
+/// An address to match: octets exact, port exact, a range, or `*`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrPattern {
+    /// The four octets.
+    pub octets: [Num; 4],
+    /// Which ports match.
+    pub port: PortPattern,
+}
+
+/// Which ports an [`AddrPattern`] accepts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PortPattern {
+    /// `*`.
+    Any,
+    /// `80`.
+    Exact(Num),
+    /// `40000..40009`, inclusive.
+    Range(Num, Num),
+}

@@ -1,0 +1,138 @@
+//! The system calls and constants a scenario may use: one table shared by the checker (names,
+//! arities, argument kinds) and the interpreter (what each constant means).
+
+/// What an argument of a call must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    /// A descriptor: a variable bound to a call's result (`s`), or a literal number.
+    Fd,
+    /// An address family constant (`AF_INET`).
+    Domain,
+    /// A socket type constant, optionally or'ed with flags (`SOCK_STREAM | SOCK_NONBLOCK`).
+    Type,
+    /// A protocol constant (`IPPROTO_TCP`) or `0`.
+    Protocol,
+    /// A socket address (`10.0.0.1:80`).
+    SockAddr,
+    /// An integer (`128`, `$n`).
+    Int,
+    /// Bytes to send: a string or a size (`"hello"`, `64KiB`, `100`).
+    Payload,
+    /// A socket option level (`SOL_SOCKET`).
+    Level,
+    /// A socket option name (`SO_REUSEADDR`).
+    OptName,
+    /// `shutdown`'s direction (`SHUT_WR`).
+    How,
+}
+
+/// The signature of one call.
+#[derive(Clone, Copy, Debug)]
+pub struct CallSpec {
+    /// Its name, as in the man page.
+    pub name: &'static str,
+    /// Its parameters, in order.
+    pub params: &'static [Param],
+    /// How many trailing parameters may be left out.
+    pub optional: usize,
+    /// How many names its result can be bound to (`s = socket(...)` is 1).
+    pub results: usize,
+}
+
+impl CallSpec {
+    /// The fewest arguments the call takes.
+    pub fn min_args(&self) -> usize {
+        self.params.len() - self.optional
+    }
+}
+
+use Param::*;
+
+/// Every call the language knows.
+pub const CALLS: &[CallSpec] = &[
+    CallSpec { name: "socket", params: &[Domain, Type, Protocol], optional: 1, results: 1 },
+    CallSpec { name: "bind", params: &[Fd, SockAddr], optional: 0, results: 0 },
+    CallSpec { name: "listen", params: &[Fd, Int], optional: 1, results: 0 },
+    CallSpec { name: "accept", params: &[Fd], optional: 0, results: 1 },
+    CallSpec { name: "connect", params: &[Fd, SockAddr], optional: 0, results: 0 },
+    CallSpec { name: "send", params: &[Fd, Payload], optional: 0, results: 0 },
+    CallSpec { name: "recv", params: &[Fd, Int], optional: 0, results: 0 },
+    CallSpec { name: "shutdown", params: &[Fd, How], optional: 0, results: 0 },
+    CallSpec { name: "close", params: &[Fd], optional: 0, results: 0 },
+    CallSpec { name: "getsockname", params: &[Fd], optional: 0, results: 0 },
+    CallSpec { name: "getpeername", params: &[Fd], optional: 0, results: 0 },
+    CallSpec { name: "setsockopt", params: &[Fd, Level, OptName, Int], optional: 0, results: 0 },
+];
+
+/// Looks a call up by name.
+pub fn call(name: &str) -> Option<&'static CallSpec> {
+    CALLS.iter().find(|c| c.name == name)
+}
+
+/// A named constant and where it may appear.
+#[derive(Clone, Copy, Debug)]
+pub struct Constant {
+    /// The name (`SO_REUSEADDR`).
+    pub name: &'static str,
+    /// The Linux value (`include/uapi/...`).
+    pub value: i64,
+    /// The parameter kind it belongs to.
+    pub param: Param,
+    /// `None` when simulated; otherwise why not yet (shown to the user by the checker).
+    pub unsupported: Option<&'static str>,
+}
+
+const fn c(name: &'static str, value: i64, param: Param) -> Constant {
+    Constant { name, value, param, unsupported: None }
+}
+
+const fn later(name: &'static str, value: i64, param: Param, why: &'static str) -> Constant {
+    Constant { name, value, param, unsupported: Some(why) }
+}
+
+/// Socket type flags that may be or'ed into a [`Param::Type`] (`include/linux/net.h`).
+pub const SOCK_NONBLOCK: i64 = 0o4000;
+/// `SOCK_CLOEXEC` (`include/linux/net.h`).
+pub const SOCK_CLOEXEC: i64 = 0o2000000;
+
+/// Every constant the language knows, with Linux's values (x86_64 uapi headers).
+pub const CONSTANTS: &[Constant] = &[
+    c("AF_INET", 2, Domain),
+    later("AF_INET6", 10, Domain, "IPv6 sockets are not simulated yet"),
+    later("AF_UNIX", 1, Domain, "Unix-domain sockets are not simulated yet"),
+    later("AF_LOCAL", 1, Domain, "Unix-domain sockets are not simulated yet"),
+    c("SOCK_STREAM", 1, Type),
+    later("SOCK_DGRAM", 2, Type, "UDP and datagram sockets are not simulated yet"),
+    later("SOCK_SEQPACKET", 5, Type, "SOCK_SEQPACKET is not simulated yet"),
+    later("SOCK_NONBLOCK", SOCK_NONBLOCK, Type, "non-blocking sockets are not simulated yet"),
+    c("SOCK_CLOEXEC", SOCK_CLOEXEC, Type),
+    c("IPPROTO_TCP", 6, Protocol),
+    later("IPPROTO_UDP", 17, Protocol, "UDP is not simulated yet"),
+    c("IPPROTO_IP", 0, Protocol),
+    c("SOL_SOCKET", 1, Level),
+    later("IPPROTO_IPV6", 41, Level, "IPv6 options are not simulated yet"),
+    c("SO_REUSEADDR", 2, OptName),
+    later("SO_REUSEPORT", 15, OptName, "SO_REUSEPORT is not simulated yet"),
+    later("SO_LINGER", 13, OptName, "SO_LINGER is not simulated yet"),
+    later("SO_SNDBUF", 7, OptName, "buffer sizes are not simulated yet"),
+    later("SO_RCVBUF", 8, OptName, "buffer sizes are not simulated yet"),
+    later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
+    later("IPV6_V6ONLY", 26, OptName, "IPv6 options are not simulated yet"),
+    later("IP_BIND_ADDRESS_NO_PORT", 24, OptName, "IP_BIND_ADDRESS_NO_PORT is not simulated yet"),
+    c("SHUT_RD", 0, How),
+    c("SHUT_WR", 1, How),
+    c("SHUT_RDWR", 2, How),
+];
+
+/// Looks a constant up by name.
+pub fn constant(name: &str) -> Option<&'static Constant> {
+    CONSTANTS.iter().find(|c| c.name == name)
+}
+
+/// Sysctls a host may set, with how many integer values each takes and the inclusive bounds
+/// of each value. Defaults and meanings are documented in the book's reference chapter.
+pub const SYSCTLS: &[(&str, usize, i64, i64)] = &[
+    ("net.ipv4.ip_local_port_range", 2, 1, 65535),
+    ("net.core.somaxconn", 1, 0, i32::MAX as i64),
+    ("net.ipv4.tcp_tw_reuse", 1, 0, 2),
+];

@@ -1,0 +1,2 @@
+//! The `socksim` command.
+fn main() {}

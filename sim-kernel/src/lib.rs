@@ -1,0 +1,4 @@
+//! The simulated kernel.
+#![forbid(unsafe_code)]
+pub mod errno;
+pub use errno::Errno;
