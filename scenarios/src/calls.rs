@@ -130,9 +130,5 @@ pub fn constant(name: &str) -> Option<&'static Constant> {
 }
 
 /// Sysctls a host may set, with how many integer values each takes and the inclusive bounds
-/// of each value. Defaults and meanings are documented in the book's reference chapter.
-pub const SYSCTLS: &[(&str, usize, i64, i64)] = &[
-    ("net.ipv4.ip_local_port_range", 2, 1, 65535),
-    ("net.core.somaxconn", 1, 0, i32::MAX as i64),
-    ("net.ipv4.tcp_tw_reuse", 1, 0, 2),
-];
+/// of each value (the kernel's own table; defaults are documented in the book's reference).
+pub const SYSCTLS: &[(&str, usize, i64, i64)] = sim_kernel::sysctl::SETTABLE;

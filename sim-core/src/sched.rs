@@ -182,10 +182,7 @@ mod tests {
                 s.make_runnable(TaskId(t));
             }
             let order: Vec<_> = std::iter::from_fn(|| s.pick(Instant(0))).collect();
-            (
-                order,
-                s.decisions().iter().map(|d| d.chosen).collect::<Vec<_>>(),
-            )
+            (order, s.decisions().iter().map(|d| d.chosen).collect::<Vec<_>>())
         };
         let (order, choices) = run(None);
         assert_eq!(choices.len(), 4, "the last task is not a choice");

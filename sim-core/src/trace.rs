@@ -35,9 +35,7 @@ pub struct VecSink<E> {
 
 impl<E> Default for VecSink<E> {
     fn default() -> Self {
-        VecSink {
-            records: Vec::new(),
-        }
+        VecSink { records: Vec::new() }
     }
 }
 

@@ -1,0 +1,83 @@
+//! A host: one network namespace with its addresses, sysctls and TCP tables.
+
+use crate::network::NetId;
+use crate::socket::SocketId;
+use crate::sysctl::Sysctls;
+use sim_core::ProbeMap;
+use sim_core::rng::Stream;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Index of a host in the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostId(pub u32);
+
+/// An address on an interface attached to a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iface {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// The network the interface is attached to.
+    pub network: NetId,
+}
+
+/// A connection's identity: local and remote address and port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FourTuple {
+    /// Our side.
+    pub local: SocketAddrV4,
+    /// Their side.
+    pub remote: SocketAddrV4,
+}
+
+/// The sockets holding one local port (Linux's `inet_bind_bucket`).
+#[derive(Debug, Default)]
+pub struct BindBucket {
+    /// Every socket holding the port: bound, listening, connected, accepted or in TIME_WAIT.
+    pub owners: Vec<SocketId>,
+    /// Created by `connect()`'s autobind and never claimed by an explicit bind
+    /// (`tb->fastreuse == -1 && tb->fastreuseport == -1`): only such ports may be shared by
+    /// further connects toward other destinations (`__inet_hash_connect`).
+    pub connect_only: bool,
+}
+
+/// A host's TCP tables (one network namespace's `bhash`, `ehash` and listening hash).
+#[derive(Default)]
+pub struct TcpTables {
+    /// Local port → the sockets holding it.
+    pub bind: ProbeMap<u16, BindBucket>,
+    /// Exact 4-tuple → socket, for every synchronised or synchronising connection
+    /// (SYN_SENT, SYN_RECV, ESTABLISHED … TIME_WAIT).
+    pub established: ProbeMap<FourTuple, SocketId>,
+    /// Listening address and port → listeners (wildcard listeners under `0.0.0.0`).
+    pub listening: ProbeMap<SocketAddrV4, Vec<SocketId>>,
+}
+
+/// One simulated host (network namespace).
+pub struct Host {
+    /// Its name.
+    pub name: String,
+    /// Its interface addresses (besides `lo`).
+    pub ifaces: Vec<Iface>,
+    /// Its sysctls.
+    pub sysctl: Sysctls,
+    /// Its TCP tables.
+    pub tcp: TcpTables,
+    /// The per-boot secret behind `secure_ipv4_port_ephemeral()` (`net_secret`).
+    pub port_secret: u64,
+    /// Seeds the lazily initialised `table_perturb[]` slots.
+    pub perturb_secret: u64,
+    /// `table_perturb[]` slots touched so far; untouched slots hold their seeded initial value.
+    pub perturb: ProbeMap<u16, u32>,
+    /// Draws for port selection (`bind(0)` start, perturbation jitter).
+    pub port_rng: Stream,
+    /// Draws for initial sequence numbers.
+    pub isn_rng: Stream,
+}
+
+impl Host {
+    /// Whether `addr` belongs to this host: all of 127.0.0.0/8 (`lo`) or an interface address.
+    /// (`inet_addr_type()` returning `RTN_LOCAL`.)
+    pub fn is_local(&self, addr: Ipv4Addr) -> bool {
+        addr.is_loopback() || self.ifaces.iter().any(|i| i.addr == addr)
+    }
+}

@@ -1,0 +1,133 @@
+//! Processes and their descriptor tables.
+
+use crate::host::HostId;
+use crate::socket::SocketId;
+use crate::syscall::{Fd, Syscall};
+use std::collections::BTreeSet;
+
+/// A process id. Pids are handed out from 1 upwards across the whole world, in creation order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid(pub u32);
+
+/// What a descriptor refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Desc {
+    /// Standard input, output or error (descriptors 0, 1, 2): not sockets.
+    Stdio,
+    /// A socket.
+    Socket(SocketId),
+}
+
+/// A descriptor table: the lowest free number is always handed out first (POSIX, `open(2)`;
+/// `alloc_fd()` in `fs/file.c`).
+#[derive(Clone, Debug)]
+pub struct FdTable {
+    slots: Vec<Option<Desc>>,
+    free: BTreeSet<Fd>,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable {
+            slots: vec![Some(Desc::Stdio); 3],
+            free: BTreeSet::new(),
+        }
+    }
+}
+
+impl FdTable {
+    /// Installs `desc` at the lowest free number.
+    pub fn install(&mut self, desc: Desc) -> Fd {
+        match self.free.pop_first() {
+            Some(fd) => {
+                self.slots[fd as usize] = Some(desc);
+                fd
+            }
+            None => {
+                self.slots.push(Some(desc));
+                (self.slots.len() - 1) as Fd
+            }
+        }
+    }
+
+    /// What `fd` refers to.
+    pub fn get(&self, fd: Fd) -> Option<Desc> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i).copied().flatten())
+    }
+
+    /// Removes `fd`, returning what it referred to.
+    pub fn remove(&mut self, fd: Fd) -> Option<Desc> {
+        let i = usize::try_from(fd).ok()?;
+        let desc = self.slots.get_mut(i)?.take()?;
+        if i + 1 == self.slots.len() {
+            self.slots.pop();
+            // Trim trailing holes so `free` only holds numbers below the table's end.
+            while matches!(self.slots.last(), Some(None)) {
+                self.slots.pop();
+                self.free.remove(&(self.slots.len() as Fd));
+            }
+        } else {
+            self.free.insert(fd);
+        }
+        Some(desc)
+    }
+
+    /// Every open descriptor, in numeric order.
+    pub fn iter(&self) -> impl Iterator<Item = (Fd, Desc)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.map(|d| (i as Fd, d)))
+    }
+
+    /// How many descriptors are open.
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Whether no descriptor is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One simulated process.
+#[derive(Clone, Debug)]
+pub struct Process {
+    /// Its pid.
+    pub pid: Pid,
+    /// The host it runs on.
+    pub host: HostId,
+    /// Its name (for the trace).
+    pub name: String,
+    /// Open descriptors.
+    pub fds: FdTable,
+    /// The call it waits in, if blocked.
+    pub blocked_in: Option<Syscall>,
+    /// Whether it has exited.
+    pub exited: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowest_free_descriptor_first() {
+        let mut t = FdTable::default();
+        let s = |n| Desc::Socket(SocketId(n));
+        assert_eq!(t.install(s(0)), 3);
+        assert_eq!(t.install(s(1)), 4);
+        assert_eq!(t.install(s(2)), 5);
+        assert_eq!(t.remove(4), Some(s(1)));
+        assert_eq!(t.install(s(3)), 4);
+        assert_eq!(t.remove(5), Some(s(2)));
+        assert_eq!(t.remove(4), Some(s(3)));
+        assert_eq!(t.install(s(4)), 4);
+        assert_eq!(t.remove(9), None);
+        assert_eq!(t.get(0), Some(Desc::Stdio));
+        assert_eq!(t.len(), 5);
+    }
+}

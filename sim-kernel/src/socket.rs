@@ -1,0 +1,255 @@
+//! The socket object: one TCP endpoint (listening, connecting, connected or closing).
+//!
+//! Sockets live in the world's slab and are addressed by [`SocketId`]. A socket's hot state is
+//! a few cache lines: addresses, TCP sequence state, a receive buffer that allocates only
+//! when data arrives, and a wait queue. Listener-only state is boxed, so connected sockets
+//! (the ten million) do not pay for it.
+
+use crate::errno::Errno;
+use crate::host::HostId;
+use sim_core::{Instant, WaitQueue};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Index of a socket in the world's slab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u32);
+
+/// TCP states (RFC 9293 §3.3.2; `include/net/tcp_states.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TcpState {
+    /// No connection (fresh, or finished while a descriptor still refers to it).
+    Closed,
+    /// Accepting connections.
+    Listen,
+    /// SYN sent, waiting for SYN-ACK.
+    SynSent,
+    /// SYN received, SYN-ACK sent (a listener's embryonic child).
+    SynRecv,
+    /// Connected.
+    Established,
+    /// We sent FIN; it is not yet acknowledged.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// The peer sent FIN; we have not closed yet.
+    CloseWait,
+    /// Both sent FIN at once; waiting for the ACK of ours.
+    Closing,
+    /// We closed after the peer; waiting for the ACK of our FIN.
+    LastAck,
+    /// The active closer's 60-second wait.
+    TimeWait,
+}
+
+impl TcpState {
+    /// The name `ss` prints (`ss` source: `sstate_name`).
+    pub fn ss_name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSE",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynRecv => "SYN-RECV",
+            TcpState::Established => "ESTAB",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// Whether the connection is synchronised and not yet closed by us for sending
+    /// (`send()` is allowed: ESTABLISHED and CLOSE_WAIT, `tcp_sendmsg_locked`).
+    pub fn can_send(self) -> bool {
+        matches!(self, TcpState::Established | TcpState::CloseWait)
+    }
+}
+
+/// Listener-only state.
+#[derive(Debug, Default)]
+pub struct ListenState {
+    /// `sk_max_ack_backlog`: the backlog after clamping to `somaxconn`.
+    pub max_backlog: u32,
+    /// Established children waiting for `accept()`, oldest first.
+    pub accept_queue: VecDeque<SocketId>,
+    /// Children still in SYN_RECV (the request queue's length).
+    pub syn_recv: u32,
+}
+
+/// Which timer a timer event is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    /// The end of TIME_WAIT.
+    TimeWait,
+    /// Retransmit the SYN (`tcp_retransmit_timer` in SYN_SENT).
+    SynRetransmit,
+}
+
+/// One TCP socket.
+#[derive(Debug)]
+pub struct Socket {
+    /// The host (network namespace) it belongs to.
+    pub host: HostId,
+    /// TCP state.
+    pub state: TcpState,
+    /// Local address and port (`0.0.0.0:0` until bound).
+    pub local: SocketAddrV4,
+    /// Peer address and port (`0.0.0.0:0` until connected).
+    pub remote: SocketAddrV4,
+    /// `SO_REUSEADDR` (`sk_reuse`).
+    pub reuseaddr: bool,
+    /// `O_NONBLOCK` on the open file.
+    pub nonblocking: bool,
+    /// The port was chosen by the user (`bind` with a port, or `bind(0)`/listen autobind):
+    /// `SOCK_BINDPORT_LOCK`, and the bucket is an explicit-bind one.
+    pub user_bound: bool,
+    /// The socket holds its port in the bind table.
+    pub in_bind_table: bool,
+    /// Its position in its bind bucket's owner list (for O(1) removal).
+    pub bucket_index: u32,
+    /// The socket is in the established table.
+    pub in_ehash: bool,
+    /// `shutdown(SHUT_WR)` or close sent our FIN.
+    pub shut_wr: bool,
+    /// `shutdown(SHUT_RD)` or close: no more reading.
+    pub shut_rd: bool,
+    /// Descriptors (in any process) that refer to it.
+    pub refs: u32,
+    /// The listener whose queue holds this child until `accept()`.
+    pub parent: Option<SocketId>,
+    /// Listener state, if listening.
+    pub listen: Option<Box<ListenState>>,
+    /// Our initial sequence number.
+    pub iss: u32,
+    /// Next sequence number to send.
+    pub snd_nxt: u32,
+    /// Oldest unacknowledged sequence number.
+    pub snd_una: u32,
+    /// Next sequence number expected from the peer.
+    pub rcv_nxt: u32,
+    /// Received bytes not yet read.
+    pub rx: VecDeque<u8>,
+    /// The peer's FIN has arrived.
+    pub rx_fin: bool,
+    /// A pending error reported by the next call (`sk_err`).
+    pub error: Option<Errno>,
+    /// When TIME_WAIT began (for `tcp_tw_reuse`'s delay).
+    pub time_wait_since: Instant,
+    /// SYNs retransmitted so far.
+    pub syn_retries: u8,
+    /// Bumped whenever a timer is re-armed or cancelled, so stale timer events are ignored.
+    pub timer_generation: u32,
+    /// Processes waiting on this socket.
+    pub wait: WaitQueue,
+}
+
+impl Socket {
+    /// A fresh, unbound socket on `host`.
+    pub fn new(host: HostId) -> Socket {
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+        Socket {
+            host,
+            state: TcpState::Closed,
+            local: any,
+            remote: any,
+            reuseaddr: false,
+            nonblocking: false,
+            user_bound: false,
+            in_bind_table: false,
+            bucket_index: 0,
+            in_ehash: false,
+            shut_wr: false,
+            shut_rd: false,
+            refs: 0,
+            parent: None,
+            listen: None,
+            iss: 0,
+            snd_nxt: 0,
+            snd_una: 0,
+            rcv_nxt: 0,
+            rx: VecDeque::new(),
+            rx_fin: false,
+            error: None,
+            time_wait_since: Instant::ZERO,
+            syn_retries: 0,
+            timer_generation: 0,
+            wait: WaitQueue::default(),
+        }
+    }
+
+    /// No descriptor and no accept queue holds it: the kernel finishes it alone.
+    pub fn is_orphan(&self) -> bool {
+        self.refs == 0 && self.parent.is_none()
+    }
+}
+
+/// The slab of sockets. Freed slots are reused last-freed-first, deterministically.
+#[derive(Debug, Default)]
+pub struct Sockets {
+    slots: Vec<Option<Socket>>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl Sockets {
+    /// Stores `socket`, returning its id.
+    pub fn insert(&mut self, socket: Socket) -> SocketId {
+        self.live += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(socket);
+                SocketId(i)
+            }
+            None => {
+                self.slots.push(Some(socket));
+                SocketId((self.slots.len() - 1) as u32)
+            }
+        }
+    }
+
+    /// The socket `id`.
+    ///
+    /// # Panics
+    /// If `id` was freed: holding a stale id is a simulator bug, never a user error.
+    pub fn get(&self, id: SocketId) -> &Socket {
+        self.slots[id.0 as usize].as_ref().expect("live socket id")
+    }
+
+    /// The socket `id`, mutably (panics like [`Sockets::get`]).
+    pub fn get_mut(&mut self, id: SocketId) -> &mut Socket {
+        self.slots[id.0 as usize].as_mut().expect("live socket id")
+    }
+
+    /// The socket `id` if it is still alive.
+    pub fn try_get(&self, id: SocketId) -> Option<&Socket> {
+        self.slots.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// Frees `id`, returning the socket.
+    pub fn remove(&mut self, id: SocketId) -> Socket {
+        let s = self.slots[id.0 as usize].take().expect("live socket id");
+        self.free.push(id.0);
+        self.live -= 1;
+        s
+    }
+
+    /// Live sockets in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (SocketId, &Socket)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (SocketId(i as u32), s)))
+    }
+
+    /// Number of live sockets.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no socket is alive.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+}

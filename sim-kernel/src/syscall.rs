@@ -1,0 +1,204 @@
+//! The system calls a simulated process can make, and what they return.
+//!
+//! Calls are typed values so the trace can record them exactly (and render them the way
+//! `strace` does). [`crate::World::syscall`] executes one.
+
+use crate::errno::Errno;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddrV4;
+use std::rc::Rc;
+
+/// A descriptor number.
+pub type Fd = i32;
+
+/// Bytes to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// These exact bytes.
+    Bytes(Rc<[u8]>),
+    /// This many zero bytes (`send(s, 64KiB)`).
+    Zeros(usize),
+}
+
+impl Payload {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            Payload::Zeros(n) => *n,
+        }
+    }
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `shutdown()`'s direction (`SHUT_RD` = 0, `SHUT_WR` = 1, `SHUT_RDWR` = 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum How {
+    /// `SHUT_RD`.
+    Read,
+    /// `SHUT_WR`.
+    Write,
+    /// `SHUT_RDWR`.
+    Both,
+}
+
+/// One system call with its arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "lowercase")]
+pub enum Syscall {
+    /// `socket(domain, type, protocol)`.
+    Socket {
+        /// Address family (`AF_INET` = 2).
+        domain: i32,
+        /// Socket type, with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` or'ed in.
+        ty: i32,
+        /// Protocol (0 = default).
+        protocol: i32,
+    },
+    /// `bind(fd, addr)`.
+    Bind {
+        /// Socket.
+        fd: Fd,
+        /// Local address.
+        addr: SocketAddrV4,
+    },
+    /// `listen(fd, backlog)`.
+    Listen {
+        /// Socket.
+        fd: Fd,
+        /// Requested backlog.
+        backlog: i32,
+    },
+    /// `accept(fd)`.
+    Accept {
+        /// Listening socket.
+        fd: Fd,
+    },
+    /// `connect(fd, addr)`.
+    Connect {
+        /// Socket.
+        fd: Fd,
+        /// Peer.
+        addr: SocketAddrV4,
+    },
+    /// `send(fd, data)`.
+    Send {
+        /// Socket.
+        fd: Fd,
+        /// What to send.
+        data: Payload,
+    },
+    /// `recv(fd, len)`.
+    Recv {
+        /// Socket.
+        fd: Fd,
+        /// Buffer size.
+        len: usize,
+    },
+    /// `shutdown(fd, how)`.
+    Shutdown {
+        /// Socket.
+        fd: Fd,
+        /// Direction.
+        how: How,
+    },
+    /// `close(fd)`.
+    Close {
+        /// Descriptor.
+        fd: Fd,
+    },
+    /// `getsockname(fd)`.
+    GetSockName {
+        /// Socket.
+        fd: Fd,
+    },
+    /// `getpeername(fd)`.
+    GetPeerName {
+        /// Socket.
+        fd: Fd,
+    },
+    /// `setsockopt(fd, level, name, value)` with an integer value.
+    SetSockOpt {
+        /// Socket.
+        fd: Fd,
+        /// Level (`SOL_SOCKET` = 1).
+        level: i32,
+        /// Option (`SO_REUSEADDR` = 2).
+        name: i32,
+        /// Value.
+        value: i64,
+    },
+}
+
+/// What a completed call returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SysReturn {
+    /// A plain non-negative value (a descriptor, a count, 0).
+    Value {
+        /// The value.
+        value: i64,
+    },
+    /// `-1` with this errno.
+    Error {
+        /// The error.
+        errno: Errno,
+    },
+    /// `0` and an address (`getsockname`, `getpeername`).
+    Addr {
+        /// The address.
+        addr: SocketAddrV4,
+    },
+    /// A new descriptor and the peer's address (`accept`).
+    Accepted {
+        /// The new descriptor.
+        fd: Fd,
+        /// The peer.
+        peer: SocketAddrV4,
+    },
+    /// Bytes received (`recv`); the value is their count.
+    Data {
+        /// The bytes.
+        data: Vec<u8>,
+    },
+}
+
+impl SysReturn {
+    /// The integer `strace` shows after `=`.
+    pub fn value(&self) -> i64 {
+        match self {
+            SysReturn::Value { value } => *value,
+            SysReturn::Error { .. } => -1,
+            SysReturn::Addr { .. } => 0,
+            SysReturn::Accepted { fd, .. } => i64::from(*fd),
+            SysReturn::Data { data } => data.len() as i64,
+        }
+    }
+
+    /// The errno, if the call failed.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            SysReturn::Error { errno } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+impl From<Errno> for SysReturn {
+    fn from(errno: Errno) -> Self {
+        SysReturn::Error { errno }
+    }
+}
+
+/// The result of attempting a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The call finished.
+    Done(SysReturn),
+    /// The call must wait; the process is parked and will be made runnable again, after which
+    /// the caller retries the same call with `resumed = true`.
+    Blocked,
+}

@@ -1,0 +1,597 @@
+//! System call entry points: argument checks in Linux's order, then the socket layer.
+//!
+//! Each call either completes or blocks. A blocked call parks the process on the socket's wait
+//! queue; when woken, the driver calls again with `resumed = true` and the call re-checks its
+//! condition, exactly as the kernel's wait loops do.
+
+use crate::errno::Errno;
+use crate::packet::{Flags, Segment};
+use crate::ports::{self, TupleUse};
+use crate::process::{Desc, Pid};
+use crate::socket::{ListenState, Socket, SocketId, TcpState, TimerKind};
+use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
+use crate::trace::{Event, Phase};
+use crate::world::{World, task};
+use sim_core::{Duration, Wake};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+/// `AF_INET` (`include/linux/socket.h`).
+pub const AF_INET: i32 = 2;
+/// `SOCK_STREAM` (`include/linux/net.h`).
+pub const SOCK_STREAM: i32 = 1;
+/// `SOCK_NONBLOCK` (= `O_NONBLOCK`).
+pub const SOCK_NONBLOCK: i32 = 0o4000;
+/// `SOCK_CLOEXEC` (= `O_CLOEXEC`).
+pub const SOCK_CLOEXEC: i32 = 0o2000000;
+/// `IPPROTO_TCP`.
+pub const IPPROTO_TCP: i32 = 6;
+/// `SOL_SOCKET`.
+pub const SOL_SOCKET: i32 = 1;
+/// `SO_REUSEADDR`.
+pub const SO_REUSEADDR: i32 = 2;
+
+/// The largest segment payload: loopback's MTU 65536 and Ethernet's 1500 less 40 header bytes
+/// would differ; socksim sends each `send()` as segments of at most this many bytes.
+const MSS: usize = 65483;
+
+/// The initial retransmission timeout, `TCP_TIMEOUT_INIT` (1 s, RFC 6298).
+const RTO_INIT: Duration = Duration::from_secs(1);
+
+/// TIME_WAIT's length, `TCP_TIMEWAIT_LEN` (60 s, `include/net/tcp.h`).
+pub const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
+
+type SysResult = Result<SysReturn, Errno>;
+
+enum Step {
+    Done(SysResult),
+    Block(SocketId),
+}
+
+impl World {
+    /// Makes (or, with `resumed`, retries after a wake-up) one call for `pid`, records it in
+    /// the trace, and parks the process if it must wait.
+    pub fn syscall(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Outcome {
+        let step = self.dispatch(pid, call, resumed);
+        match step {
+            Step::Done(result) => {
+                let ret = result.unwrap_or_else(SysReturn::from);
+                let phase = if resumed { Phase::Resumed } else { Phase::Complete };
+                self.process_mut(pid).blocked_in = None;
+                self.sched.make_runnable(task(pid));
+                let traced = ret.clone();
+                self.trace(|| Event::Syscall {
+                    pid: pid.0,
+                    call: call.clone(),
+                    ret: Some(traced),
+                    phase,
+                });
+                Outcome::Done(ret)
+            }
+            Step::Block(sock) => {
+                let s = self.sockets.get_mut(sock);
+                self.sched.block_on(task(pid), &mut s.wait);
+                if !resumed {
+                    self.process_mut(pid).blocked_in = Some(call.clone());
+                    self.trace(|| Event::Syscall {
+                        pid: pid.0,
+                        call: call.clone(),
+                        ret: None,
+                        phase: Phase::Blocked,
+                    });
+                }
+                Outcome::Blocked
+            }
+        }
+    }
+
+    fn dispatch(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Step {
+        let result = match *call {
+            Syscall::Socket { domain, ty, protocol } => self.sys_socket(pid, domain, ty, protocol),
+            Syscall::Close { fd } => self.sys_close(pid, fd),
+            _ => {
+                let fd = match call {
+                    Syscall::Bind { fd, .. }
+                    | Syscall::Listen { fd, .. }
+                    | Syscall::Accept { fd }
+                    | Syscall::Connect { fd, .. }
+                    | Syscall::Send { fd, .. }
+                    | Syscall::Recv { fd, .. }
+                    | Syscall::Shutdown { fd, .. }
+                    | Syscall::GetSockName { fd }
+                    | Syscall::GetPeerName { fd }
+                    | Syscall::SetSockOpt { fd, .. } => *fd,
+                    Syscall::Socket { .. } | Syscall::Close { .. } => unreachable!("handled above"),
+                };
+                // sockfd_lookup_light(): EBADF for a closed number, ENOTSOCK for a non-socket.
+                let sock = match self.process(pid).fds.get(fd) {
+                    None => return Step::Done(Err(Errno::EBADF)),
+                    Some(Desc::Stdio) => return Step::Done(Err(Errno::ENOTSOCK)),
+                    Some(Desc::Socket(s)) => s,
+                };
+                return match call {
+                    Syscall::Bind { addr, .. } => Step::Done(self.sys_bind(sock, *addr)),
+                    Syscall::Listen { backlog, .. } => Step::Done(self.sys_listen(sock, *backlog)),
+                    Syscall::Accept { .. } => self.sys_accept(pid, sock),
+                    Syscall::Connect { addr, .. } => self.sys_connect(sock, *addr, resumed),
+                    Syscall::Send { data, .. } => self.sys_send(sock, data),
+                    Syscall::Recv { len, .. } => self.sys_recv(sock, *len),
+                    Syscall::Shutdown { how, .. } => Step::Done(self.sys_shutdown(sock, *how)),
+                    Syscall::GetSockName { .. } => Step::Done(Ok(SysReturn::Addr {
+                        addr: self.sockets.get(sock).local,
+                    })),
+                    Syscall::GetPeerName { .. } => Step::Done(self.sys_getpeername(sock)),
+                    Syscall::SetSockOpt { level, name, value, .. } => {
+                        Step::Done(self.sys_setsockopt(sock, *level, *name, *value))
+                    }
+                    Syscall::Socket { .. } | Syscall::Close { .. } => unreachable!("handled above"),
+                };
+            }
+        };
+        Step::Done(result)
+    }
+
+    /// `socket()` (`__sys_socket`, `inet_create`).
+    fn sys_socket(&mut self, pid: Pid, domain: i32, ty: i32, protocol: i32) -> SysResult {
+        if domain != AF_INET {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+        // __sys_socket(): flags other than NONBLOCK/CLOEXEC in the type are EINVAL.
+        let flags = ty & !0xf;
+        if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if ty & 0xf != SOCK_STREAM {
+            return Err(Errno::ESOCKTNOSUPPORT);
+        }
+        // inet_create(): the protocol must match the type's (0 means the default).
+        if protocol != 0 && protocol != IPPROTO_TCP {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        let host = self.process(pid).host;
+        let mut s = Socket::new(host);
+        s.nonblocking = flags & SOCK_NONBLOCK != 0;
+        s.refs = 1;
+        let id = self.sockets.insert(s);
+        let fd = self.process_mut(pid).fds.install(Desc::Socket(id));
+        Ok(SysReturn::Value { value: i64::from(fd) })
+    }
+
+    /// `bind()` (`__inet_bind` in `net/ipv4/af_inet.c`): address check, then "already bound",
+    /// then the port.
+    fn sys_bind(&mut self, sock: SocketId, addr: SocketAddrV4) -> SysResult {
+        let host = self.sockets.get(sock).host;
+        // inet_addr_valid_or_nonlocal(): only local or wildcard addresses (no ip_nonlocal_bind).
+        if !addr.ip().is_unspecified() && !self.hosts[host.0 as usize].is_local(*addr.ip()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let s = self.sockets.get(sock);
+        // "if (sk->sk_state != TCP_CLOSE || inet->inet_num) err = -EINVAL".
+        if s.state != TcpState::Closed || s.local.port() != 0 || s.in_bind_table {
+            return Err(Errno::EINVAL);
+        }
+        let port = if addr.port() == 0 {
+            ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, *addr.ip())?
+        } else {
+            if ports::bind_conflict(
+                &self.hosts[host.0 as usize],
+                &self.sockets,
+                sock,
+                *addr.ip(),
+                addr.port(),
+                true,
+            ) {
+                return Err(Errno::EADDRINUSE);
+            }
+            addr.port()
+        };
+        let s = self.sockets.get_mut(sock);
+        s.local = SocketAddrV4::new(*addr.ip(), port);
+        s.user_bound = true;
+        self.bucket_add(sock, port, true);
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    /// `listen()` (`__sys_listen`, `inet_listen`, `inet_csk_listen_start`).
+    fn sys_listen(&mut self, sock: SocketId, backlog: i32) -> SysResult {
+        let s = self.sockets.get(sock);
+        let host = s.host;
+        // __sys_listen(): "if ((unsigned int)backlog > somaxconn) backlog = somaxconn", so a
+        // negative backlog means somaxconn.
+        let somaxconn = self.hosts[host.0 as usize].sysctl.somaxconn;
+        let max_backlog = if backlog < 0 || backlog as u32 > somaxconn {
+            somaxconn
+        } else {
+            backlog as u32
+        };
+        match s.state {
+            // Listening already: only the backlog changes.
+            TcpState::Listen => {
+                self.sockets
+                    .get_mut(sock)
+                    .listen
+                    .as_mut()
+                    .expect("listener state")
+                    .max_backlog = max_backlog;
+                return Ok(SysReturn::Value { value: 0 });
+            }
+            TcpState::Closed => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        // inet_csk_listen_start(): get_port() again — autobind if unbound, else re-check the
+        // bound port against listeners (the second of two SO_REUSEADDR sockets fails here).
+        if !s.in_bind_table {
+            let port = ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, *s.local.ip())?;
+            self.sockets.get_mut(sock).user_bound = true;
+            self.bucket_add(sock, port, true);
+        } else if ports::bind_conflict(
+            &self.hosts[host.0 as usize],
+            &self.sockets,
+            sock,
+            *s.local.ip(),
+            s.local.port(),
+            true,
+        ) {
+            return Err(Errno::EADDRINUSE);
+        }
+        let s = self.sockets.get_mut(sock);
+        s.state = TcpState::Listen;
+        s.listen = Some(Box::new(ListenState {
+            max_backlog,
+            ..Default::default()
+        }));
+        let local = s.local;
+        self.hosts[host.0 as usize]
+            .tcp
+            .listening
+            .get_or_insert_with(local, Vec::new)
+            .push(sock);
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    /// `accept()` (`inet_csk_accept`): the oldest established child, or wait (exclusively:
+    /// one waiter is woken per connection, `inet_csk_wait_for_connect`).
+    fn sys_accept(&mut self, pid: Pid, sock: SocketId) -> Step {
+        let s = self.sockets.get_mut(sock);
+        let Some(listen) = s.listen.as_mut().filter(|_| s.state == TcpState::Listen) else {
+            return Step::Done(Err(Errno::EINVAL));
+        };
+        let Some(child) = listen.accept_queue.pop_front() else {
+            return if s.nonblocking {
+                Step::Done(Err(Errno::EAGAIN))
+            } else {
+                Step::Block(sock)
+            };
+        };
+        let c = self.sockets.get_mut(child);
+        c.parent = None;
+        c.refs = 1;
+        let peer = c.remote;
+        let fd = self.process_mut(pid).fds.install(Desc::Socket(child));
+        Step::Done(Ok(SysReturn::Accepted { fd, peer }))
+    }
+
+    /// `connect()` (`__inet_stream_connect`, `tcp_v4_connect`).
+    fn sys_connect(&mut self, sock: SocketId, addr: SocketAddrV4, resumed: bool) -> Step {
+        let s = self.sockets.get(sock);
+        if resumed {
+            // inet_wait_for_connect() returned: report the handshake's result.
+            return match (s.state, s.error) {
+                (TcpState::SynSent, _) => Step::Block(sock),
+                (_, Some(e)) => {
+                    self.sockets.get_mut(sock).error = None;
+                    Step::Done(Err(e))
+                }
+                _ => Step::Done(Ok(SysReturn::Value { value: 0 })),
+            };
+        }
+        match s.state {
+            TcpState::Closed => {}
+            TcpState::SynSent => return Step::Done(Err(Errno::EALREADY)),
+            _ => return Step::Done(Err(Errno::EISCONN)),
+        }
+        let host = s.host;
+        // ip_route_connect(): the source address, from the bound address or the route.
+        let saddr = if s.local.ip().is_unspecified() {
+            match self.source_addr(host, *addr.ip()) {
+                Some(a) => a,
+                None => return Step::Done(Err(Errno::ENETUNREACH)),
+            }
+        } else {
+            *s.local.ip()
+        };
+        let now = self.now;
+        let h = &mut self.hosts[host.0 as usize];
+        let tuple = if s.in_bind_table {
+            // Bound port: only the 4-tuple must be unique (`__inet_hash_connect`, port != 0).
+            let local = SocketAddrV4::new(saddr, s.local.port());
+            match ports::check_established(h, &self.sockets, local, addr, true, now) {
+                Some(t) => t,
+                None => return Step::Done(Err(Errno::EADDRNOTAVAIL)),
+            }
+        } else {
+            match ports::connect_port(h, &self.sockets, saddr, addr, now) {
+                Ok(found) => {
+                    self.sockets.get_mut(sock).local = SocketAddrV4::new(saddr, found.port);
+                    self.bucket_add(sock, found.port, false);
+                    found.tuple
+                }
+                Err(e) => return Step::Done(Err(e)),
+            }
+        };
+        let iss = match tuple {
+            // tcp_twsk_unique(): the new connection starts past the old one's sequence space.
+            TupleUse::RecycleTimeWait(tw) => {
+                let seq = self.sockets.get(tw).snd_nxt.wrapping_add(65537);
+                self.tcp_done(tw);
+                if seq == 0 { 1 } else { seq }
+            }
+            TupleUse::Free => self.hosts[host.0 as usize].isn_rng.next_u32(),
+        };
+        let s = self.sockets.get_mut(sock);
+        s.local = SocketAddrV4::new(saddr, s.local.port());
+        s.remote = addr;
+        s.state = TcpState::SynSent;
+        s.iss = iss;
+        s.snd_una = iss;
+        s.snd_nxt = iss.wrapping_add(1);
+        s.error = None;
+        s.syn_retries = 0;
+        let syn = Segment {
+            src: s.local,
+            dst: addr,
+            flags: Flags::SYN,
+            seq: iss,
+            ack: 0,
+            payload: None,
+        };
+        let nonblocking = s.nonblocking;
+        self.ehash_insert(sock);
+        self.arm_timer(sock, RTO_INIT, TimerKind::SynRetransmit);
+        self.transmit(host, syn);
+        if nonblocking {
+            return Step::Done(Err(Errno::EINPROGRESS));
+        }
+        // On loopback the answer may already be here; otherwise wait for it.
+        match (self.sockets.get(sock).state, self.sockets.get(sock).error) {
+            (TcpState::SynSent, _) => Step::Block(sock),
+            (_, Some(e)) => {
+                self.sockets.get_mut(sock).error = None;
+                Step::Done(Err(e))
+            }
+            _ => Step::Done(Ok(SysReturn::Value { value: 0 })),
+        }
+    }
+
+    /// `send()` (`tcp_sendmsg_locked`): a pending error first, then the state.
+    fn sys_send(&mut self, sock: SocketId, data: &Payload) -> Step {
+        let s = self.sockets.get_mut(sock);
+        if let Some(e) = s.error.take() {
+            return Step::Done(Err(e));
+        }
+        if s.state == TcpState::SynSent {
+            // sk_stream_wait_connect(): wait for the handshake.
+            return if s.nonblocking {
+                Step::Done(Err(Errno::EAGAIN))
+            } else {
+                Step::Block(sock)
+            };
+        }
+        // Not connected, or our side already shut: EPIPE (SIGPIPE is ignored in socksim).
+        if !s.state.can_send() || s.shut_wr {
+            return Step::Done(Err(Errno::EPIPE));
+        }
+        let total = data.len();
+        let bytes: Rc<[u8]> = match data {
+            Payload::Bytes(b) => b.clone(),
+            Payload::Zeros(n) => vec![0u8; *n].into(),
+        };
+        let (host, src, dst, ack) = (s.host, s.local, s.remote, s.rcv_nxt);
+        let mut offset = 0;
+        while offset < total {
+            let end = (offset + MSS).min(total);
+            let s = self.sockets.get_mut(sock);
+            let seq = s.snd_nxt;
+            s.snd_nxt = seq.wrapping_add((end - offset) as u32);
+            let payload: Rc<[u8]> = if offset == 0 && end == total {
+                bytes.clone()
+            } else {
+                bytes[offset..end].into()
+            };
+            let seg = Segment {
+                src,
+                dst,
+                flags: Flags::PSH | Flags::ACK,
+                seq,
+                ack,
+                payload: Some(payload),
+            };
+            self.transmit(host, seg);
+            offset = end;
+        }
+        Step::Done(Ok(SysReturn::Value { value: total as i64 }))
+    }
+
+    /// `recv()` (`tcp_recvmsg_locked`): data first, then EOF, then a pending error, then wait.
+    fn sys_recv(&mut self, sock: SocketId, len: usize) -> Step {
+        let s = self.sockets.get_mut(sock);
+        if !s.rx.is_empty() && len > 0 {
+            let n = len.min(s.rx.len());
+            let data: Vec<u8> = s.rx.drain(..n).collect();
+            return Step::Done(Ok(SysReturn::Data { data }));
+        }
+        if len == 0 {
+            return Step::Done(Ok(SysReturn::Data { data: Vec::new() }));
+        }
+        if let Some(e) = s.error.take() {
+            return Step::Done(Err(e));
+        }
+        if s.rx_fin || s.shut_rd {
+            return Step::Done(Ok(SysReturn::Data { data: Vec::new() }));
+        }
+        match s.state {
+            TcpState::Closed | TcpState::Listen => Step::Done(Err(Errno::ENOTCONN)),
+            _ if s.nonblocking => Step::Done(Err(Errno::EAGAIN)),
+            _ => Step::Block(sock),
+        }
+    }
+
+    /// `shutdown()` (`inet_shutdown`, `tcp_shutdown`).
+    fn sys_shutdown(&mut self, sock: SocketId, how: How) -> SysResult {
+        let s = self.sockets.get_mut(sock);
+        match s.state {
+            TcpState::Closed | TcpState::SynSent => return Err(Errno::ENOTCONN),
+            TcpState::Listen => {
+                // A listener shut for reading stops listening (tcp_disconnect).
+                if how != How::Write {
+                    self.stop_listening(sock);
+                }
+                return Ok(SysReturn::Value { value: 0 });
+            }
+            _ => {}
+        }
+        if how != How::Write {
+            s.shut_rd = true;
+            self.wake(sock, Wake::All);
+        }
+        if how != How::Read {
+            self.send_fin(sock);
+        }
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    /// `getpeername()` (`inet_getname` with `peer = 1`).
+    fn sys_getpeername(&mut self, sock: SocketId) -> SysResult {
+        let s = self.sockets.get(sock);
+        if s.remote.port() == 0 || matches!(s.state, TcpState::Closed | TcpState::SynSent | TcpState::Listen) {
+            return Err(Errno::ENOTCONN);
+        }
+        Ok(SysReturn::Addr { addr: s.remote })
+    }
+
+    /// `setsockopt()` with an integer value (`sk_setsockopt`).
+    fn sys_setsockopt(&mut self, sock: SocketId, level: i32, name: i32, value: i64) -> SysResult {
+        match (level, name) {
+            (SOL_SOCKET, SO_REUSEADDR) => {
+                self.sockets.get_mut(sock).reuseaddr = value != 0;
+                Ok(SysReturn::Value { value: 0 })
+            }
+            _ => Err(Errno::ENOPROTOOPT),
+        }
+    }
+
+    /// `close()`: drop the descriptor; the last reference closes the socket (`tcp_close`).
+    fn sys_close(&mut self, pid: Pid, fd: Fd) -> SysResult {
+        if self.process(pid).fds.get(fd).is_none() {
+            return Err(Errno::EBADF);
+        }
+        self.close_fd(pid, fd);
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    pub(crate) fn close_fd(&mut self, pid: Pid, fd: Fd) {
+        let Some(Desc::Socket(sock)) = self.process_mut(pid).fds.remove(fd) else {
+            return;
+        };
+        let s = self.sockets.get_mut(sock);
+        s.refs -= 1;
+        if s.refs == 0 {
+            self.tcp_close(sock);
+        }
+    }
+
+    /// `tcp_close()`: the last descriptor is gone.
+    fn tcp_close(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        s.shut_rd = true;
+        match s.state {
+            TcpState::Listen => {
+                self.stop_listening(sock);
+                self.tcp_done(sock);
+            }
+            TcpState::Closed | TcpState::SynSent => self.tcp_done(sock),
+            // RFC 2525 §2.17 (tcp_close): unread data means the peer is told with a reset.
+            _ if !s.rx.is_empty() => {
+                self.send_reset_for(sock);
+                self.tcp_done(sock);
+            }
+            TcpState::Established | TcpState::CloseWait => self.send_fin(sock),
+            _ => {}
+        }
+    }
+
+    /// `inet_csk_listen_stop()`: every child not yet accepted is reset and freed.
+    pub(crate) fn stop_listening(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        let local = s.local;
+        let host = s.host;
+        s.state = TcpState::Closed;
+        s.listen = None;
+        if let Some(list) = self.hosts[host.0 as usize].tcp.listening.get_mut(&local) {
+            list.retain(|&l| l != sock);
+            if list.is_empty() {
+                self.hosts[host.0 as usize].tcp.listening.remove(&local);
+            }
+        }
+        // Children point at their parent; find them through the port's bucket, not a scan of
+        // every socket.
+        let children: Vec<SocketId> = self.hosts[host.0 as usize]
+            .tcp
+            .bind
+            .get(&local.port())
+            .map(|b| {
+                b.owners
+                    .iter()
+                    .copied()
+                    .filter(|&c| self.sockets.get(c).parent == Some(sock))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for child in children {
+            self.send_reset_for(child);
+            self.sockets.get_mut(child).parent = None;
+            self.tcp_done(child);
+        }
+        self.wake(sock, Wake::All);
+    }
+
+    /// Sends FIN: ESTABLISHED → FIN_WAIT1, CLOSE_WAIT → LAST_ACK (`tcp_close_state`).
+    pub(crate) fn send_fin(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        if s.shut_wr {
+            return;
+        }
+        s.state = match s.state {
+            TcpState::Established => TcpState::FinWait1,
+            TcpState::CloseWait => TcpState::LastAck,
+            other => other,
+        };
+        s.shut_wr = true;
+        let seg = Segment {
+            src: s.local,
+            dst: s.remote,
+            flags: Flags::FIN | Flags::ACK,
+            seq: s.snd_nxt,
+            ack: s.rcv_nxt,
+            payload: None,
+        };
+        s.snd_nxt = s.snd_nxt.wrapping_add(1);
+        let host = s.host;
+        self.transmit(host, seg);
+    }
+
+    /// Sends RST for a synchronised connection (`tcp_send_active_reset`).
+    pub(crate) fn send_reset_for(&mut self, sock: SocketId) {
+        let s = self.sockets.get(sock);
+        let seg = Segment {
+            src: s.local,
+            dst: s.remote,
+            flags: Flags::RST | Flags::ACK,
+            seq: s.snd_nxt,
+            ack: s.rcv_nxt,
+            payload: None,
+        };
+        let host = s.host;
+        self.transmit(host, seg);
+    }
+}

@@ -1,0 +1,92 @@
+//! Per-host (per network namespace) sysctls, with Linux's defaults.
+
+use serde::{Deserialize, Serialize};
+
+/// The sysctls socksim simulates. Defaults are Linux 6.x's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sysctls {
+    /// `net.ipv4.ip_local_port_range`, inclusive. Default `32768 60999`
+    /// (`inet_init_net()` in `net/ipv4/af_inet.c`; the range has an even length since 4.2).
+    pub ip_local_port_range: (u16, u16),
+    /// `net.core.somaxconn`: the cap on `listen()`'s backlog. Default 4096 since 5.4
+    /// (`SOMAXCONN` in `include/linux/socket.h`).
+    pub somaxconn: u32,
+    /// `net.ipv4.tcp_tw_reuse`: 0 off, 1 on, 2 loopback only (the default; `tcp_sk_init()`).
+    pub tcp_tw_reuse: u8,
+    /// `net.ipv4.tcp_syn_retries`: SYN retransmissions before `ETIMEDOUT`. Default 6
+    /// (`TCP_SYN_RETRIES` in `include/net/tcp.h`).
+    pub tcp_syn_retries: u8,
+}
+
+impl Default for Sysctls {
+    fn default() -> Self {
+        Sysctls {
+            ip_local_port_range: (32768, 60999),
+            somaxconn: 4096,
+            tcp_tw_reuse: 2,
+            tcp_syn_retries: 6,
+        }
+    }
+}
+
+/// Name, number of values, and inclusive bounds of every settable sysctl.
+pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
+    ("net.ipv4.ip_local_port_range", 2, 1, 65535),
+    ("net.core.somaxconn", 1, 0, i32::MAX as i64),
+    ("net.ipv4.tcp_tw_reuse", 1, 0, 2),
+    ("net.ipv4.tcp_syn_retries", 1, 1, 127),
+];
+
+impl Sysctls {
+    /// Sets `name` to `values`, validating as Linux's `proc_dointvec_minmax` handlers do.
+    pub fn set(&mut self, name: &str, values: &[i64]) -> Result<(), String> {
+        let Some(&(_, count, min, max)) = SETTABLE.iter().find(|s| s.0 == name) else {
+            let known: Vec<&str> = SETTABLE.iter().map(|s| s.0).collect();
+            return Err(format!("unknown sysctl `{name}`; supported: {}", known.join(", ")));
+        };
+        if values.len() != count {
+            return Err(format!("`{name}` takes {count} value(s), found {}", values.len()));
+        }
+        if let Some(v) = values.iter().find(|v| !(min..=max).contains(*v)) {
+            return Err(format!("`{name}` value {v} is out of range {min}..={max}"));
+        }
+        match name {
+            "net.ipv4.ip_local_port_range" => {
+                // ipv4_local_port_range(): the low end must not exceed the high end.
+                if values[0] > values[1] {
+                    return Err(format!("`{name}`: low {} is above high {}", values[0], values[1]));
+                }
+                self.ip_local_port_range = (values[0] as u16, values[1] as u16);
+            }
+            "net.core.somaxconn" => self.somaxconn = values[0] as u32,
+            "net.ipv4.tcp_tw_reuse" => self.tcp_tw_reuse = values[0] as u8,
+            "net.ipv4.tcp_syn_retries" => self.tcp_syn_retries = values[0] as u8,
+            _ => unreachable!("every SETTABLE name is handled"),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_linux() {
+        let s = Sysctls::default();
+        assert_eq!(s.ip_local_port_range, (32768, 60999));
+        assert_eq!(s.somaxconn, 4096);
+        assert_eq!(s.tcp_tw_reuse, 2);
+    }
+
+    #[test]
+    fn set_validates() {
+        let mut s = Sysctls::default();
+        assert!(s.set("net.ipv4.ip_local_port_range", &[40000, 40009]).is_ok());
+        assert_eq!(s.ip_local_port_range, (40000, 40009));
+        assert!(s.set("net.ipv4.ip_local_port_range", &[40009, 40000]).is_err());
+        assert!(s.set("net.ipv4.ip_local_port_range", &[1]).is_err());
+        assert!(s.set("net.core.somaxconn", &[-1]).is_err());
+        assert!(s.set("net.ipv4.nope", &[1]).unwrap_err().contains("supported"));
+    }
+}

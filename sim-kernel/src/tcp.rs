@@ -1,0 +1,328 @@
+//! TCP input processing and timers: the state machine's reactions to segments.
+//!
+//! Demultiplexing follows `tcp_v4_rcv()`: the exact 4-tuple in the established table first,
+//! then a listener on the destination address and port, then one on the wildcard address
+//! (`__inet_lookup_listener`), and otherwise a reset (`tcp_v4_send_reset`).
+
+use crate::errno::Errno;
+use crate::host::{FourTuple, HostId};
+use crate::packet::{Flags, Segment};
+use crate::socket::{Socket, SocketId, TcpState, TimerKind};
+use crate::syscalls::TIME_WAIT_LEN;
+use crate::trace::Event;
+use crate::world::World;
+use sim_core::{Duration, Wake};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+impl World {
+    /// A segment arrives at `host`.
+    pub(crate) fn tcp_input(&mut self, host: HostId, seg: Segment) {
+        let tables = &self.hosts[host.0 as usize].tcp;
+        if let Some(&sock) = tables.established.get(&FourTuple {
+            local: seg.dst,
+            remote: seg.src,
+        }) {
+            return self.tcp_rcv_state(sock, seg);
+        }
+        if let Some(listener) = self.lookup_listener(host, seg.dst) {
+            return self.tcp_listen_input(host, listener, seg);
+        }
+        self.reset_unknown(host, &seg);
+    }
+
+    /// `__inet_lookup_listener()`: the exact local address first, then the wildcard.
+    pub(crate) fn lookup_listener(&self, host: HostId, dst: SocketAddrV4) -> Option<SocketId> {
+        let listening = &self.hosts[host.0 as usize].tcp.listening;
+        listening
+            .get(&dst)
+            .or_else(|| listening.get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dst.port())))
+            .and_then(|l| l.first().copied())
+    }
+
+    /// `tcp_v4_send_reset()`: answer a segment nobody wants. A RST is never answered.
+    fn reset_unknown(&mut self, host: HostId, seg: &Segment) {
+        if seg.flags.has(Flags::RST) {
+            return;
+        }
+        let reply = if seg.flags.has(Flags::ACK) {
+            Segment {
+                src: seg.dst,
+                dst: seg.src,
+                flags: Flags::RST,
+                seq: seg.ack,
+                ack: 0,
+                payload: None,
+            }
+        } else {
+            let ack = seg.seq.wrapping_add(seg.seq_len());
+            Segment {
+                src: seg.dst,
+                dst: seg.src,
+                flags: Flags::RST | Flags::ACK,
+                seq: 0,
+                ack,
+                payload: None,
+            }
+        };
+        self.transmit(host, reply);
+    }
+
+    /// A segment for a listener: a SYN starts a connection (`tcp_conn_request`).
+    fn tcp_listen_input(&mut self, host: HostId, listener: SocketId, seg: Segment) {
+        if seg.flags.has(Flags::RST) {
+            return;
+        }
+        if !seg.flags.has(Flags::SYN) || seg.flags.has(Flags::ACK) {
+            // An ACK for no known connection (and no syncookie): reset it.
+            return self.reset_unknown(host, &seg);
+        }
+        let l = self.sockets.get(listener);
+        let listen = l.listen.as_ref().expect("listener state");
+        // tcp_conn_request(): with the accept queue full (`sk_acceptq_is_full`: more than
+        // backlog entries), the SYN is dropped silently and the client retransmits.
+        if listen.accept_queue.len() as u32 > listen.max_backlog {
+            let summary = (&seg).into();
+            self.trace(|| Event::Drop {
+                network: "-".into(),
+                segment: summary,
+                reason: "listen queue overflow".into(),
+            });
+            return;
+        }
+        let reuse = l.reuseaddr;
+        let iss = self.hosts[host.0 as usize].isn_rng.next_u32();
+        let mut child = Socket::new(host);
+        child.state = TcpState::SynRecv;
+        child.local = seg.dst;
+        child.remote = seg.src;
+        child.reuseaddr = reuse;
+        child.parent = Some(listener);
+        child.iss = iss;
+        child.snd_una = iss;
+        child.snd_nxt = iss.wrapping_add(1);
+        child.rcv_nxt = seg.seq.wrapping_add(1);
+        let synack = Segment {
+            src: child.local,
+            dst: child.remote,
+            flags: Flags::SYN | Flags::ACK,
+            seq: iss,
+            ack: child.rcv_nxt,
+            payload: None,
+        };
+        let child = self.sockets.insert(child);
+        // __inet_inherit_port(): the child holds the listener's port.
+        self.bucket_add(child, seg.dst.port(), false);
+        self.ehash_insert(child);
+        self.sockets
+            .get_mut(listener)
+            .listen
+            .as_mut()
+            .expect("listener state")
+            .syn_recv += 1;
+        self.transmit(host, synack);
+    }
+
+    /// A segment for a known connection (`tcp_rcv_state_process`, `tcp_rcv_established`).
+    fn tcp_rcv_state(&mut self, sock: SocketId, seg: Segment) {
+        let s = self.sockets.get(sock);
+        let host = s.host;
+        match s.state {
+            TcpState::SynSent => return self.tcp_rcv_synsent(sock, seg),
+            TcpState::SynRecv => {
+                if seg.flags.has(Flags::RST) {
+                    return self.drop_request(sock);
+                }
+                if !seg.flags.has(Flags::ACK) || seg.ack != s.iss.wrapping_add(1) {
+                    return;
+                }
+                self.establish_child(sock);
+            }
+            TcpState::TimeWait => {
+                // tcp_timewait_state_process(): a RST kills TIME_WAIT (RFC 1337 protection is
+                // off by default); a retransmitted FIN is acknowledged again.
+                if seg.flags.has(Flags::RST) {
+                    return self.tcp_done(sock);
+                }
+                if seg.flags.has(Flags::FIN) {
+                    self.send_ack(sock);
+                }
+                return;
+            }
+            _ => {}
+        }
+        if seg.flags.has(Flags::RST) {
+            return self.tcp_reset(sock);
+        }
+        if seg.flags.has(Flags::ACK) {
+            self.tcp_ack(sock, seg.ack);
+            if self.sockets.try_get(sock).is_none_or(|s| s.state == TcpState::Closed) {
+                return;
+            }
+        }
+        let s = self.sockets.get_mut(sock);
+        let mut need_ack = false;
+        if !seg.is_empty() && seg.seq == s.rcv_nxt {
+            if s.shut_rd && s.refs == 0 && s.parent.is_none() {
+                // Data for a socket closed by its owner: abort (tcp_rcv_state_process,
+                // LINUX_MIB_TCPABORTONDATA).
+                self.send_reset_for(sock);
+                return self.tcp_done(sock);
+            }
+            let payload = seg.payload.as_deref().unwrap_or(&[]);
+            s.rx.extend(payload.iter().copied());
+            s.rcv_nxt = s.rcv_nxt.wrapping_add(payload.len() as u32);
+            need_ack = true;
+        }
+        if seg.flags.has(Flags::FIN) && seg.seq.wrapping_add(seg.len()) == s.rcv_nxt {
+            // tcp_fin().
+            s.rcv_nxt = s.rcv_nxt.wrapping_add(1);
+            s.rx_fin = true;
+            need_ack = true;
+            match s.state {
+                TcpState::Established => s.state = TcpState::CloseWait,
+                TcpState::FinWait1 => s.state = TcpState::Closing,
+                TcpState::FinWait2 => {
+                    self.send_ack(sock);
+                    return self.enter_time_wait(sock);
+                }
+                _ => {}
+            }
+        }
+        if need_ack {
+            self.send_ack(sock);
+            self.wake(sock, Wake::All);
+        }
+        let _ = host;
+    }
+
+    /// SYN_SENT: the answer to our SYN (`tcp_rcv_synsent_state_process`).
+    fn tcp_rcv_synsent(&mut self, sock: SocketId, seg: Segment) {
+        let s = self.sockets.get_mut(sock);
+        let acceptable = seg.flags.has(Flags::ACK) && seg.ack == s.iss.wrapping_add(1);
+        if seg.flags.has(Flags::RST) {
+            if acceptable {
+                // tcp_reset(): in SYN_SENT the error is ECONNREFUSED.
+                s.error = Some(Errno::ECONNREFUSED);
+                self.tcp_done(sock);
+            }
+            return;
+        }
+        if !(acceptable && seg.flags.has(Flags::SYN)) {
+            return;
+        }
+        s.state = TcpState::Established;
+        s.rcv_nxt = seg.seq.wrapping_add(1);
+        s.snd_una = seg.ack;
+        self.cancel_timers(sock);
+        self.send_ack(sock);
+        self.wake(sock, Wake::All);
+    }
+
+    /// The handshake's last ACK reached a SYN_RECV child: it joins the accept queue
+    /// (`tcp_check_req`, `inet_csk_complete_hashdance`) and one accept() waiter wakes.
+    fn establish_child(&mut self, child: SocketId) {
+        let c = self.sockets.get_mut(child);
+        let listener = c.parent.expect("a SYN_RECV child has a listener");
+        c.state = TcpState::Established;
+        c.snd_una = c.snd_nxt;
+        let l = self.sockets.get_mut(listener);
+        let listen = l.listen.as_mut().expect("listener state");
+        listen.syn_recv = listen.syn_recv.saturating_sub(1);
+        listen.accept_queue.push_back(child);
+        // inet_csk_wait_for_connect() sleeps exclusively: wake one accept().
+        self.wake(listener, Wake::One);
+    }
+
+    /// A SYN_RECV child was reset before completing.
+    fn drop_request(&mut self, child: SocketId) {
+        if let Some(listener) = self.sockets.get(child).parent
+            && let Some(listen) = self.sockets.get_mut(listener).listen.as_mut()
+        {
+            listen.syn_recv = listen.syn_recv.saturating_sub(1);
+        }
+        self.sockets.get_mut(child).parent = None;
+        self.tcp_done(child);
+    }
+
+    /// `tcp_reset()`: a RST for a synchronised connection.
+    fn tcp_reset(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        s.error = Some(match s.state {
+            TcpState::CloseWait => Errno::EPIPE,
+            _ => Errno::ECONNRESET,
+        });
+        self.tcp_done(sock);
+    }
+
+    /// An acknowledgement: our FIN may now be acknowledged.
+    fn tcp_ack(&mut self, sock: SocketId, ack: u32) {
+        let s = self.sockets.get_mut(sock);
+        // Accept only acknowledgements of what was sent (RFC 9293 §3.10.7.4).
+        if ack.wrapping_sub(s.snd_una) > s.snd_nxt.wrapping_sub(s.snd_una) {
+            return;
+        }
+        s.snd_una = ack;
+        let fin_acked = s.shut_wr && ack == s.snd_nxt;
+        match s.state {
+            TcpState::FinWait1 if fin_acked => s.state = TcpState::FinWait2,
+            TcpState::Closing if fin_acked => self.enter_time_wait(sock),
+            TcpState::LastAck if fin_acked => self.tcp_done(sock),
+            _ => {}
+        }
+    }
+
+    /// The active closer waits 60 s (`tcp_time_wait`, `TCP_TIMEWAIT_LEN`), keeping its port and
+    /// its 4-tuple.
+    fn enter_time_wait(&mut self, sock: SocketId) {
+        let now = self.now;
+        let s = self.sockets.get_mut(sock);
+        s.state = TcpState::TimeWait;
+        s.time_wait_since = now;
+        self.arm_timer(sock, TIME_WAIT_LEN, TimerKind::TimeWait);
+        self.wake(sock, Wake::All);
+    }
+
+    fn send_ack(&mut self, sock: SocketId) {
+        let s = self.sockets.get(sock);
+        let seg = Segment {
+            src: s.local,
+            dst: s.remote,
+            flags: Flags::ACK,
+            seq: s.snd_nxt,
+            ack: s.rcv_nxt,
+            payload: None,
+        };
+        let host = s.host;
+        self.transmit(host, seg);
+    }
+
+    /// A socket timer fired.
+    pub(crate) fn tcp_timer(&mut self, sock: SocketId, kind: TimerKind) {
+        let s = self.sockets.get_mut(sock);
+        match kind {
+            TimerKind::TimeWait if s.state == TcpState::TimeWait => self.tcp_done(sock),
+            TimerKind::SynRetransmit if s.state == TcpState::SynSent => {
+                let retries = self.hosts[s.host.0 as usize].sysctl.tcp_syn_retries;
+                if s.syn_retries >= retries {
+                    // tcp_write_timeout(): give up with ETIMEDOUT.
+                    s.error = Some(Errno::ETIMEDOUT);
+                    return self.tcp_done(sock);
+                }
+                s.syn_retries += 1;
+                let backoff = Duration::from_secs(1u64 << s.syn_retries.min(30));
+                let syn = Segment {
+                    src: s.local,
+                    dst: s.remote,
+                    flags: Flags::SYN,
+                    seq: s.iss,
+                    ack: 0,
+                    payload: None,
+                };
+                let host = s.host;
+                self.arm_timer(sock, backoff, TimerKind::SynRetransmit);
+                self.transmit(host, syn);
+            }
+            _ => {}
+        }
+    }
+}

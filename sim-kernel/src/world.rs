@@ -1,0 +1,535 @@
+//! The world: hosts on networks, processes, sockets, and the loop that drives them.
+//!
+//! The world owns the virtual clock, the event queue (packets in flight, timers, process
+//! starts), the scheduler, and the trace sink. [`World::next`] advances the simulation until a
+//! process can run and says which; the driver (the scenario interpreter, or a test) then makes
+//! that process's next system call with [`World::syscall`].
+
+use crate::host::{BindBucket, FourTuple, Host, HostId, Iface, TcpTables};
+use crate::network::{NetId, Network};
+use crate::packet::{Segment, SegmentSummary};
+use crate::process::{Desc, FdTable, Pid, Process};
+use crate::socket::{SocketId, Sockets, TimerKind};
+use crate::sysctl::Sysctls;
+use crate::trace::Event;
+use petgraph::graph::{NodeIndex, UnGraph};
+use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// What happens at a future instant.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// A process starts (or wakes from `sleep`).
+    Run(Pid),
+    /// A segment arrives at a host.
+    Deliver(HostId, Segment),
+    /// A socket timer fires, if its generation still matches.
+    Timer(SocketId, u32, TimerKind),
+}
+
+/// A node of the topology graph.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A host.
+    Host(HostId),
+    /// A network.
+    Network(NetId),
+}
+
+/// What [`World::next`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// This process may make its next call.
+    Run(Pid),
+    /// Nothing is left to happen.
+    Idle,
+    /// The time limit was reached with events still pending.
+    TimeLimit,
+}
+
+/// An error building the world (bad topology in a scenario).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// The simulated world. See the module docs.
+pub struct World {
+    pub(crate) now: Instant,
+    pub(crate) events: EventQueue<Pending>,
+    pub(crate) sched: Scheduler,
+    pub(crate) streams: Streams,
+    pub(crate) hosts: Vec<Host>,
+    pub(crate) networks: Vec<Network>,
+    pub(crate) topology: UnGraph<Node, Ipv4Addr>,
+    host_nodes: Vec<NodeIndex>,
+    net_nodes: Vec<NodeIndex>,
+    pub(crate) sockets: Sockets,
+    pub(crate) processes: Vec<Process>,
+    pub(crate) sink: Box<dyn TraceSink<Event>>,
+    pub(crate) tracing: bool,
+}
+
+impl World {
+    /// An empty world whose randomness all derives from `seed`. Tracing is off until
+    /// [`World::set_sink`].
+    pub fn new(seed: u64) -> World {
+        let streams = Streams::new(seed);
+        World {
+            now: Instant::ZERO,
+            events: EventQueue::new(),
+            sched: Scheduler::new(streams.stream("sched")),
+            streams,
+            hosts: Vec::new(),
+            networks: Vec::new(),
+            topology: UnGraph::default(),
+            host_nodes: Vec::new(),
+            net_nodes: Vec::new(),
+            sockets: Sockets::default(),
+            processes: Vec::new(),
+            sink: Box::new(NullSink),
+            tracing: false,
+        }
+    }
+
+    /// Sends trace events to `sink`.
+    pub fn set_sink(&mut self, sink: Box<dyn TraceSink<Event>>) {
+        self.tracing = sink.enabled();
+        self.sink = sink;
+    }
+
+    /// Takes the sink back (to read what it collected).
+    pub fn take_sink(&mut self) -> Box<dyn TraceSink<Event>> {
+        self.tracing = false;
+        std::mem::replace(&mut self.sink, Box::new(NullSink))
+    }
+
+    /// Records a trace event now, if tracing.
+    pub fn trace(&mut self, event: impl FnOnce() -> Event) {
+        if self.tracing {
+            self.sink.record(self.now, event());
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.streams.seed()
+    }
+
+    /// The scheduler (for its decision list).
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.sched
+    }
+
+    /// Replays these scheduling choices before drawing new ones.
+    pub fn replay_schedule(&mut self, choices: Vec<u32>) {
+        self.sched.replay(choices);
+    }
+
+    /// Adds a network segment.
+    pub fn add_network(
+        &mut self,
+        name: &str,
+        addr: Ipv4Addr,
+        prefix: u8,
+        latency: Duration,
+    ) -> Result<NetId, SetupError> {
+        if name == "lo" || self.networks.iter().any(|n| n.name == name) {
+            return Err(SetupError(format!("network `{name}` is already defined")));
+        }
+        if prefix > 32 {
+            return Err(SetupError(format!("prefix /{prefix} is longer than 32")));
+        }
+        let id = NetId(self.networks.len() as u32);
+        self.networks.push(Network {
+            name: name.to_string(),
+            addr,
+            prefix,
+            latency,
+            members: BTreeMap::new(),
+        });
+        self.net_nodes.push(self.topology.add_node(Node::Network(id)));
+        Ok(id)
+    }
+
+    /// Adds a host with Linux's default sysctls and only `lo`.
+    pub fn add_host(&mut self, name: &str) -> Result<HostId, SetupError> {
+        if self.hosts.iter().any(|h| h.name == name) {
+            return Err(SetupError(format!("host `{name}` is already defined")));
+        }
+        let id = HostId(self.hosts.len() as u32);
+        let mut secrets = self.streams.stream(&format!("host:{name}/secret"));
+        self.hosts.push(Host {
+            name: name.to_string(),
+            ifaces: Vec::new(),
+            sysctl: Sysctls::default(),
+            tcp: TcpTables::default(),
+            port_secret: secrets.next_u64(),
+            perturb_secret: secrets.next_u64(),
+            perturb: Default::default(),
+            port_rng: self.streams.stream(&format!("host:{name}/ports")),
+            isn_rng: self.streams.stream(&format!("host:{name}/isn")),
+        });
+        self.host_nodes.push(self.topology.add_node(Node::Host(id)));
+        Ok(id)
+    }
+
+    /// Attaches `host` to `network` with address `addr`.
+    pub fn add_addr(&mut self, host: HostId, addr: Ipv4Addr, network: NetId) -> Result<(), SetupError> {
+        let net = &mut self.networks[network.0 as usize];
+        if !net.contains(addr) {
+            return Err(SetupError(format!(
+                "{addr} is outside {}/{} ({})",
+                net.addr, net.prefix, net.name
+            )));
+        }
+        if let Some(&other) = net.members.get(&addr) {
+            let other = &self.hosts[other.0 as usize].name;
+            return Err(SetupError(format!(
+                "{addr} is already used by host `{other}` on {}",
+                net.name
+            )));
+        }
+        net.members.insert(addr, host);
+        self.hosts[host.0 as usize].ifaces.push(Iface { addr, network });
+        self.topology.add_edge(
+            self.host_nodes[host.0 as usize],
+            self.net_nodes[network.0 as usize],
+            addr,
+        );
+        Ok(())
+    }
+
+    /// Sets a sysctl on `host` (see [`Sysctls::set`]).
+    pub fn set_sysctl(&mut self, host: HostId, name: &str, values: &[i64]) -> Result<(), SetupError> {
+        self.hosts[host.0 as usize].sysctl.set(name, values).map_err(SetupError)
+    }
+
+    /// The topology: hosts and networks as nodes, interfaces (with their address) as edges.
+    pub fn topology(&self) -> &UnGraph<Node, Ipv4Addr> {
+        &self.topology
+    }
+
+    /// Looks a host up by name.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.hosts.iter().position(|h| h.name == name).map(|i| HostId(i as u32))
+    }
+
+    /// The host `id`.
+    pub fn host(&self, id: HostId) -> &Host {
+        &self.hosts[id.0 as usize]
+    }
+
+    /// Creates a process on `host` that becomes runnable at `start`.
+    pub fn spawn(&mut self, host: HostId, name: &str, start: Instant) -> Pid {
+        let pid = self.new_process(host, name, FdTable::default(), None);
+        self.events.push(start, Pending::Run(pid));
+        pid
+    }
+
+    /// `fork()`: a child of `parent` that shares its open sockets, runnable now.
+    pub fn fork(&mut self, parent: Pid, name: &str) -> Pid {
+        let p = self.process(parent);
+        let (host, fds) = (p.host, p.fds.clone());
+        for (_, desc) in fds.iter() {
+            if let Desc::Socket(s) = desc {
+                self.sockets.get_mut(s).refs += 1;
+            }
+        }
+        let child = self.new_process(host, name, fds, Some(parent));
+        self.sched.make_runnable(task(child));
+        child
+    }
+
+    fn new_process(&mut self, host: HostId, name: &str, fds: FdTable, parent: Option<Pid>) -> Pid {
+        let pid = Pid(self.processes.len() as u32 + 1);
+        self.processes.push(Process {
+            pid,
+            host,
+            name: name.to_string(),
+            fds,
+            blocked_in: None,
+            exited: false,
+        });
+        let host_name = self.hosts[host.0 as usize].name.clone();
+        self.trace(|| Event::Spawn {
+            pid: pid.0,
+            host: host_name,
+            name: name.to_string(),
+            parent: parent.map(|p| p.0),
+        });
+        pid
+    }
+
+    /// The process `pid`.
+    pub fn process(&self, pid: Pid) -> &Process {
+        &self.processes[(pid.0 - 1) as usize]
+    }
+
+    pub(crate) fn process_mut(&mut self, pid: Pid) -> &mut Process {
+        &mut self.processes[(pid.0 - 1) as usize]
+    }
+
+    /// Every process, in pid order.
+    pub fn processes(&self) -> &[Process] {
+        &self.processes
+    }
+
+    /// The process ends: every descriptor is closed, as `exit(2)` does.
+    pub fn exit(&mut self, pid: Pid) {
+        let fds: Vec<_> = self.process(pid).fds.iter().map(|(fd, _)| fd).collect();
+        for fd in fds {
+            self.close_fd(pid, fd);
+        }
+        let p = self.process_mut(pid);
+        p.exited = true;
+        p.blocked_in = None;
+        self.trace(|| Event::Exit { pid: pid.0 });
+    }
+
+    /// `pid` sleeps for `d` (it must be the running process).
+    pub fn sleep(&mut self, pid: Pid, d: Duration) {
+        self.events.push(self.now.after(d), Pending::Run(pid));
+    }
+
+    /// `pid` stays runnable (it must be the running process and did not block).
+    pub fn yield_now(&mut self, pid: Pid) {
+        self.sched.make_runnable(task(pid));
+    }
+
+    /// Advances the simulation until a process can run, nothing is left, or `until` passes.
+    pub fn next(&mut self, until: Option<Instant>) -> Next {
+        loop {
+            while let Some((_, pending)) = self.events.pop_due(self.now) {
+                self.handle(pending);
+            }
+            if let Some(t) = self.sched.pick(self.now) {
+                return Next::Run(Pid(t.0));
+            }
+            match self.events.peek_time() {
+                None => return Next::Idle,
+                Some(t) if until.is_some_and(|u| t > u) => {
+                    self.now = until.unwrap_or(t);
+                    return Next::TimeLimit;
+                }
+                Some(t) => self.now = t,
+            }
+        }
+    }
+
+    fn handle(&mut self, pending: Pending) {
+        match pending {
+            Pending::Run(pid) => self.sched.make_runnable(task(pid)),
+            Pending::Deliver(host, seg) => self.tcp_input(host, seg),
+            Pending::Timer(sock, generation, kind) => {
+                if self
+                    .sockets
+                    .try_get(sock)
+                    .is_some_and(|s| s.timer_generation == generation)
+                {
+                    self.tcp_timer(sock, kind);
+                }
+            }
+        }
+    }
+
+    /// Puts `seg` on the wire from `host`: loopback if the destination is local, otherwise the
+    /// attached network whose prefix holds the destination.
+    pub(crate) fn transmit(&mut self, host: HostId, seg: Segment) {
+        let h = &self.hosts[host.0 as usize];
+        let dst = *seg.dst.ip();
+        let (network, latency, to) = if h.is_local(dst) {
+            ("lo".to_string(), Duration::ZERO, Some(host))
+        } else {
+            match h
+                .ifaces
+                .iter()
+                .map(|i| &self.networks[i.network.0 as usize])
+                .find(|n| n.contains(dst))
+            {
+                Some(n) => (n.name.clone(), n.latency, n.members.get(&dst).copied()),
+                None => {
+                    let summary = SegmentSummary::from(&seg);
+                    self.trace(|| Event::Drop {
+                        network: "-".into(),
+                        segment: summary,
+                        reason: "no route".into(),
+                    });
+                    return;
+                }
+            }
+        };
+        let summary = SegmentSummary::from(&seg);
+        match to {
+            Some(to) => {
+                self.trace(|| Event::Packet {
+                    network,
+                    segment: summary,
+                });
+                self.events.push(self.now.after(latency), Pending::Deliver(to, seg));
+            }
+            None => self.trace(|| Event::Drop {
+                network,
+                segment: summary,
+                reason: "no host has this address".into(),
+            }),
+        }
+    }
+
+    /// The source address for reaching `dst` from `host` (the route's preferred source):
+    /// local destinations are reached from themselves (`127.0.0.1` for all of 127/8), others
+    /// from the interface on the matching network.
+    pub(crate) fn source_addr(&self, host: HostId, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let h = &self.hosts[host.0 as usize];
+        if dst.is_loopback() {
+            return Some(Ipv4Addr::LOCALHOST);
+        }
+        if h.is_local(dst) {
+            return Some(dst);
+        }
+        h.ifaces
+            .iter()
+            .find(|i| self.networks[i.network.0 as usize].contains(dst))
+            .map(|i| i.addr)
+    }
+
+    pub(crate) fn arm_timer(&mut self, sock: SocketId, after: Duration, kind: TimerKind) {
+        let s = self.sockets.get_mut(sock);
+        s.timer_generation = s.timer_generation.wrapping_add(1);
+        let generation = s.timer_generation;
+        self.events
+            .push(self.now.after(after), Pending::Timer(sock, generation, kind));
+    }
+
+    pub(crate) fn cancel_timers(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        s.timer_generation = s.timer_generation.wrapping_add(1);
+    }
+
+    /// Adds `sock` to the bucket of `port` (`inet_bind_hash()`); `explicit` for bind/listen,
+    /// false for connect autobind and for children inheriting their listener's port.
+    pub(crate) fn bucket_add(&mut self, sock: SocketId, port: u16, explicit: bool) {
+        let s = self.sockets.get(sock);
+        let (host, reuse) = (s.host, s.reuseaddr);
+        let bucket = self.hosts[host.0 as usize]
+            .tcp
+            .bind
+            .get_or_insert_with(port, || BindBucket {
+                owners: Vec::new(),
+                connect_only: !explicit,
+            });
+        // inet_csk_update_fastreuse(): an explicit bind claims a connect-made bucket unless it
+        // joins sockets already there with SO_REUSEADDR set.
+        if explicit && (bucket.owners.is_empty() || !reuse) {
+            bucket.connect_only = false;
+        }
+        let index = bucket.owners.len() as u32;
+        bucket.owners.push(sock);
+        let s = self.sockets.get_mut(sock);
+        s.in_bind_table = true;
+        s.bucket_index = index;
+        s.local.set_port(port);
+    }
+
+    /// Removes `sock` from its port's bucket (`inet_put_port()`), dropping an empty bucket.
+    pub(crate) fn bucket_remove(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        if !s.in_bind_table {
+            return;
+        }
+        s.in_bind_table = false;
+        let (host, port, index) = (s.host, s.local.port(), s.bucket_index as usize);
+        let tables = &mut self.hosts[host.0 as usize].tcp;
+        let Some(bucket) = tables.bind.get_mut(&port) else {
+            return;
+        };
+        bucket.owners.swap_remove(index);
+        if let Some(&moved) = bucket.owners.get(index) {
+            self.sockets.get_mut(moved).bucket_index = index as u32;
+        }
+        if bucket.owners.is_empty() {
+            tables.bind.remove(&port);
+        }
+    }
+
+    pub(crate) fn ehash_insert(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        s.in_ehash = true;
+        let (host, key) = (
+            s.host,
+            FourTuple {
+                local: s.local,
+                remote: s.remote,
+            },
+        );
+        self.hosts[host.0 as usize].tcp.established.insert(key, sock);
+    }
+
+    pub(crate) fn ehash_remove(&mut self, sock: SocketId) {
+        let s = self.sockets.get_mut(sock);
+        if !s.in_ehash {
+            return;
+        }
+        s.in_ehash = false;
+        let (host, key) = (
+            s.host,
+            FourTuple {
+                local: s.local,
+                remote: s.remote,
+            },
+        );
+        let established = &mut self.hosts[host.0 as usize].tcp.established;
+        if established.get(&key) == Some(&sock) {
+            established.remove(&key);
+        }
+    }
+
+    /// Takes `sock` out of every table (`tcp_set_state(TCP_CLOSE)`: unhash and put the port),
+    /// and frees it if no descriptor or queue holds it. A port the user bound stays bound
+    /// while a descriptor is open (`SOCK_BINDPORT_LOCK`).
+    pub(crate) fn tcp_done(&mut self, sock: SocketId) {
+        self.ehash_remove(sock);
+        self.cancel_timers(sock);
+        let s = self.sockets.get_mut(sock);
+        s.state = crate::socket::TcpState::Closed;
+        let keep_port = s.user_bound && s.refs > 0;
+        if !keep_port {
+            self.bucket_remove(sock);
+            // __inet_put_port() clears the port; the source address stays (`inet_saddr`).
+            self.sockets.get_mut(sock).local.set_port(0);
+        }
+        self.wake(sock, Wake::All);
+        if self.sockets.get(sock).is_orphan() {
+            self.bucket_remove(sock);
+            self.sockets.remove(sock);
+        }
+    }
+
+    pub(crate) fn wake(&mut self, sock: SocketId, how: Wake) {
+        let s = self.sockets.get_mut(sock);
+        if !s.wait.is_empty() {
+            self.sched.wake(&mut s.wait, how);
+        }
+    }
+
+    /// Number of live sockets in the world (all hosts).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
+pub(crate) fn task(pid: Pid) -> TaskId {
+    TaskId(pid.0)
+}

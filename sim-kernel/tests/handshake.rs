@@ -1,0 +1,174 @@
+//! The kernel driven directly: straight-line programs of system calls per process.
+
+use sim_core::Duration;
+use sim_kernel::syscall::{Payload, SysReturn, Syscall};
+use sim_kernel::syscalls::{AF_INET, SOCK_STREAM};
+use sim_kernel::{Errno, Next, Outcome, Pid, World};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+fn addr(s: &str) -> SocketAddrV4 {
+    s.parse().unwrap()
+}
+
+/// Runs each process's calls in order; returns every result per process.
+fn run_until(
+    world: &mut World,
+    programs: Vec<(Pid, Vec<Syscall>)>,
+    until: Option<sim_core::Instant>,
+) -> BTreeMap<u32, Vec<SysReturn>> {
+    let mut progs: BTreeMap<u32, (Vec<Syscall>, usize, bool)> = programs
+        .into_iter()
+        .map(|(p, calls)| (p.0, (calls, 0, false)))
+        .collect();
+    let mut results: BTreeMap<u32, Vec<SysReturn>> = BTreeMap::new();
+    while let Next::Run(pid) = world.next(until) {
+        let Some((calls, pc, resumed)) = progs.get_mut(&pid.0) else {
+            world.exit(pid);
+            continue;
+        };
+        if *pc >= calls.len() {
+            world.exit(pid);
+            continue;
+        }
+        match world.syscall(pid, &calls[*pc], *resumed) {
+            Outcome::Done(r) => {
+                results.entry(pid.0).or_default().push(r);
+                *pc += 1;
+                *resumed = false;
+            }
+            Outcome::Blocked => *resumed = true,
+        }
+    }
+    results
+}
+
+fn run(world: &mut World, programs: Vec<(Pid, Vec<Syscall>)>) -> BTreeMap<u32, Vec<SysReturn>> {
+    run_until(world, programs, None)
+}
+
+fn two_hosts(seed: u64) -> (World, Pid, Pid) {
+    let mut w = World::new(seed);
+    let lan = w
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0), 24, Duration::from_micros(100))
+        .unwrap();
+    let server = w.add_host("server").unwrap();
+    let client = w.add_host("client").unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1), lan).unwrap();
+    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2), lan).unwrap();
+    let s = w.spawn(server, "srv", sim_core::Instant::ZERO);
+    let c = w.spawn(client, "cli", sim_core::Instant(1_000_000));
+    (w, s, c)
+}
+
+#[test]
+fn handshake_data_and_close() {
+    let (mut w, s, c) = two_hosts(1);
+    let socket = Syscall::Socket {
+        domain: AF_INET,
+        ty: SOCK_STREAM,
+        protocol: 0,
+    };
+    let results = run_until(
+        &mut w,
+        vec![
+            (
+                s,
+                vec![
+                    socket.clone(),
+                    Syscall::Bind {
+                        fd: 3,
+                        addr: addr("0.0.0.0:80"),
+                    },
+                    Syscall::Listen { fd: 3, backlog: 128 },
+                    Syscall::Accept { fd: 3 },
+                    Syscall::Recv { fd: 4, len: 100 },
+                    Syscall::Recv { fd: 4, len: 100 },
+                    Syscall::Close { fd: 4 },
+                ],
+            ),
+            (
+                c,
+                vec![
+                    socket,
+                    Syscall::Connect {
+                        fd: 3,
+                        addr: addr("10.0.0.1:80"),
+                    },
+                    Syscall::Send {
+                        fd: 3,
+                        data: Payload::Bytes(b"hello"[..].into()),
+                    },
+                    Syscall::Close { fd: 3 },
+                ],
+            ),
+        ],
+        Some(sim_core::Instant(30_000_000_000)),
+    );
+    let srv = &results[&s.0];
+    assert!(matches!(srv[3], SysReturn::Accepted { fd: 4, peer } if *peer.ip() == Ipv4Addr::new(10, 0, 0, 2)));
+    assert_eq!(
+        srv[4],
+        SysReturn::Data {
+            data: b"hello".to_vec()
+        }
+    );
+    assert_eq!(srv[5], SysReturn::Data { data: vec![] }, "EOF after the client's FIN");
+    assert_eq!(results[&c.0][1], SysReturn::Value { value: 0 });
+    // The client closed first: its socket waits in TIME_WAIT, the server's is gone.
+    let client = w.host_id("client").unwrap();
+    let rows = w.ss(client);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, "TIME-WAIT");
+    assert_eq!(
+        w.socket_count(),
+        1,
+        "only the client's TIME_WAIT remains (the server exited)"
+    );
+    // 60 s after the close, TIME_WAIT ends.
+    assert_eq!(w.next(None), Next::Idle);
+    assert!(w.ss(client).is_empty());
+    assert!(
+        w.now() >= sim_core::Instant(60_000_000_000),
+        "TIME_WAIT lasted 60 s: {}",
+        w.now()
+    );
+}
+
+#[test]
+fn nothing_listening_is_refused() {
+    let (mut w, _s, c) = two_hosts(1);
+    let results = run(
+        &mut w,
+        vec![(
+            c,
+            vec![
+                Syscall::Socket {
+                    domain: AF_INET,
+                    ty: SOCK_STREAM,
+                    protocol: 0,
+                },
+                Syscall::Connect {
+                    fd: 3,
+                    addr: addr("10.0.0.1:81"),
+                },
+                Syscall::Connect {
+                    fd: 3,
+                    addr: addr("127.0.0.1:81"),
+                },
+            ],
+        )],
+    );
+    assert_eq!(
+        results[&c.0][1],
+        SysReturn::Error {
+            errno: Errno::ECONNREFUSED
+        }
+    );
+    assert_eq!(
+        results[&c.0][2],
+        SysReturn::Error {
+            errno: Errno::ECONNREFUSED
+        }
+    );
+}
