@@ -13,7 +13,7 @@ use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
 use crate::world::{World, task};
 use sim_core::{Duration, Wake};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::rc::Rc;
 
 /// `AF_INET` (`include/linux/socket.h`).

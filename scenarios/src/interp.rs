@@ -1,0 +1,415 @@
+//! The interpreter: runs one process's statements, one system call per scheduling step.
+//!
+//! Each process keeps a stack of frames (its body, and any `repeat`/`for` loops inside it) and
+//! its variables. [`ProcessScript::step`] runs statements until the process makes a system
+//! call, sleeps, forks or ends; views (`ss`, `note`) run in between without yielding. A call
+//! that blocks is retried on the next step, after the kernel wakes the process.
+
+use crate::ast::{self, ArgKind, Num, Outcome, PortPattern, Stmt, StmtKind, TemplatePart};
+use crate::calls;
+use crate::diagnostic::Diagnostic;
+use serde::Serialize;
+use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
+use sim_kernel::{Pid, World};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+/// Statements a process may run between two system calls before the run is stopped: a
+/// guard against loops that never yield (`repeat 1000000000 { note "x" }`).
+pub const MAX_STATEMENTS_PER_STEP: u32 = 1_000_000;
+
+/// An expectation that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The process.
+    pub pid: u32,
+    /// Where the expectation is written.
+    pub span: ast::Span,
+    /// The call as written.
+    pub call: String,
+    /// The expectation as written (`= 0`).
+    pub expected: String,
+    /// What happened, as the trace prints it.
+    pub actual: String,
+}
+
+/// Where an expectation's result goes.
+pub trait Observer {
+    /// An expectation was checked.
+    fn checked(&mut self, world: &World, held: Option<Failure>);
+}
+
+#[derive(Clone, Debug)]
+enum FrameKind {
+    Body,
+    Repeat { remaining: i64 },
+    For { var: String, next: i64, last: i64 },
+}
+
+#[derive(Clone, Debug)]
+struct Frame<'a> {
+    body: &'a [Stmt],
+    pc: usize,
+    kind: FrameKind,
+}
+
+/// What happened in one step.
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// The process made progress and stays runnable or blocked as the kernel decided.
+    Continue,
+    /// The process forked; this is the child's script (its pid is `script.pid()`).
+    Forked(ProcessScript<'a>),
+    /// The process ended.
+    Exited,
+}
+
+/// One process's script and its position in it.
+#[derive(Debug)]
+pub struct ProcessScript<'a> {
+    pid: Pid,
+    frames: Vec<Frame<'a>>,
+    /// Names bound to results (`s = socket(...)`).
+    vars: BTreeMap<String, i64>,
+    /// `for` variables in scope (`$p`).
+    loop_vars: BTreeMap<String, i64>,
+    /// The call that blocked and will be retried.
+    pending: Option<(&'a Stmt, Syscall)>,
+}
+
+impl<'a> ProcessScript<'a> {
+    /// A script for `pid` running `body`.
+    pub fn new(pid: Pid, body: &'a [Stmt]) -> Self {
+        ProcessScript {
+            pid,
+            frames: vec![Frame { body, pc: 0, kind: FrameKind::Body }],
+            vars: BTreeMap::new(),
+            loop_vars: BTreeMap::new(),
+            pending: None,
+        }
+    }
+
+    /// The process this script drives.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The call the process waits in, if any.
+    pub fn pending_call(&self) -> Option<&Syscall> {
+        self.pending.as_ref().map(|(_, c)| c)
+    }
+
+    /// Runs until the next system call, sleep, fork or exit.
+    pub fn step(&mut self, world: &mut World, source: &str, observer: &mut dyn Observer) -> Result<Step<'a>, Diagnostic> {
+        if let Some((stmt, call)) = self.pending.take() {
+            return self.finish_call(world, source, stmt, call, true, observer);
+        }
+        let mut budget = MAX_STATEMENTS_PER_STEP;
+        loop {
+            let Some(stmt) = self.next_stmt()? else {
+                world.exit(self.pid);
+                return Ok(Step::Exited);
+            };
+            budget -= 1;
+            if budget == 0 {
+                return Err(Diagnostic::error(
+                    format!("the process ran {MAX_STATEMENTS_PER_STEP} statements without a system call"),
+                    stmt.span,
+                    "stopped here",
+                )
+                .with_help("put a call or a `sleep` inside the loop"));
+            }
+            match &stmt.kind {
+                StmtKind::Call { call, .. } => {
+                    let syscall = self.lower_call(call)?;
+                    return self.finish_call(world, source, stmt, syscall, false, observer);
+                }
+                StmtKind::Repeat { count, body } => {
+                    let n = self.num(count)?;
+                    self.frames.push(Frame { body, pc: 0, kind: FrameKind::Repeat { remaining: n } });
+                }
+                StmtKind::For { var, from, to, body } => {
+                    let (from, to) = (self.num(from)?, self.num(to)?);
+                    self.frames.push(Frame {
+                        body,
+                        pc: 0,
+                        kind: FrameKind::For { var: var.name.clone(), next: from, last: to },
+                    });
+                }
+                StmtKind::Fork { name, body } => {
+                    let name = self.template(name)?;
+                    let child = world.fork(self.pid, &name);
+                    world.yield_now(self.pid);
+                    // fork(2): the child inherits the descriptors, hence the names bound to them.
+                    let mut script = ProcessScript::new(child, body);
+                    script.vars = self.vars.clone();
+                    script.loop_vars = self.loop_vars.clone();
+                    return Ok(Step::Forked(script));
+                }
+                StmtKind::Sleep(ns) => {
+                    world.sleep(self.pid, sim_core::Duration(*ns));
+                    return Ok(Step::Continue);
+                }
+                StmtKind::Ss => world.trace_ss(self.pid),
+                StmtKind::Note(text) => world.trace_note(self.pid, text),
+                StmtKind::Exit => {
+                    world.exit(self.pid);
+                    return Ok(Step::Exited);
+                }
+            }
+        }
+    }
+
+    /// The next statement to run, unwinding finished loops.
+    fn next_stmt(&mut self) -> Result<Option<&'a Stmt>, Diagnostic> {
+        loop {
+            let Some(frame) = self.frames.last_mut() else { return Ok(None) };
+            // Entering (or re-entering) a loop body: check and advance the loop.
+            if frame.pc == 0 {
+                match &mut frame.kind {
+                    FrameKind::Body => {}
+                    FrameKind::Repeat { remaining } => {
+                        if *remaining <= 0 {
+                            self.frames.pop();
+                            continue;
+                        }
+                        *remaining -= 1;
+                    }
+                    FrameKind::For { var, next, last } => {
+                        if *next > *last {
+                            let var = var.clone();
+                            self.frames.pop();
+                            self.loop_vars.remove(&var);
+                            continue;
+                        }
+                        self.loop_vars.insert(var.clone(), *next);
+                        *next += 1;
+                    }
+                }
+            }
+            if let Some(stmt) = frame.body.get(frame.pc) {
+                frame.pc += 1;
+                return Ok(Some(stmt));
+            }
+            match frame.kind {
+                FrameKind::Body => {
+                    self.frames.pop();
+                }
+                _ => frame.pc = 0,
+            }
+        }
+    }
+
+    fn finish_call(
+        &mut self,
+        world: &mut World,
+        source: &str,
+        stmt: &'a Stmt,
+        syscall: Syscall,
+        resumed: bool,
+        observer: &mut dyn Observer,
+    ) -> Result<Step<'a>, Diagnostic> {
+        let ret = match world.syscall(self.pid, &syscall, resumed) {
+            sim_kernel::Outcome::Blocked => {
+                self.pending = Some((stmt, syscall));
+                return Ok(Step::Continue);
+            }
+            sim_kernel::Outcome::Done(ret) => ret,
+        };
+        let StmtKind::Call { binds, call, expect } = &stmt.kind else {
+            unreachable!("only call statements make system calls")
+        };
+        if let Some(name) = binds.first() {
+            let value = match &ret {
+                SysReturn::Accepted { fd, .. } => i64::from(*fd),
+                other => other.value(),
+            };
+            self.vars.insert(name.name.clone(), value);
+        }
+        if let Some(expect) = expect {
+            let held = self.matches(expect, &ret)?;
+            let failure = (!held).then(|| Failure {
+                pid: self.pid.0,
+                span: expect.span,
+                call: slice(source, call.span),
+                expected: slice(source, expect.span),
+                actual: format!("= {}", crate::render::format_return(&ret)),
+            });
+            observer.checked(world, failure);
+        }
+        Ok(Step::Continue)
+    }
+
+    fn matches(&self, expect: &ast::Expectation, ret: &SysReturn) -> Result<bool, Diagnostic> {
+        for alt in &expect.alternatives {
+            let ok = match alt {
+                Outcome::Error(name) => ret.errno().is_some_and(|e| e.name() == name.name),
+                Outcome::Value { value, data, addr } => {
+                    ret.errno().is_none()
+                        && ret.value() == self.num(value)?
+                        && match data {
+                            None => true,
+                            Some(d) => matches!(ret, SysReturn::Data { data } if data == d.as_bytes()),
+                        }
+                        && match addr {
+                            None => true,
+                            Some(p) => match ret {
+                                SysReturn::Accepted { peer, .. } => self.addr_matches(p, *peer)?,
+                                _ => false,
+                            },
+                        }
+                }
+                Outcome::Addr(p) => match ret {
+                    SysReturn::Addr { addr } => self.addr_matches(p, *addr)?,
+                    _ => false,
+                },
+            };
+            if ok {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn addr_matches(&self, p: &ast::AddrPattern, a: SocketAddrV4) -> Result<bool, Diagnostic> {
+        for (want, got) in p.octets.iter().zip(a.ip().octets()) {
+            if self.num(want)? != i64::from(got) {
+                return Ok(false);
+            }
+        }
+        let port = i64::from(a.port());
+        Ok(match &p.port {
+            PortPattern::Any => true,
+            PortPattern::Exact(n) => self.num(n)? == port,
+            PortPattern::Range(lo, hi) => (self.num(lo)?..=self.num(hi)?).contains(&port),
+        })
+    }
+
+    fn num(&self, n: &Num) -> Result<i64, Diagnostic> {
+        match n {
+            Num::Lit(v) => Ok(*v),
+            Num::Var(id) => self.loop_vars.get(&id.name).copied().ok_or_else(|| {
+                Diagnostic::error(format!("`${}` is not a loop variable here", id.name), id.span, "unbound")
+            }),
+        }
+    }
+
+    fn template(&self, t: &ast::Template) -> Result<String, Diagnostic> {
+        let mut out = String::new();
+        for part in &t.parts {
+            match part {
+                TemplatePart::Lit(s) => out.push_str(s),
+                TemplatePart::Var(id) => out.push_str(&self.num(&Num::Var(id.clone()))?.to_string()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Turns a call as written into a typed system call.
+    fn lower_call(&self, call: &ast::Call) -> Result<Syscall, Diagnostic> {
+        let args = &call.args;
+        let arg = |i: usize| args.get(i);
+        let int = |i: usize, default: Option<i64>| -> Result<i64, Diagnostic> {
+            match arg(i) {
+                None => default.ok_or_else(|| missing(call, i)),
+                Some(a) => self.int_arg(a),
+            }
+        };
+        let fd = || -> Result<i32, Diagnostic> { int(0, None).map(|v| v as i32) };
+        let sockaddr = |i: usize| -> Result<SocketAddrV4, Diagnostic> {
+            match arg(i) {
+                Some(ast::Arg { kind: ArgKind::Inet(a), span }) => self.inet(a, *span),
+                Some(a) => Err(Diagnostic::error("expected a socket address", a.span, "here")),
+                None => Err(missing(call, i)),
+            }
+        };
+        Ok(match call.name.name.as_str() {
+            "socket" => Syscall::Socket {
+                domain: int(0, None)? as i32,
+                ty: int(1, None)? as i32,
+                protocol: int(2, Some(0))? as i32,
+            },
+            "bind" => Syscall::Bind { fd: fd()?, addr: sockaddr(1)? },
+            "connect" => Syscall::Connect { fd: fd()?, addr: sockaddr(1)? },
+            // listen(fd) without a backlog asks for the most the host allows (SOMAXCONN).
+            "listen" => Syscall::Listen { fd: fd()?, backlog: int(1, Some(4096))?.clamp(-1, i64::from(i32::MAX)) as i32 },
+            "accept" => Syscall::Accept { fd: fd()? },
+            "close" => Syscall::Close { fd: fd()? },
+            "getsockname" => Syscall::GetSockName { fd: fd()? },
+            "getpeername" => Syscall::GetPeerName { fd: fd()? },
+            "send" => {
+                let data = match arg(1) {
+                    Some(ast::Arg { kind: ArgKind::Str(s), .. }) => Payload::Bytes(Rc::from(s.as_bytes())),
+                    Some(ast::Arg { kind: ArgKind::Size(n), .. }) => Payload::Zeros(*n as usize),
+                    Some(a) => Payload::Zeros(self.int_arg(a)?.max(0) as usize),
+                    None => return Err(missing(call, 1)),
+                };
+                Syscall::Send { fd: fd()?, data }
+            }
+            "recv" => Syscall::Recv { fd: fd()?, len: int(1, None)?.max(0) as usize },
+            "shutdown" => Syscall::Shutdown {
+                fd: fd()?,
+                how: match int(1, None)? {
+                    0 => How::Read,
+                    1 => How::Write,
+                    _ => How::Both,
+                },
+            },
+            "setsockopt" => Syscall::SetSockOpt {
+                fd: fd()?,
+                level: int(1, None)? as i32,
+                name: int(2, None)? as i32,
+                value: int(3, None)?,
+            },
+            other => {
+                return Err(Diagnostic::error(format!("`{other}` cannot be run"), call.name.span, "unknown call"));
+            }
+        })
+    }
+
+    /// An integer argument: a literal, `$var`, a constant, or a variable bound to a result.
+    fn int_arg(&self, a: &ast::Arg) -> Result<i64, Diagnostic> {
+        match &a.kind {
+            ArgKind::Num(n) => self.num(n),
+            ArgKind::Size(n) => Ok(*n as i64),
+            ArgKind::Name(name) => {
+                if let Some(v) = self.vars.get(name) {
+                    Ok(*v)
+                } else if let Some(c) = calls::constant(name) {
+                    Ok(c.value)
+                } else {
+                    Err(Diagnostic::error(format!("`{name}` is not bound here"), a.span, "unknown name"))
+                }
+            }
+            ArgKind::Flags(names) => names.iter().try_fold(0i64, |acc, name| {
+                calls::constant(name)
+                    .map(|c| acc | c.value)
+                    .ok_or_else(|| Diagnostic::error(format!("unknown constant `{name}`"), a.span, "here"))
+            }),
+            _ => Err(Diagnostic::error("expected a number", a.span, "here")),
+        }
+    }
+
+    fn inet(&self, a: &ast::InetAddr, span: ast::Span) -> Result<SocketAddrV4, Diagnostic> {
+        let mut octets = [0u8; 4];
+        for (o, n) in octets.iter_mut().zip(&a.octets) {
+            let v = self.num(n)?;
+            *o = u8::try_from(v)
+                .map_err(|_| Diagnostic::error(format!("address octet {v} is out of range 0..=255"), span, "here"))?;
+        }
+        let port = self.num(&a.port)?;
+        let port =
+            u16::try_from(port).map_err(|_| Diagnostic::error(format!("port {port} is out of range 0..=65535"), span, "here"))?;
+        Ok(SocketAddrV4::new(Ipv4Addr::from(octets), port))
+    }
+}
+
+fn missing(call: &ast::Call, i: usize) -> Diagnostic {
+    Diagnostic::error(format!("`{}` needs argument {}", call.name.name, i + 1), call.span, "too few arguments")
+}
+
+/// The source text of `span`, or an empty string if it does not fit.
+pub fn slice(source: &str, span: ast::Span) -> String {
+    source.get(span.start..span.end).unwrap_or_default().to_string()
+}

@@ -1,0 +1,299 @@
+//! Renderers: the text trace (strace-like calls, tcpdump-like packets, `ss` tables) and the
+//! JSON-lines trace.
+//!
+//! Every text line starts with the virtual time and a label column: the process
+//! (`host/name[pid]`) or the network (`lan`, `lo`) — padded to one width per trace so the
+//! columns line up.
+
+use crate::calls::{self, Param};
+use crate::run::{EndReason, RunReport, TraceEvent};
+use sim_core::Record;
+use sim_kernel::packet::{Flags, SegmentSummary};
+use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
+use sim_kernel::trace::{Event, Phase, SsRow};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddrV4;
+
+/// How many bytes of a buffer a call line shows (like `strace -s 32`).
+const STRING_LIMIT: usize = 32;
+
+/// A constant's name for `value` among those of `param`, or the number.
+fn constant_name(param: Param, value: i64) -> String {
+    calls::CONSTANTS
+        .iter()
+        .find(|c| c.param == param && c.value == value)
+        .map_or_else(|| value.to_string(), |c| c.name.to_string())
+}
+
+/// A buffer the way strace quotes it, cut at [`STRING_LIMIT`] bytes with `...`.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes.iter().take(STRING_LIMIT) {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\r' => s.push_str("\\r"),
+            0 => s.push_str("\\0"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s.push('"');
+    if bytes.len() > STRING_LIMIT {
+        s.push_str("...");
+    }
+    s
+}
+
+/// A byte count the way a scenario writes it: `64KiB` when exact, else the number.
+fn size(n: usize) -> String {
+    match n {
+        0 => "0".into(),
+        n if n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
+        n => n.to_string(),
+    }
+}
+
+/// A call as the trace prints it: `connect(3, 10.0.0.1:80)`.
+pub fn format_call(call: &Syscall) -> String {
+    match call {
+        Syscall::Socket { domain, ty, protocol } => {
+            let mut t = constant_name(Param::Type, i64::from(ty & 0xf));
+            for flag in [calls::SOCK_NONBLOCK, calls::SOCK_CLOEXEC] {
+                if i64::from(*ty) & flag != 0 {
+                    t.push('|');
+                    t.push_str(&constant_name(Param::Type, flag));
+                }
+            }
+            let proto = constant_name(Param::Protocol, i64::from(*protocol));
+            format!("socket({}, {t}, {proto})", constant_name(Param::Domain, i64::from(*domain)))
+        }
+        Syscall::Bind { fd, addr } => format!("bind({fd}, {addr})"),
+        Syscall::Listen { fd, backlog } => format!("listen({fd}, {backlog})"),
+        Syscall::Accept { fd } => format!("accept({fd})"),
+        Syscall::Connect { fd, addr } => format!("connect({fd}, {addr})"),
+        Syscall::Send { fd, data } => match data {
+            Payload::Bytes(b) => format!("send({fd}, {})", quote(b)),
+            Payload::Zeros(n) => format!("send({fd}, {})", size(*n)),
+        },
+        Syscall::Recv { fd, len } => format!("recv({fd}, {len})"),
+        Syscall::Shutdown { fd, how } => {
+            let how = match how {
+                How::Read => "SHUT_RD",
+                How::Write => "SHUT_WR",
+                How::Both => "SHUT_RDWR",
+            };
+            format!("shutdown({fd}, {how})")
+        }
+        Syscall::Close { fd } => format!("close({fd})"),
+        Syscall::GetSockName { fd } => format!("getsockname({fd})"),
+        Syscall::GetPeerName { fd } => format!("getpeername({fd})"),
+        Syscall::SetSockOpt { fd, level, name, value } => format!(
+            "setsockopt({fd}, {}, {}, {value})",
+            constant_name(Param::Level, i64::from(*level)),
+            constant_name(Param::OptName, i64::from(*name))
+        ),
+    }
+}
+
+/// A result as the trace prints it after `= ` (and as an expectation would be written).
+pub fn format_return(ret: &SysReturn) -> String {
+    match ret {
+        SysReturn::Value { value } => value.to_string(),
+        SysReturn::Error { errno } => format!("-1 {errno}"),
+        SysReturn::Addr { addr } => addr.to_string(),
+        SysReturn::Accepted { fd, peer } => format!("{fd} ({peer})"),
+        SysReturn::Data { data } if data.is_empty() => "0".into(),
+        SysReturn::Data { data } => format!("{} {}", data.len(), quote(data)),
+    }
+}
+
+fn endpoint(a: SocketAddrV4) -> String {
+    format!("{}.{}", a.ip(), a.port())
+}
+
+/// tcpdump's relative sequence numbers: each direction's numbers are shown relative to the
+/// initial sequence number seen in its SYN; SYN segments show absolute numbers.
+#[derive(Default)]
+struct SeqTracker {
+    isn: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+}
+
+impl SeqTracker {
+    fn packet(&mut self, s: &SegmentSummary) -> String {
+        let syn = s.flags.has(Flags::SYN);
+        if syn {
+            self.isn.insert((s.src, s.dst), s.seq);
+        }
+        let rel = |isn: Option<&u32>, n: u32| if syn { n } else { isn.map_or(n, |i| n.wrapping_sub(*i)) };
+        let seq = rel(self.isn.get(&(s.src, s.dst)), s.seq);
+        let mut out = format!("{} > {}: Flags [{}]", endpoint(s.src), endpoint(s.dst), s.flags.tcpdump());
+        if s.len > 0 {
+            let _ = write!(out, ", seq {}:{}", seq, seq.wrapping_add(s.len));
+        } else if s.flags.has(Flags::SYN) || s.flags.has(Flags::FIN) || s.flags.has(Flags::RST) {
+            let _ = write!(out, ", seq {seq}");
+        }
+        if s.flags.has(Flags::ACK) {
+            let _ = write!(out, ", ack {}", rel(self.isn.get(&(s.dst, s.src)), s.ack));
+        }
+        let _ = write!(out, ", length {}", s.len);
+        out
+    }
+}
+
+fn ss_table(rows: &[SsRow], indent: &str) -> String {
+    let header = ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Process"];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.netid.clone(),
+                r.state.clone(),
+                r.recv_q.to_string(),
+                r.send_q.to_string(),
+                r.local.clone(),
+                r.peer.clone(),
+                r.process.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cols: &[&str]| {
+        let mut l = String::from(indent);
+        for (i, c) in cols.iter().enumerate() {
+            if i + 1 == cols.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$} ", w = widths[i]);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &cells {
+        line(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// Renders the whole report as text: the trace, then the summary.
+pub fn text(report: &RunReport) -> String {
+    let mut labels: BTreeMap<u32, String> = BTreeMap::new();
+    let mut width = 0;
+    for r in &report.records {
+        match &r.event {
+            TraceEvent::Kernel(Event::Spawn { pid, host, name, .. }) => {
+                let label = format!("{host}/{name}[{pid}]");
+                width = width.max(label.len());
+                labels.insert(*pid, label);
+            }
+            TraceEvent::Kernel(Event::Packet { network, .. } | Event::Drop { network, .. }) => {
+                width = width.max(network.len());
+            }
+            _ => {}
+        }
+    }
+    let label = |pid: &u32| labels.get(pid).cloned().unwrap_or_else(|| format!("[{pid}]"));
+    let mut seqs = SeqTracker::default();
+    let mut out = String::new();
+    let indent = " ".repeat(width + 11);
+    for Record { at, event } in &report.records {
+        let mut line = |who: &str, what: &str| {
+            let _ = writeln!(out, "{at} {who:<width$}  {what}");
+        };
+        match event {
+            TraceEvent::Kernel(e) => match e {
+                Event::Spawn { parent: Some(parent), pid, .. } => line(&label(parent), &format!("fork() = {pid}")),
+                Event::Spawn { parent: None, .. } => {}
+                Event::Syscall { pid, call, ret, phase } => {
+                    let call = format_call(call);
+                    let text = match (phase, ret) {
+                        (Phase::Blocked, _) | (_, None) => format!("{call} <blocked>"),
+                        (Phase::Complete, Some(r)) => format!("{call} = {}", format_return(r)),
+                        (Phase::Resumed, Some(r)) => format!("{call} = {} <resumed>", format_return(r)),
+                    };
+                    line(&label(pid), &text);
+                }
+                Event::Packet { network, segment } => line(network, &seqs.packet(segment)),
+                Event::Drop { network, segment, reason } => {
+                    line(network, &format!("{} [dropped: {reason}]", seqs.packet(segment)))
+                }
+                Event::Ss { pid, rows, .. } => {
+                    line(&label(pid), "ss");
+                    out.push_str(&ss_table(rows, &indent));
+                }
+                Event::Note { pid, text } => line(&label(pid), &format!("# {text}")),
+                Event::Exit { pid } => line(&label(pid), "+++ exited with 0 +++"),
+            },
+            TraceEvent::Failed(f) => line(
+                &label(&f.failure.pid),
+                &format!(
+                    "!!! expectation failed (line {}:{}): expected {}, got {}",
+                    f.line, f.column, f.failure.expected, f.failure.actual
+                ),
+            ),
+        }
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+/// The summary that ends a text trace.
+pub fn summary(report: &RunReport) -> String {
+    let mut out = String::from("== summary ==\n");
+    let _ = writeln!(out, "seed:         {}", report.seed);
+    let why = match report.end {
+        EndReason::Idle => "nothing left to happen",
+        EndReason::TimeLimit => "time limit reached",
+    };
+    let _ = writeln!(out, "ended:        {} ({why})", report.end_time);
+    let failed = report.failures.len();
+    let held = report.checked - failed;
+    let _ = writeln!(out, "expectations: {} checked, {held} held, {failed} failed", report.checked);
+    if report.blocked.is_empty() {
+        out.push_str("blocked:      none\n");
+    }
+    for (i, b) in report.blocked.iter().enumerate() {
+        let head = if i == 0 { "blocked:     " } else { "             " };
+        let _ = writeln!(out, "{head} {}[{}] in {}", b.label, b.pid, b.call);
+    }
+    let _ = writeln!(out, "decisions:    {}", report.decisions.len());
+    out
+}
+
+/// Renders the report as JSON lines: one object per trace record (`{"at": ns, "event": {...}}`)
+/// and a final `{"summary": {...}}`.
+pub fn json(report: &RunReport) -> String {
+    let mut out = String::new();
+    for r in &report.records {
+        out.push_str(&serde_json::to_string(r).expect("trace records serialize"));
+        out.push('\n');
+    }
+    let summary = serde_json::json!({
+        "summary": {
+            "seed": report.seed,
+            "end": report.end,
+            "end_time": report.end_time,
+            "checked": report.checked,
+            "failures": report.failures,
+            "blocked": report.blocked,
+            "decisions": report.decisions,
+        }
+    });
+    out.push_str(&summary.to_string());
+    out.push('\n');
+    out
+}
