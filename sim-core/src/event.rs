@@ -63,6 +63,11 @@ impl<E> EventQueue<E> {
         self.heap.peek().map(|Reverse(e)| e.at)
     }
 
+    /// The earliest event and its time, if any.
+    pub fn peek(&self) -> Option<(Instant, &E)> {
+        self.heap.peek().map(|Reverse(e)| (e.at, &e.event))
+    }
+
     /// Removes and returns the earliest event if it is due at or before `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, E)> {
         if self.peek_time()? <= now {

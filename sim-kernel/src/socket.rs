@@ -139,8 +139,8 @@ pub struct Socket {
     pub time_wait_since: Instant,
     /// SYNs retransmitted so far.
     pub syn_retries: u8,
-    /// Bumped whenever a timer is re-armed or cancelled, so stale timer events are ignored.
-    pub timer_generation: u32,
+    /// The id of the socket's armed timer (0: none); timer events with another id are stale.
+    pub timer_generation: u64,
     /// Processes waiting on this socket.
     pub wait: WaitQueue,
 }

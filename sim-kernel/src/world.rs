@@ -25,7 +25,7 @@ pub(crate) enum Pending {
     /// A segment arrives at a host.
     Deliver(HostId, Segment),
     /// A socket timer fires, if its generation still matches.
-    Timer(SocketId, u32, TimerKind),
+    Timer(SocketId, u64, TimerKind),
 }
 
 /// A node of the topology graph.
@@ -75,6 +75,8 @@ pub struct World {
     pub(crate) processes: Vec<Process>,
     pub(crate) sink: Box<dyn TraceSink<Event>>,
     pub(crate) tracing: bool,
+    /// Timer ids are unique across the run, so a stale timer never matches a reused slot.
+    last_timer_id: u64,
 }
 
 impl World {
@@ -96,6 +98,7 @@ impl World {
             processes: Vec::new(),
             sink: Box::new(NullSink),
             tracing: false,
+            last_timer_id: 0,
         }
     }
 
@@ -318,6 +321,17 @@ impl World {
             if let Some(t) = self.sched.pick(self.now) {
                 return Next::Run(Pid(t.0));
             }
+            // Cancelled timers must not move the clock: drop them before advancing.
+            while let Some((_, Pending::Timer(sock, generation, _))) = self.events.peek() {
+                if self
+                    .sockets
+                    .try_get(*sock)
+                    .is_some_and(|s| s.timer_generation == *generation)
+                {
+                    break;
+                }
+                self.events.pop();
+            }
             match self.events.peek_time() {
                 None => return Next::Idle,
                 Some(t) if until.is_some_and(|u| t > u) => {
@@ -406,16 +420,16 @@ impl World {
     }
 
     pub(crate) fn arm_timer(&mut self, sock: SocketId, after: Duration, kind: TimerKind) {
-        let s = self.sockets.get_mut(sock);
-        s.timer_generation = s.timer_generation.wrapping_add(1);
-        let generation = s.timer_generation;
+        self.last_timer_id += 1;
+        let generation = self.last_timer_id;
+        self.sockets.get_mut(sock).timer_generation = generation;
         self.events
             .push(self.now.after(after), Pending::Timer(sock, generation, kind));
     }
 
     pub(crate) fn cancel_timers(&mut self, sock: SocketId) {
-        let s = self.sockets.get_mut(sock);
-        s.timer_generation = s.timer_generation.wrapping_add(1);
+        // Timer ids start at 1, so 0 matches no pending timer.
+        self.sockets.get_mut(sock).timer_generation = 0;
     }
 
     /// Adds `sock` to the bucket of `port` (`inet_bind_hash()`); `explicit` for bind/listen,
