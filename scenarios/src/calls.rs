@@ -50,18 +50,78 @@ use Param::*;
 
 /// Every call the language knows.
 pub const CALLS: &[CallSpec] = &[
-    CallSpec { name: "socket", params: &[Domain, Type, Protocol], optional: 1, results: 1 },
-    CallSpec { name: "bind", params: &[Fd, SockAddr], optional: 0, results: 0 },
-    CallSpec { name: "listen", params: &[Fd, Int], optional: 1, results: 0 },
-    CallSpec { name: "accept", params: &[Fd], optional: 0, results: 1 },
-    CallSpec { name: "connect", params: &[Fd, SockAddr], optional: 0, results: 0 },
-    CallSpec { name: "send", params: &[Fd, Payload], optional: 0, results: 0 },
-    CallSpec { name: "recv", params: &[Fd, Int], optional: 0, results: 0 },
-    CallSpec { name: "shutdown", params: &[Fd, How], optional: 0, results: 0 },
-    CallSpec { name: "close", params: &[Fd], optional: 0, results: 0 },
-    CallSpec { name: "getsockname", params: &[Fd], optional: 0, results: 0 },
-    CallSpec { name: "getpeername", params: &[Fd], optional: 0, results: 0 },
-    CallSpec { name: "setsockopt", params: &[Fd, Level, OptName, Int], optional: 0, results: 0 },
+    CallSpec {
+        name: "socket",
+        params: &[Domain, Type, Protocol],
+        optional: 1,
+        results: 1,
+    },
+    CallSpec {
+        name: "bind",
+        params: &[Fd, SockAddr],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "listen",
+        params: &[Fd, Int],
+        optional: 1,
+        results: 0,
+    },
+    CallSpec {
+        name: "accept",
+        params: &[Fd],
+        optional: 0,
+        results: 1,
+    },
+    CallSpec {
+        name: "connect",
+        params: &[Fd, SockAddr],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "send",
+        params: &[Fd, Payload],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "recv",
+        params: &[Fd, Int],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "shutdown",
+        params: &[Fd, How],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "close",
+        params: &[Fd],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "getsockname",
+        params: &[Fd],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "getpeername",
+        params: &[Fd],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "setsockopt",
+        params: &[Fd, Level, OptName, Int],
+        optional: 0,
+        results: 0,
+    },
 ];
 
 /// Looks a call up by name.
@@ -83,11 +143,21 @@ pub struct Constant {
 }
 
 const fn c(name: &'static str, value: i64, param: Param) -> Constant {
-    Constant { name, value, param, unsupported: None }
+    Constant {
+        name,
+        value,
+        param,
+        unsupported: None,
+    }
 }
 
 const fn later(name: &'static str, value: i64, param: Param, why: &'static str) -> Constant {
-    Constant { name, value, param, unsupported: Some(why) }
+    Constant {
+        name,
+        value,
+        param,
+        unsupported: Some(why),
+    }
 }
 
 /// Socket type flags that may be or'ed into a [`Param::Type`] (`include/linux/net.h`).
@@ -104,7 +174,12 @@ pub const CONSTANTS: &[Constant] = &[
     c("SOCK_STREAM", 1, Type),
     later("SOCK_DGRAM", 2, Type, "UDP and datagram sockets are not simulated yet"),
     later("SOCK_SEQPACKET", 5, Type, "SOCK_SEQPACKET is not simulated yet"),
-    later("SOCK_NONBLOCK", SOCK_NONBLOCK, Type, "non-blocking sockets are not simulated yet"),
+    later(
+        "SOCK_NONBLOCK",
+        SOCK_NONBLOCK,
+        Type,
+        "non-blocking sockets are not simulated yet",
+    ),
     c("SOCK_CLOEXEC", SOCK_CLOEXEC, Type),
     c("IPPROTO_TCP", 6, Protocol),
     later("IPPROTO_UDP", 17, Protocol, "UDP is not simulated yet"),
@@ -118,7 +193,12 @@ pub const CONSTANTS: &[Constant] = &[
     later("SO_RCVBUF", 8, OptName, "buffer sizes are not simulated yet"),
     later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
     later("IPV6_V6ONLY", 26, OptName, "IPv6 options are not simulated yet"),
-    later("IP_BIND_ADDRESS_NO_PORT", 24, OptName, "IP_BIND_ADDRESS_NO_PORT is not simulated yet"),
+    later(
+        "IP_BIND_ADDRESS_NO_PORT",
+        24,
+        OptName,
+        "IP_BIND_ADDRESS_NO_PORT is not simulated yet",
+    ),
     c("SHUT_RD", 0, How),
     c("SHUT_WR", 1, How),
     c("SHUT_RDWR", 2, How),

@@ -83,7 +83,11 @@ impl<'a> ProcessScript<'a> {
     pub fn new(pid: Pid, body: &'a [Stmt]) -> Self {
         ProcessScript {
             pid,
-            frames: vec![Frame { body, pc: 0, kind: FrameKind::Body }],
+            frames: vec![Frame {
+                body,
+                pc: 0,
+                kind: FrameKind::Body,
+            }],
             vars: BTreeMap::new(),
             loop_vars: BTreeMap::new(),
             pending: None,
@@ -101,7 +105,12 @@ impl<'a> ProcessScript<'a> {
     }
 
     /// Runs until the next system call, sleep, fork or exit.
-    pub fn step(&mut self, world: &mut World, source: &str, observer: &mut dyn Observer) -> Result<Step<'a>, Diagnostic> {
+    pub fn step(
+        &mut self,
+        world: &mut World,
+        source: &str,
+        observer: &mut dyn Observer,
+    ) -> Result<Step<'a>, Diagnostic> {
         if let Some((stmt, call)) = self.pending.take() {
             return self.finish_call(world, source, stmt, call, true, observer);
         }
@@ -127,14 +136,22 @@ impl<'a> ProcessScript<'a> {
                 }
                 StmtKind::Repeat { count, body } => {
                     let n = self.num(count)?;
-                    self.frames.push(Frame { body, pc: 0, kind: FrameKind::Repeat { remaining: n } });
+                    self.frames.push(Frame {
+                        body,
+                        pc: 0,
+                        kind: FrameKind::Repeat { remaining: n },
+                    });
                 }
                 StmtKind::For { var, from, to, body } => {
                     let (from, to) = (self.num(from)?, self.num(to)?);
                     self.frames.push(Frame {
                         body,
                         pc: 0,
-                        kind: FrameKind::For { var: var.name.clone(), next: from, last: to },
+                        kind: FrameKind::For {
+                            var: var.name.clone(),
+                            next: from,
+                            last: to,
+                        },
                     });
                 }
                 StmtKind::Fork { name, body } => {
@@ -164,7 +181,9 @@ impl<'a> ProcessScript<'a> {
     /// The next statement to run, unwinding finished loops.
     fn next_stmt(&mut self) -> Result<Option<&'a Stmt>, Diagnostic> {
         loop {
-            let Some(frame) = self.frames.last_mut() else { return Ok(None) };
+            let Some(frame) = self.frames.last_mut() else {
+                return Ok(None);
+            };
             // Entering (or re-entering) a loop body: check and advance the loop.
             if frame.pc == 0 {
                 match &mut frame.kind {
@@ -290,7 +309,11 @@ impl<'a> ProcessScript<'a> {
         match n {
             Num::Lit(v) => Ok(*v),
             Num::Var(id) => self.loop_vars.get(&id.name).copied().ok_or_else(|| {
-                Diagnostic::error(format!("`${}` is not a loop variable here", id.name), id.span, "unbound")
+                Diagnostic::error(
+                    format!("`${}` is not a loop variable here", id.name),
+                    id.span,
+                    "unbound",
+                )
             }),
         }
     }
@@ -319,7 +342,10 @@ impl<'a> ProcessScript<'a> {
         let fd = || -> Result<i32, Diagnostic> { int(0, None).map(|v| v as i32) };
         let sockaddr = |i: usize| -> Result<SocketAddrV4, Diagnostic> {
             match arg(i) {
-                Some(ast::Arg { kind: ArgKind::Inet(a), span }) => self.inet(a, *span),
+                Some(ast::Arg {
+                    kind: ArgKind::Inet(a),
+                    span,
+                }) => self.inet(a, *span),
                 Some(a) => Err(Diagnostic::error("expected a socket address", a.span, "here")),
                 None => Err(missing(call, i)),
             }
@@ -330,24 +356,40 @@ impl<'a> ProcessScript<'a> {
                 ty: int(1, None)? as i32,
                 protocol: int(2, Some(0))? as i32,
             },
-            "bind" => Syscall::Bind { fd: fd()?, addr: sockaddr(1)? },
-            "connect" => Syscall::Connect { fd: fd()?, addr: sockaddr(1)? },
+            "bind" => Syscall::Bind {
+                fd: fd()?,
+                addr: sockaddr(1)?,
+            },
+            "connect" => Syscall::Connect {
+                fd: fd()?,
+                addr: sockaddr(1)?,
+            },
             // listen(fd) without a backlog asks for the most the host allows (SOMAXCONN).
-            "listen" => Syscall::Listen { fd: fd()?, backlog: int(1, Some(4096))?.clamp(-1, i64::from(i32::MAX)) as i32 },
+            "listen" => Syscall::Listen {
+                fd: fd()?,
+                backlog: int(1, Some(4096))?.clamp(-1, i64::from(i32::MAX)) as i32,
+            },
             "accept" => Syscall::Accept { fd: fd()? },
             "close" => Syscall::Close { fd: fd()? },
             "getsockname" => Syscall::GetSockName { fd: fd()? },
             "getpeername" => Syscall::GetPeerName { fd: fd()? },
             "send" => {
                 let data = match arg(1) {
-                    Some(ast::Arg { kind: ArgKind::Str(s), .. }) => Payload::Bytes(Rc::from(s.as_bytes())),
-                    Some(ast::Arg { kind: ArgKind::Size(n), .. }) => Payload::Zeros(*n as usize),
+                    Some(ast::Arg {
+                        kind: ArgKind::Str(s), ..
+                    }) => Payload::Bytes(Rc::from(s.as_bytes())),
+                    Some(ast::Arg {
+                        kind: ArgKind::Size(n), ..
+                    }) => Payload::Zeros(*n as usize),
                     Some(a) => Payload::Zeros(self.int_arg(a)?.max(0) as usize),
                     None => return Err(missing(call, 1)),
                 };
                 Syscall::Send { fd: fd()?, data }
             }
-            "recv" => Syscall::Recv { fd: fd()?, len: int(1, None)?.max(0) as usize },
+            "recv" => Syscall::Recv {
+                fd: fd()?,
+                len: int(1, None)?.max(0) as usize,
+            },
             "shutdown" => Syscall::Shutdown {
                 fd: fd()?,
                 how: match int(1, None)? {
@@ -363,7 +405,11 @@ impl<'a> ProcessScript<'a> {
                 value: int(3, None)?,
             },
             other => {
-                return Err(Diagnostic::error(format!("`{other}` cannot be run"), call.name.span, "unknown call"));
+                return Err(Diagnostic::error(
+                    format!("`{other}` cannot be run"),
+                    call.name.span,
+                    "unknown call",
+                ));
             }
         })
     }
@@ -379,7 +425,11 @@ impl<'a> ProcessScript<'a> {
                 } else if let Some(c) = calls::constant(name) {
                     Ok(c.value)
                 } else {
-                    Err(Diagnostic::error(format!("`{name}` is not bound here"), a.span, "unknown name"))
+                    Err(Diagnostic::error(
+                        format!("`{name}` is not bound here"),
+                        a.span,
+                        "unknown name",
+                    ))
                 }
             }
             ArgKind::Flags(names) => names.iter().try_fold(0i64, |acc, name| {
@@ -399,14 +449,18 @@ impl<'a> ProcessScript<'a> {
                 .map_err(|_| Diagnostic::error(format!("address octet {v} is out of range 0..=255"), span, "here"))?;
         }
         let port = self.num(&a.port)?;
-        let port =
-            u16::try_from(port).map_err(|_| Diagnostic::error(format!("port {port} is out of range 0..=65535"), span, "here"))?;
+        let port = u16::try_from(port)
+            .map_err(|_| Diagnostic::error(format!("port {port} is out of range 0..=65535"), span, "here"))?;
         Ok(SocketAddrV4::new(Ipv4Addr::from(octets), port))
     }
 }
 
 fn missing(call: &ast::Call, i: usize) -> Diagnostic {
-    Diagnostic::error(format!("`{}` needs argument {}", call.name.name, i + 1), call.span, "too few arguments")
+    Diagnostic::error(
+        format!("`{}` needs argument {}", call.name.name, i + 1),
+        call.span,
+        "too few arguments",
+    )
 }
 
 /// The source text of `span`, or an empty string if it does not fit.

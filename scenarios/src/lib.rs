@@ -22,6 +22,7 @@
 //! ```
 
 pub mod ast;
+pub mod bench;
 pub mod calls;
 pub mod check;
 pub mod diagnostic;
@@ -36,7 +37,11 @@ use diagnostic::Diagnostic;
 pub fn load(source: &str) -> Result<ast::Scenario, Vec<Diagnostic>> {
     let scenario = parse::parse(source).map_err(|d| vec![d])?;
     let problems = check::check(&scenario);
-    if problems.is_empty() { Ok(scenario) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Parses, checks and runs `source`.

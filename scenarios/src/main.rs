@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use socksim::diagnostic::Diagnostic;
 use socksim::run::RunOptions;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A deterministic simulator of the Linux socket layer.
@@ -39,6 +39,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Measure the simulator: N connections through the full handshake, held open.
+    Bench {
+        /// How many connections.
+        #[arg(long, default_value_t = 100_000)]
+        connections: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a scenario without running it.
     Check {
         /// The scenario file (`*.scn`).
@@ -57,17 +66,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { file, seed, format } => run(&file, seed, format),
         Command::Check { file, ast } => check(&file, ast),
+        Command::Bench { connections, json } => bench(connections, json),
     }
 }
 
-fn read(file: &PathBuf) -> Result<String, ExitCode> {
+fn read(file: &Path) -> Result<String, ExitCode> {
     std::fs::read_to_string(file).map_err(|e| {
         eprintln!("error: cannot read {}: {e}", file.display());
         ExitCode::from(EXIT_BAD_INPUT)
     })
 }
 
-fn report(file: &PathBuf, source: &str, diagnostics: &[Diagnostic]) -> ExitCode {
+fn report(file: &Path, source: &str, diagnostics: &[Diagnostic]) -> ExitCode {
     let color = std::io::stderr().is_terminal();
     for d in diagnostics {
         eprintln!("{}", d.render(&file.display().to_string(), source, color));
@@ -75,7 +85,7 @@ fn report(file: &PathBuf, source: &str, diagnostics: &[Diagnostic]) -> ExitCode 
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
-fn check(file: &PathBuf, ast: bool) -> ExitCode {
+fn check(file: &Path, ast: bool) -> ExitCode {
     let source = match read(file) {
         Ok(s) => s,
         Err(code) => return code,
@@ -83,7 +93,10 @@ fn check(file: &PathBuf, ast: bool) -> ExitCode {
     match socksim::load(&source) {
         Ok(scenario) => {
             if ast {
-                println!("{}", serde_json::to_string_pretty(&scenario).expect("the AST serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&scenario).expect("the AST serializes")
+                );
             } else {
                 println!("{}: ok", file.display());
             }
@@ -93,12 +106,16 @@ fn check(file: &PathBuf, ast: bool) -> ExitCode {
     }
 }
 
-fn run(file: &PathBuf, seed: Option<u64>, format: Format) -> ExitCode {
+fn run(file: &Path, seed: Option<u64>, format: Format) -> ExitCode {
     let source = match read(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let options = RunOptions { seed, trace: true, ..Default::default() };
+    let options = RunOptions {
+        seed,
+        trace: true,
+        ..Default::default()
+    };
     let report = match socksim::load_and_run(&source, &options) {
         Ok(r) => r,
         Err(diagnostics) => return report(file, &source, &diagnostics),
@@ -117,8 +134,12 @@ fn run(file: &PathBuf, seed: Option<u64>, format: Format) -> ExitCode {
     let color = std::io::stderr().is_terminal();
     let path = file.display().to_string();
     for f in &report.failures {
-        let d = Diagnostic::error(format!("expectation failed: `{}`", f.call), f.span, format!("expected {}", f.expected))
-            .with_note(format!("actual: {}", f.actual));
+        let d = Diagnostic::error(
+            format!("expectation failed: `{}`", f.call),
+            f.span,
+            format!("expected {}", f.expected),
+        )
+        .with_note(format!("actual: {}", f.actual));
         eprintln!("{}", d.render(&path, &source, color));
     }
     eprintln!(
@@ -128,4 +149,28 @@ fn run(file: &PathBuf, seed: Option<u64>, format: Format) -> ExitCode {
         report.seed
     );
     ExitCode::from(EXIT_FAILED)
+}
+
+fn bench(connections: usize, json: bool) -> ExitCode {
+    if connections == 0 {
+        eprintln!("error: --connections must be at least 1");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let r = socksim::bench::connections(connections);
+    if json {
+        println!("{}", serde_json::to_string(&r).expect("bench results serialize"));
+    } else {
+        println!(
+            "connections:        {} (to {} server ports)",
+            r.connections, r.server_ports
+        );
+        println!("wall time:          {:.3} s", r.seconds);
+        println!("connections/second: {:.0}", r.connections_per_second);
+        match r.bytes_per_connection {
+            Some(b) => println!("memory/connection:  {b:.0} bytes (peak RSS growth / connections)"),
+            None => println!("memory/connection:  unavailable (no /proc/self/status)"),
+        }
+        println!("virtual time:       {} s", r.virtual_time);
+    }
+    ExitCode::SUCCESS
 }

@@ -72,7 +72,10 @@ pub fn format_call(call: &Syscall) -> String {
                 }
             }
             let proto = constant_name(Param::Protocol, i64::from(*protocol));
-            format!("socket({}, {t}, {proto})", constant_name(Param::Domain, i64::from(*domain)))
+            format!(
+                "socket({}, {t}, {proto})",
+                constant_name(Param::Domain, i64::from(*domain))
+            )
         }
         Syscall::Bind { fd, addr } => format!("bind({fd}, {addr})"),
         Syscall::Listen { fd, backlog } => format!("listen({fd}, {backlog})"),
@@ -133,7 +136,12 @@ impl SeqTracker {
         }
         let rel = |isn: Option<&u32>, n: u32| if syn { n } else { isn.map_or(n, |i| n.wrapping_sub(*i)) };
         let seq = rel(self.isn.get(&(s.src, s.dst)), s.seq);
-        let mut out = format!("{} > {}: Flags [{}]", endpoint(s.src), endpoint(s.dst), s.flags.tcpdump());
+        let mut out = format!(
+            "{} > {}: Flags [{}]",
+            endpoint(s.src),
+            endpoint(s.dst),
+            s.flags.tcpdump()
+        );
         if s.len > 0 {
             let _ = write!(out, ", seq {}:{}", seq, seq.wrapping_add(s.len));
         } else if s.flags.has(Flags::SYN) || s.flags.has(Flags::FIN) || s.flags.has(Flags::RST) {
@@ -148,7 +156,15 @@ impl SeqTracker {
 }
 
 fn ss_table(rows: &[SsRow], indent: &str) -> String {
-    let header = ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Process"];
+    let header = [
+        "Netid",
+        "State",
+        "Recv-Q",
+        "Send-Q",
+        "Local Address:Port",
+        "Peer Address:Port",
+        "Process",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -216,7 +232,11 @@ pub fn text(report: &RunReport) -> String {
         };
         match event {
             TraceEvent::Kernel(e) => match e {
-                Event::Spawn { parent: Some(parent), pid, .. } => line(&label(parent), &format!("fork() = {pid}")),
+                Event::Spawn {
+                    parent: Some(parent),
+                    pid,
+                    ..
+                } => line(&label(parent), &format!("fork() = {pid}")),
                 Event::Spawn { parent: None, .. } => {}
                 Event::Syscall { pid, call, ret, phase } => {
                     let call = format_call(call);
@@ -228,9 +248,11 @@ pub fn text(report: &RunReport) -> String {
                     line(&label(pid), &text);
                 }
                 Event::Packet { network, segment } => line(network, &seqs.packet(segment)),
-                Event::Drop { network, segment, reason } => {
-                    line(network, &format!("{} [dropped: {reason}]", seqs.packet(segment)))
-                }
+                Event::Drop {
+                    network,
+                    segment,
+                    reason,
+                } => line(network, &format!("{} [dropped: {reason}]", seqs.packet(segment))),
                 Event::Ss { pid, rows, .. } => {
                     line(&label(pid), "ss");
                     out.push_str(&ss_table(rows, &indent));
@@ -262,7 +284,11 @@ pub fn summary(report: &RunReport) -> String {
     let _ = writeln!(out, "ended:        {} ({why})", report.end_time);
     let failed = report.failures.len();
     let held = report.checked - failed;
-    let _ = writeln!(out, "expectations: {} checked, {held} held, {failed} failed", report.checked);
+    let _ = writeln!(
+        out,
+        "expectations: {} checked, {held} held, {failed} failed",
+        report.checked
+    );
     if report.blocked.is_empty() {
         out.push_str("blocked:      none\n");
     }

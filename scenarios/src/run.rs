@@ -96,7 +96,10 @@ struct SharedTrace(Rc<RefCell<Vec<Record<TraceEvent>>>>);
 
 impl TraceSink<Event> for SharedTrace {
     fn record(&mut self, at: Instant, event: Event) {
-        self.0.borrow_mut().push(Record { at, event: TraceEvent::Kernel(event) });
+        self.0.borrow_mut().push(Record {
+            at,
+            event: TraceEvent::Kernel(event),
+        });
     }
 }
 
@@ -113,8 +116,16 @@ impl Observer for Checks<'_> {
         if let Some(failure) = failure {
             if let Some(trace) = &self.trace {
                 let (line, column) = crate::diagnostic::line_col(self.source, failure.span.start);
-                let event = FailedExpectation { kind: "expectation_failed", failure: failure.clone(), line, column };
-                trace.0.borrow_mut().push(Record { at: world.now(), event: TraceEvent::Failed(event) });
+                let event = FailedExpectation {
+                    kind: "expectation_failed",
+                    failure: failure.clone(),
+                    line,
+                    column,
+                };
+                trace.0.borrow_mut().push(Record {
+                    at: world.now(),
+                    event: TraceEvent::Failed(event),
+                });
             }
             self.failures.push(failure);
         }
@@ -133,7 +144,9 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
         networks.insert(n.name.name.as_str(), id);
     }
     for h in &scenario.hosts {
-        let id = world.add_host(&h.name.name).map_err(|e| Diagnostic::error(e.0, h.name.span, "here"))?;
+        let id = world
+            .add_host(&h.name.name)
+            .map_err(|e| Diagnostic::error(e.0, h.name.span, "here"))?;
         for a in &h.addrs {
             let Some(&net) = networks.get(a.network.name.as_str()) else {
                 return Err(Diagnostic::error(
@@ -142,10 +155,14 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
                     "not declared",
                 ));
             };
-            world.add_addr(id, a.addr, net).map_err(|e| Diagnostic::error(e.0, a.span, "here"))?;
+            world
+                .add_addr(id, a.addr, net)
+                .map_err(|e| Diagnostic::error(e.0, a.span, "here"))?;
         }
         for s in &h.sysctls {
-            world.set_sysctl(id, &s.name.name, &s.values).map_err(|e| Diagnostic::error(e.0, s.span, "here"))?;
+            world
+                .set_sysctl(id, &s.name.name, &s.values)
+                .map_err(|e| Diagnostic::error(e.0, s.span, "here"))?;
         }
     }
     Ok(world)
@@ -165,12 +182,21 @@ pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<Ru
     let mut scripts: BTreeMap<Pid, ProcessScript<'_>> = BTreeMap::new();
     for p in &scenario.processes {
         let Some(host) = world.host_id(&p.host.name) else {
-            return Err(Diagnostic::error(format!("unknown host `{}`", p.host.name), p.host.span, "not declared"));
+            return Err(Diagnostic::error(
+                format!("unknown host `{}`", p.host.name),
+                p.host.span,
+                "not declared",
+            ));
         };
         let pid = world.spawn(host, &p.name.name, Instant(p.start_ns));
         scripts.insert(pid, ProcessScript::new(pid, &p.body));
     }
-    let mut checks = Checks { trace: trace.clone(), source, checked: 0, failures: Vec::new() };
+    let mut checks = Checks {
+        trace: trace.clone(),
+        source,
+        checked: 0,
+        failures: Vec::new(),
+    };
     let until = scenario.until_ns.map(Instant);
     let end = loop {
         match world.next(until) {
@@ -193,7 +219,10 @@ pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<Ru
         .iter()
         .filter(|p| !p.exited)
         .filter_map(|p| {
-            let call = p.blocked_in.as_ref().or_else(|| scripts.get(&p.pid).and_then(|s| s.pending_call()))?;
+            let call = p
+                .blocked_in
+                .as_ref()
+                .or_else(|| scripts.get(&p.pid).and_then(|s| s.pending_call()))?;
             Some(Blocked {
                 pid: p.pid.0,
                 label: format!("{}/{}", world.host(p.host).name, p.name),

@@ -160,7 +160,7 @@ mod tests {
         let mut q = WaitQueue::default();
         for t in 0..3 {
             s.make_runnable(TaskId(t));
-            assert_eq!(s.pick(Instant(0)).is_some(), true);
+            assert!(s.pick(Instant(0)).is_some());
         }
         for t in 0..3 {
             s.block_on(TaskId(t), &mut q);

@@ -1,0 +1,745 @@
+//! Parser tests: the design's example, error messages and positions, robustness.
+
+use super::*;
+use crate::ast::{AddrPattern, InetAddr, PortPattern, Template, TemplatePart};
+
+/// The "Processes" example of the language design, with the world declarations it needs
+/// (minus `as alice`: users are not supported yet).
+const EXAMPLE: &str = r#"# The example of scenario-language.md, "Processes".
+scenario "one client, one server"
+seed 7
+until 120s
+
+network lan 10.0.0.0/24 latency=100us
+
+host server 10.0.0.1 on lan             # one-line form
+
+host client {
+    addr 10.0.0.2 on lan
+    sysctl net.ipv4.ip_local_port_range = 40000 40009
+}
+
+process server/httpd {                   # HOST/NAME; starts at t=0 as root
+    l = socket(AF_INET, SOCK_STREAM)
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, 1) = 0
+    bind(l, 0.0.0.0:80) = 0
+    listen(l, 128) = 0
+    repeat 2 {
+        c = accept(l)
+        recv(c, 100) = 5 "hello"
+        close(c)
+    }
+}
+
+process client/curl at 1ms {    # start time
+    s = socket(AF_INET, SOCK_STREAM)
+    connect(s, 10.0.0.1:80) = 0
+    getsockname(s) = 10.0.0.2:40000..40009
+    send(s, "hello") = 5
+    close(s)
+}
+"#;
+
+fn text(source: &str, span: Span) -> &str {
+    &source[span.start..span.end]
+}
+
+fn name(n: &str) -> ArgKind {
+    ArgKind::Name(n.to_owned())
+}
+
+fn lit(n: i64) -> Num {
+    Num::Lit(n)
+}
+
+fn call_of(stmt: &Stmt) -> (&Vec<Ident>, &Call, &Option<Expectation>) {
+    match &stmt.kind {
+        StmtKind::Call { binds, call, expect } => (binds, call, expect),
+        other => panic!("expected a call, got {other:?}"),
+    }
+}
+
+#[test]
+fn parses_the_design_example() {
+    let s = parse(EXAMPLE).unwrap_or_else(|d| panic!("{}", d.render("example.scn", EXAMPLE, false)));
+    assert_eq!(s.title.as_deref(), Some("one client, one server"));
+    assert_eq!(s.seed, Some(7));
+    assert_eq!(s.until_ns, Some(120_000_000_000));
+
+    let [lan] = s.networks.as_slice() else {
+        panic!("{:?}", s.networks)
+    };
+    assert_eq!(lan.name.name, "lan");
+    assert_eq!(text(EXAMPLE, lan.name.span), "lan");
+    assert_eq!(
+        (lan.addr, lan.prefix, lan.latency_ns),
+        ("10.0.0.0".parse().unwrap(), 24, Some(100_000))
+    );
+    assert_eq!(text(EXAMPLE, lan.span), "network lan 10.0.0.0/24 latency=100us");
+
+    let [server, client] = s.hosts.as_slice() else {
+        panic!("{:?}", s.hosts)
+    };
+    assert_eq!(server.name.name, "server");
+    assert_eq!(text(EXAMPLE, server.span), "host server 10.0.0.1 on lan");
+    assert_eq!(server.addrs.len(), 1);
+    assert_eq!(server.addrs[0].addr, std::net::Ipv4Addr::new(10, 0, 0, 1));
+    assert_eq!(text(EXAMPLE, server.addrs[0].span), "10.0.0.1 on lan");
+    assert_eq!(text(EXAMPLE, server.addrs[0].network.span), "lan");
+    assert!(text(EXAMPLE, client.span).starts_with("host client {"));
+    assert!(text(EXAMPLE, client.span).ends_with("40009\n}"));
+    assert_eq!(client.addrs[0].addr, std::net::Ipv4Addr::new(10, 0, 0, 2));
+    assert_eq!(text(EXAMPLE, client.addrs[0].span), "addr 10.0.0.2 on lan");
+    let [range] = client.sysctls.as_slice() else { panic!() };
+    assert_eq!(range.name.name, "net.ipv4.ip_local_port_range");
+    assert_eq!(range.values, [40000, 40009]);
+    assert_eq!(text(EXAMPLE, range.values_span), "40000 40009");
+    assert_eq!(
+        text(EXAMPLE, range.span),
+        "sysctl net.ipv4.ip_local_port_range = 40000 40009"
+    );
+
+    let [httpd, curl] = s.processes.as_slice() else {
+        panic!()
+    };
+    assert_eq!(
+        (httpd.host.name.as_str(), httpd.name.name.as_str(), httpd.start_ns),
+        ("server", "httpd", 0)
+    );
+    assert_eq!(text(EXAMPLE, httpd.span), "process server/httpd");
+    assert_eq!(httpd.body.len(), 5);
+
+    let (binds, call, expect) = call_of(&httpd.body[0]);
+    assert_eq!(text(EXAMPLE, httpd.body[0].span), "l = socket(AF_INET, SOCK_STREAM)");
+    assert_eq!(binds[0].name, "l");
+    assert_eq!(text(EXAMPLE, binds[0].span), "l");
+    assert_eq!(call.name.name, "socket");
+    assert_eq!(text(EXAMPLE, call.span), "socket(AF_INET, SOCK_STREAM)");
+    assert_eq!(
+        call.args.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(),
+        [name("AF_INET"), name("SOCK_STREAM")]
+    );
+    assert_eq!(text(EXAMPLE, call.args[1].span), "SOCK_STREAM");
+    assert!(expect.is_none());
+
+    let (binds, call, expect) = call_of(&httpd.body[1]);
+    assert!(binds.is_empty());
+    assert_eq!(call.args[3].kind, ArgKind::Num(lit(1)));
+    let expect = expect.as_ref().unwrap();
+    assert_eq!(text(EXAMPLE, expect.span), "= 0");
+    assert_eq!(
+        expect.alternatives,
+        [Outcome::Value {
+            value: lit(0),
+            data: None,
+            addr: None
+        }]
+    );
+
+    let (_, call, _) = call_of(&httpd.body[2]);
+    assert_eq!(
+        call.args[1].kind,
+        ArgKind::Inet(InetAddr {
+            octets: [lit(0), lit(0), lit(0), lit(0)],
+            port: lit(80)
+        })
+    );
+    assert_eq!(text(EXAMPLE, call.args[1].span), "0.0.0.0:80");
+
+    let StmtKind::Repeat { count, body } = &httpd.body[4].kind else {
+        panic!("{:?}", httpd.body[4])
+    };
+    assert_eq!(text(EXAMPLE, httpd.body[4].span), "repeat 2 {");
+    assert_eq!(*count, lit(2));
+    assert_eq!(body.len(), 3);
+    let (_, call, expect) = call_of(&body[1]);
+    assert_eq!(call.name.name, "recv");
+    assert_eq!(
+        expect.as_ref().unwrap().alternatives,
+        [Outcome::Value {
+            value: lit(5),
+            data: Some("hello".into()),
+            addr: None
+        }]
+    );
+    assert_eq!(text(EXAMPLE, expect.as_ref().unwrap().span), "= 5 \"hello\"");
+
+    assert_eq!(
+        (curl.host.name.as_str(), curl.name.name.as_str(), curl.start_ns),
+        ("client", "curl", 1_000_000)
+    );
+    assert_eq!(text(EXAMPLE, curl.span), "process client/curl at 1ms");
+    let (_, _, expect) = call_of(&curl.body[2]);
+    assert_eq!(
+        expect.as_ref().unwrap().alternatives,
+        [Outcome::Addr(AddrPattern {
+            octets: [lit(10), lit(0), lit(0), lit(2)],
+            port: PortPattern::Range(lit(40000), lit(40009))
+        })]
+    );
+    let (_, call, _) = call_of(&curl.body[3]);
+    assert_eq!(call.args[1].kind, ArgKind::Str("hello".into()));
+    assert_eq!(text(EXAMPLE, call.args[1].span), "\"hello\"");
+}
+
+const FEATURES: &str = "network lan 10.0.0.0/24
+host h 10.0.0.1 on lan
+process h/p {
+    for i in 1..3 {
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
+        bind(s, 10.0.0.$i:$i) = 0 | -1 EADDRINUSE
+        listen(s, -1)
+        fork w$i-x {
+            send(s, 64KiB)
+            send(s, \"a\\\"b\\\\c\\n\\t\\0\\x41\")
+            exit
+        }
+    }
+    c = accept(s) = 4 (10.0.0.2:*)
+    connect(c, 10.0.0.1:80) = -1 ECONNREFUSED (Connection refused)
+    sleep 1.5s
+    ss
+    note \"done # not a comment\"  # a comment
+    recv(c, $n) = $n
+    close(3)
+    accept() = 0 \"x\"
+}
+";
+
+#[test]
+fn parses_every_statement_form() {
+    let s = parse(FEATURES).unwrap_or_else(|d| panic!("{}", d.render("f.scn", FEATURES, false)));
+    let body = &s.processes[0].body;
+    let StmtKind::For {
+        var,
+        from,
+        to,
+        body: inner,
+    } = &body[0].kind
+    else {
+        panic!()
+    };
+    assert_eq!((var.name.as_str(), from, to), ("i", &lit(1), &lit(3)));
+
+    let (_, call, _) = call_of(&inner[0]);
+    assert_eq!(
+        call.args[1].kind,
+        ArgKind::Flags(vec!["SOCK_STREAM".into(), "SOCK_CLOEXEC".into()])
+    );
+    assert_eq!(text(FEATURES, call.args[1].span), "SOCK_STREAM | SOCK_CLOEXEC");
+    assert_eq!(call.args[2].kind, ArgKind::Num(lit(0)));
+
+    let (_, call, expect) = call_of(&inner[1]);
+    let ArgKind::Inet(addr) = &call.args[1].kind else {
+        panic!()
+    };
+    assert!(matches!(&addr.octets[3], Num::Var(v) if v.name == "i" && text(FEATURES, v.span) == "$i"));
+    let alternatives = &expect.as_ref().unwrap().alternatives;
+    assert_eq!(alternatives.len(), 2, "`= 0 | -1 EADDRINUSE` is two alternatives");
+    assert!(
+        matches!(&alternatives[1], Outcome::Error(e) if e.name == "EADDRINUSE" && text(FEATURES, e.span) == "EADDRINUSE")
+    );
+    assert_eq!(text(FEATURES, expect.as_ref().unwrap().span), "= 0 | -1 EADDRINUSE");
+
+    let (_, call, _) = call_of(&inner[2]);
+    assert_eq!(call.args[1].kind, ArgKind::Num(lit(-1)));
+
+    let StmtKind::Fork { name, body: child } = &inner[3].kind else {
+        panic!()
+    };
+    let Template { parts, span } = name;
+    assert_eq!(text(FEATURES, *span), "w$i-x");
+    assert!(
+        matches!(parts.as_slice(), [TemplatePart::Lit(w), TemplatePart::Var(i), TemplatePart::Lit(x)]
+        if w == "w" && i.name == "i" && x == "-x")
+    );
+    let (_, call, _) = call_of(&child[0]);
+    assert_eq!(call.args[1].kind, ArgKind::Size(65536));
+    let (_, call, _) = call_of(&child[1]);
+    assert_eq!(call.args[1].kind, ArgKind::Str("a\"b\\c\n\t\0A".into()));
+    assert_eq!(child[2].kind, StmtKind::Exit);
+
+    let (binds, _, expect) = call_of(&body[1]);
+    assert_eq!(binds[0].name, "c");
+    assert_eq!(
+        expect.as_ref().unwrap().alternatives,
+        [Outcome::Value {
+            value: lit(4),
+            data: None,
+            addr: Some(AddrPattern {
+                octets: [lit(10), lit(0), lit(0), lit(2)],
+                port: PortPattern::Any
+            }),
+        }]
+    );
+    let (_, _, expect) = call_of(&body[2]);
+    assert!(matches!(&expect.as_ref().unwrap().alternatives[..], [Outcome::Error(e)] if e.name == "ECONNREFUSED"));
+    assert_eq!(body[3].kind, StmtKind::Sleep(1_500_000_000));
+    assert_eq!(body[4].kind, StmtKind::Ss);
+    assert_eq!(body[5].kind, StmtKind::Note("done # not a comment".into()));
+    assert_eq!(text(FEATURES, body[5].span), "note \"done # not a comment\"");
+    let (_, call, expect) = call_of(&body[6]);
+    assert!(matches!(&call.args[1].kind, ArgKind::Num(Num::Var(v)) if v.name == "n"));
+    assert!(matches!(
+        &expect.as_ref().unwrap().alternatives[..],
+        [Outcome::Value { value: Num::Var(_), .. }]
+    ));
+    let (_, call, _) = call_of(&body[7]);
+    assert_eq!(call.args[0].kind, ArgKind::Num(lit(3)));
+    let (_, call, expect) = call_of(&body[8]);
+    assert!(call.args.is_empty());
+    assert!(matches!(&expect.as_ref().unwrap().alternatives[..], [Outcome::Value { data: Some(d), .. }] if d == "x"));
+}
+
+#[test]
+fn blank_comment_and_crlf_files() {
+    assert_eq!(parse(""), Ok(Scenario::default()));
+    assert_eq!(parse("\n\n   \t\n# only a comment\n"), Ok(Scenario::default()));
+    let crlf = EXAMPLE.replace('\n', "\r\n");
+    let s = parse(&crlf).unwrap();
+    assert_eq!(s, parse(EXAMPLE).map(|_| s.clone()).unwrap());
+    assert_eq!(s.processes[0].body.len(), 5);
+    assert_eq!(
+        text(&crlf, s.processes[0].body[0].span),
+        "l = socket(AF_INET, SOCK_STREAM)"
+    );
+}
+
+/// Malformed inputs: where the error points and what it says.
+#[test]
+fn errors_point_at_the_text() {
+    let p = "process a/b {\n";
+    let cases: &[(String, &str, &str)] = &[
+        (
+            "host server 10.0.0.1 at lan".into(),
+            "t.scn:1:22",
+            "expected `on`, found `at`",
+        ),
+        ("until 10".into(), "t.scn:1:7", "missing time unit after `10`"),
+        ("until 10m".into(), "t.scn:1:9", "did you mean `ms`?"),
+        ("seed x".into(), "t.scn:1:6", "expected a seed number, found `x`"),
+        ("seed -3".into(), "t.scn:1:6", "expected a seed number, found `-3`"),
+        (
+            "network lan 10.0.0.0".into(),
+            "t.scn:1:21",
+            "expected `/` and a prefix length, as in `10.0.0.0/24`, found end of line",
+        ),
+        (
+            "network lan 10.0.0.0/33".into(),
+            "t.scn:1:22",
+            "prefix length 33 is out of range",
+        ),
+        (
+            "network lan 10.0.0.256/24".into(),
+            "t.scn:1:20",
+            "octet 256 is out of range",
+        ),
+        (
+            "network lan 10.0.0.0/24 jitter=1ms".into(),
+            "t.scn:1:25",
+            "only `latency=` is supported",
+        ),
+        (
+            "network lan 10.0.0.0/24 latncy=1ms".into(),
+            "t.scn:1:25",
+            "did you mean `latency`?",
+        ),
+        (
+            "network lan 10.0.0.0/24 latency=1ms latency=2ms".into(),
+            "t.scn:1:37",
+            "`latency` is given twice",
+        ),
+        (
+            "network 9lan 10.0.0.0/24".into(),
+            "t.scn:1:9",
+            "expected a name, found `9lan`",
+        ),
+        (
+            format!("{p}  close(s\n}}"),
+            "t.scn:2:10",
+            "expected `,` or `)`, found end of line",
+        ),
+        (
+            format!("{p}  close(s,)\n}}"),
+            "t.scn:2:11",
+            "expected an argument, found `)`",
+        ),
+        (
+            format!("{p}  ss\n"),
+            "t.scn:1:13",
+            "unclosed block: this `{` has no matching `}`",
+        ),
+        ("}".into(), "t.scn:1:1", "unexpected `}`"),
+        (
+            format!("{p}}} x"),
+            "t.scn:2:3",
+            "expected end of line after `}`, found `x`",
+        ),
+        (format!("{p}  note \"abc\n}}"), "t.scn:2:8", "unterminated string"),
+        (format!("{p}  note \"abc\\"), "t.scn:2:8", "unterminated string"),
+        (
+            format!("{p}  note \"a\\qb\"\n}}"),
+            "t.scn:2:10",
+            "unknown escape `\\q` in string",
+        ),
+        (
+            format!("{p}  note \"\\x4\"\n}}"),
+            "t.scn:2:9",
+            "expected two hex digits after `\\x`",
+        ),
+        (
+            format!("{p}  send(s, \"x\\x80\")\n}}"),
+            "t.scn:2:13",
+            "`\\x80` is not an ASCII character",
+        ),
+        (
+            format!("{p}  note hello\n}}"),
+            "t.scn:2:8",
+            "expected the note's text in quotes, found `hello`",
+        ),
+        (
+            format!("{p}  sleep 10\n}}"),
+            "t.scn:2:9",
+            "missing time unit after `10`",
+        ),
+        (
+            format!("{p}  sleep\n}}"),
+            "t.scn:2:8",
+            "expected a duration like `10ms`, found end of line",
+        ),
+        (
+            format!("{p}  recv(c, 10) = -1\n}}"),
+            "t.scn:2:19",
+            "expected an errno name after `-1`, found end of line",
+        ),
+        (
+            format!("{p}  recv(c, 10) = -2 EAGAIN\n}}"),
+            "t.scn:2:17",
+            "a failing call returns -1, found `-2`",
+        ),
+        (
+            format!("{p}  recv(c, 10) = EAGAIN\n}}"),
+            "t.scn:2:17",
+            "write a failure the way strace prints it: `-1 EAGAIN`",
+        ),
+        (
+            format!("{p}  recv(c, 10) = \n}}"),
+            "t.scn:2:16",
+            "expected a result like `0`, `-1 EAGAIN` or `10.0.0.1:*`, found end of line",
+        ),
+        (
+            format!("{p}  close(s) = 0 0\n}}"),
+            "t.scn:2:16",
+            "expected `|` or end of line, found `0`",
+        ),
+        (
+            format!("{p}  close(s) 0\n}}"),
+            "t.scn:2:12",
+            "expected `=` or end of line, found `0`",
+        ),
+        (
+            format!("{p}  x = accept(l) = 4 (10.0.0.1:80\n}}"),
+            "t.scn:2:33",
+            "expected `)`, found end of line",
+        ),
+        (
+            format!("{p}  connect(s, 10.0.0.1)\n}}"),
+            "t.scn:2:14",
+            "found `10.0.0.1` without a port",
+        ),
+        (
+            format!("{p}  connect(s, 10.0.0.1:70000)\n}}"),
+            "t.scn:2:23",
+            "port 70000 is out of range",
+        ),
+        (
+            format!("{p}  connect(s, 10.0.0:80)\n}}"),
+            "t.scn:2:14",
+            "expected a socket address like `10.0.0.1:80`, found `10.0.0:80`",
+        ),
+        (
+            format!("{p}  getsockname(s) = 10.0.0.1:9..1\n}}"),
+            "t.scn:2:29",
+            "empty port range: 9 is greater than 1",
+        ),
+        (
+            format!("{p}  send(s, 1.5)\n}}"),
+            "t.scn:2:11",
+            "expected a number, found `1.5`",
+        ),
+        (
+            format!("{p}  send(s, 10ms)\n}}"),
+            "t.scn:2:13",
+            "unknown size unit `ms`",
+        ),
+        (
+            format!("{p}  send(s, *)\n}}"),
+            "t.scn:2:11",
+            "expected an argument, found `*`",
+        ),
+        (
+            format!("{p}  socket(AF_INET, SOCK_STREAM | 3)\n}}"),
+            "t.scn:2:33",
+            "expected a constant after `|`, found `3`",
+        ),
+        (format!("{p}  repet 3 {{\n}}"), "t.scn:2:3", "did you mean `repeat`?"),
+        (
+            format!("{p}  close(s) = -1 123\n}}"),
+            "t.scn:2:17",
+            "expected an errno name like `EAGAIN`, found `123`",
+        ),
+        (
+            format!("{p}  ss\nprocess a/c {{\n}}"),
+            "t.scn:3:1",
+            "`process` is a top-level declaration: is a `}` missing above?",
+        ),
+        (
+            format!("{p}  close s\n}}"),
+            "t.scn:2:3",
+            "a call needs its arguments in parentheses: `close(...)`",
+        ),
+        (
+            format!("{p}  repeat {{\n}}"),
+            "t.scn:2:10",
+            "expected a repeat count, found `{`",
+        ),
+        (
+            format!("{p}  repeat 3\n}}"),
+            "t.scn:2:11",
+            "expected `{`, found end of line",
+        ),
+        (
+            format!("{p}  repeat 3 {{ ss\n}}"),
+            "t.scn:2:14",
+            "expected end of line after `{`, found `ss`",
+        ),
+        (
+            format!("{p}  for i in 1 .. 3 {{\n}}"),
+            "t.scn:2:12",
+            "expected a range like `1..10`, found `1`",
+        ),
+        (
+            format!("{p}  for i from 1..3 {{\n}}"),
+            "t.scn:2:9",
+            "expected `in`, found `from`",
+        ),
+        (
+            format!("{p}  fork w$ {{\n}}"),
+            "t.scn:2:8",
+            "expected a process name like `worker` or `w$i`, found `w$`",
+        ),
+        (
+            format!("{p}  s = 3\n}}"),
+            "t.scn:2:7",
+            "expected a call like `socket(AF_INET, SOCK_STREAM)`, found `3`",
+        ),
+        (
+            format!("{p}  a, = socketpair(AF_UNIX, SOCK_STREAM)\n}}"),
+            "t.scn:2:6",
+            "expected a name to bind, found `=`",
+        ),
+        (
+            format!("{p}  ss now\n}}"),
+            "t.scn:2:6",
+            "expected end of line after `ss`, found `now`",
+        ),
+        (format!("{p}  ss é\n}}"), "t.scn:2:6", "unexpected character 'é'"),
+        (
+            format!("{p}  bind(s, [::1]:80)\n}}"),
+            "t.scn:2:11",
+            "IPv6 addresses are not supported yet",
+        ),
+        (
+            format!("{p}  \"x\"\n}}"),
+            "t.scn:2:3",
+            "expected a statement, found a string",
+        ),
+        (
+            "socket(AF_INET, SOCK_STREAM)".into(),
+            "t.scn:1:1",
+            "`socket` must be inside a `process` block",
+        ),
+        (
+            "repeat 3 {".into(),
+            "t.scn:1:1",
+            "`repeat` must be inside a `process` block",
+        ),
+        (
+            "addr 10.0.0.1 on lan".into(),
+            "t.scn:1:1",
+            "`addr` must be inside a `host NAME {` block",
+        ),
+        ("hots a 10.0.0.1 on lan".into(), "t.scn:1:1", "did you mean `host`?"),
+        ("(".into(), "t.scn:1:1", "expected a declaration, found `(`"),
+        (
+            "process a/b at 1ms as alice {".into(),
+            "t.scn:1:20",
+            "expected `{`, found `as`",
+        ),
+        (
+            "process a/b as alice {".into(),
+            "t.scn:1:13",
+            "users and permissions are not supported yet",
+        ),
+        (
+            "process a b {".into(),
+            "t.scn:1:11",
+            "expected `/` between the host and the process name",
+        ),
+        (
+            "process a/b at {".into(),
+            "t.scn:1:16",
+            "expected a start time like `1ms`, found `{`",
+        ),
+        (
+            "host h {\n  route default via 10.0.0.254\n}".into(),
+            "t.scn:2:3",
+            "expected `addr`, `sysctl` or `}`, found `route`",
+        ),
+        (
+            "host h {\n  adr 10.0.0.1 on lan\n}".into(),
+            "t.scn:2:3",
+            "did you mean `addr`?",
+        ),
+        ("host h {\n  addr 10.0.0.1 on lan".into(), "t.scn:1:8", "unclosed block"),
+        (
+            "host h {\n  sysctl net.core.somaxconn 5\n}".into(),
+            "t.scn:2:29",
+            "expected `=` after the sysctl name, found `5`",
+        ),
+        (
+            "host h {\n  sysctl net.core.somaxconn =\n}".into(),
+            "t.scn:2:30",
+            "expected a value, found end of line",
+        ),
+        (
+            "host h {\n  sysctl net.core.somaxconn = x\n}".into(),
+            "t.scn:2:31",
+            "expected an integer value, found `x`",
+        ),
+        (
+            "host h {\n  sysctl net..x = 1\n}".into(),
+            "t.scn:2:10",
+            "expected a sysctl name like `net.core.somaxconn`",
+        ),
+        (
+            "host h".into(),
+            "t.scn:1:7",
+            "expected an address (`host NAME 10.0.0.1 on NET`) or `{`, found end of line",
+        ),
+        ("seed 1\nseed 2".into(), "t.scn:2:1", "`seed` is given twice"),
+        ("scenario title".into(), "t.scn:1:10", "expected a title in quotes"),
+        ("\tseed x".into(), "t.scn:1:7", "expected a seed number"),
+        (
+            "seed 1\r\nseed x\r\n".into(),
+            "t.scn:2:6",
+            "expected a seed number, found `x`",
+        ),
+        ("note \"é\" é".into(), "t.scn:1:10", "unexpected character 'é'"),
+        (
+            "seed 99999999999999999999".into(),
+            "t.scn:1:6",
+            "number `99999999999999999999` is out of range",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (source, location, message) in cases {
+        let diagnostic = match parse(source) {
+            Ok(s) => panic!("{source:?} parsed: {s:?}"),
+            Err(d) => d,
+        };
+        let rendered = diagnostic.render("t.scn", source, false);
+        if !rendered.contains(&format!("--> {location}\n")) || !rendered.contains(message) {
+            failures.push(format!("{source:?}: wanted {location} {message:?}, got\n{rendered}"));
+        }
+        assert!(rendered.starts_with("error: "), "{rendered}");
+        // Colored output renders too.
+        assert!(!diagnostic.render("t.scn", source, true).is_empty());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_rendered_error_reads_like_rustc() {
+    let source = "network lan 10.0.0.0/24\nhost server 10.0.0.1 at lan\n";
+    let rendered = parse(source).unwrap_err().render("web.scn", source, false);
+    let expected = "\
+error: expected `on`, found `at`
+ --> web.scn:2:22
+  |
+2 | host server 10.0.0.1 at lan
+  |                      ^^ expected `on`
+";
+    assert_eq!(rendered, expected.trim_end());
+}
+
+#[test]
+fn nesting_is_limited() {
+    let mut source = String::from("process a/b {\n");
+    for _ in 0..MAX_NESTING + 5 {
+        source.push_str("repeat 1 {\n");
+    }
+    let d = parse(&source).unwrap_err();
+    assert!(d.message.contains("nested too deeply"), "{d:?}");
+
+    let mut ok = String::from("process a/b {\n");
+    for _ in 0..MAX_NESTING - 1 {
+        ok.push_str("repeat 1 {\n");
+    }
+    for _ in 0..MAX_NESTING {
+        ok.push_str("}\n");
+    }
+    assert!(parse(&ok).is_ok());
+}
+
+/// Parses `source`; checks and renders whatever comes out. Must not panic.
+fn exercise(source: &str) {
+    match parse(source) {
+        Ok(scenario) => {
+            for d in crate::check::check(&scenario) {
+                let _ = d.render("fuzz.scn", source, false);
+            }
+        }
+        Err(d) => {
+            assert!(!d.render("fuzz.scn", source, false).is_empty());
+        }
+    }
+}
+
+#[test]
+fn every_prefix_parses_or_fails_cleanly() {
+    for source in [EXAMPLE, FEATURES] {
+        for end in (0..=source.len()).filter(|&i| source.is_char_boundary(i)) {
+            exercise(&source[..end]);
+        }
+    }
+}
+
+#[test]
+fn random_mutations_never_panic() {
+    // xorshift64*: deterministic, no dependency.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let interesting: &[u8] = b"\"{}()$:.\n\r\t\\#=|-/*0195 aZ_,@[\xC3\xA9\xFF\x00";
+    let sources = [EXAMPLE.as_bytes(), FEATURES.as_bytes()];
+    for round in 0..3000 {
+        let mut bytes = sources[round % 2].to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % (bytes.len() as u64 + 1)) as usize;
+            let byte = interesting[(next() % interesting.len() as u64) as usize];
+            match next() % 3 {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, byte),
+            }
+        }
+        exercise(&String::from_utf8_lossy(&bytes));
+    }
+}
