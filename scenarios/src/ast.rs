@@ -266,6 +266,10 @@ pub enum Outcome {
         data: Option<String>,
         /// The address in parentheses, for `accept`.
         addr: Option<AddrPattern>,
+        /// What strace shows in brackets, compared without whitespace: an option's value
+        /// (`= 0 [ECONNREFUSED]` for `getsockopt(s, SOL_SOCKET, SO_ERROR)`) or the events
+        /// `epoll_wait` returned (`= 1 [3 EPOLLIN]`).
+        detail: Option<String>,
     },
     /// `= -1 ERRNO`.
     Error(Ident),

@@ -24,6 +24,16 @@ pub enum Param {
     OptName,
     /// `shutdown`'s direction (`SHUT_WR`).
     How,
+    /// An `fcntl` command (`F_SETFL`).
+    FcntlCmd,
+    /// File status flags (`O_NONBLOCK`), or'ed.
+    FileFlags,
+    /// An `epoll_ctl` operation (`EPOLL_CTL_ADD`).
+    EpollOp,
+    /// Epoll events and flags (`EPOLLIN | EPOLLEXCLUSIVE`), or'ed.
+    EpollEvents,
+    /// `epoll_create1` flags (`EPOLL_CLOEXEC` or 0).
+    EpollFlags,
 }
 
 /// The signature of one call.
@@ -122,6 +132,36 @@ pub const CALLS: &[CallSpec] = &[
         optional: 0,
         results: 0,
     },
+    CallSpec {
+        name: "getsockopt",
+        params: &[Fd, Level, OptName],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "fcntl",
+        params: &[Fd, FcntlCmd, FileFlags],
+        optional: 1,
+        results: 0,
+    },
+    CallSpec {
+        name: "epoll_create1",
+        params: &[EpollFlags],
+        optional: 1,
+        results: 1,
+    },
+    CallSpec {
+        name: "epoll_ctl",
+        params: &[Fd, EpollOp, Fd, EpollEvents],
+        optional: 1,
+        results: 0,
+    },
+    CallSpec {
+        name: "epoll_wait",
+        params: &[Fd, Int, Int],
+        optional: 0,
+        results: 0,
+    },
 ];
 
 /// Looks a call up by name.
@@ -174,12 +214,7 @@ pub const CONSTANTS: &[Constant] = &[
     c("SOCK_STREAM", 1, Type),
     later("SOCK_DGRAM", 2, Type, "UDP and datagram sockets are not simulated yet"),
     later("SOCK_SEQPACKET", 5, Type, "SOCK_SEQPACKET is not simulated yet"),
-    later(
-        "SOCK_NONBLOCK",
-        SOCK_NONBLOCK,
-        Type,
-        "non-blocking sockets are not simulated yet",
-    ),
+    c("SOCK_NONBLOCK", SOCK_NONBLOCK, Type),
     c("SOCK_CLOEXEC", SOCK_CLOEXEC, Type),
     c("IPPROTO_TCP", 6, Protocol),
     later("IPPROTO_UDP", 17, Protocol, "UDP is not simulated yet"),
@@ -187,7 +222,10 @@ pub const CONSTANTS: &[Constant] = &[
     c("SOL_SOCKET", 1, Level),
     later("IPPROTO_IPV6", 41, Level, "IPv6 options are not simulated yet"),
     c("SO_REUSEADDR", 2, OptName),
-    later("SO_REUSEPORT", 15, OptName, "SO_REUSEPORT is not simulated yet"),
+    c("SO_REUSEPORT", 15, OptName),
+    c("SO_ERROR", 4, OptName),
+    c("SO_TYPE", 3, OptName),
+    c("SO_ACCEPTCONN", 30, OptName),
     later("SO_LINGER", 13, OptName, "SO_LINGER is not simulated yet"),
     later("SO_SNDBUF", 7, OptName, "buffer sizes are not simulated yet"),
     later("SO_RCVBUF", 8, OptName, "buffer sizes are not simulated yet"),
@@ -199,6 +237,23 @@ pub const CONSTANTS: &[Constant] = &[
         OptName,
         "IP_BIND_ADDRESS_NO_PORT is not simulated yet",
     ),
+    c("F_GETFL", 3, FcntlCmd),
+    c("F_SETFL", 4, FcntlCmd),
+    c("O_RDWR", 2, FileFlags),
+    c("O_NONBLOCK", 0o4000, FileFlags),
+    c("EPOLL_CLOEXEC", 0o2000000, EpollFlags),
+    c("EPOLL_CTL_ADD", 1, EpollOp),
+    c("EPOLL_CTL_DEL", 2, EpollOp),
+    c("EPOLL_CTL_MOD", 3, EpollOp),
+    c("EPOLLIN", 0x001, EpollEvents),
+    c("EPOLLPRI", 0x002, EpollEvents),
+    c("EPOLLOUT", 0x004, EpollEvents),
+    c("EPOLLERR", 0x008, EpollEvents),
+    c("EPOLLHUP", 0x010, EpollEvents),
+    c("EPOLLRDHUP", 0x2000, EpollEvents),
+    c("EPOLLEXCLUSIVE", 1 << 28, EpollEvents),
+    c("EPOLLONESHOT", 1 << 30, EpollEvents),
+    c("EPOLLET", 1 << 31, EpollEvents),
     c("SHUT_RD", 0, How),
     c("SHUT_WR", 1, How),
     c("SHUT_RDWR", 2, How),

@@ -459,19 +459,38 @@ impl Checker<'_> {
                 true
             }
             (
-                Param::Domain | Param::Type | Param::Protocol | Param::Level | Param::OptName | Param::How,
+                Param::Domain
+                | Param::Type
+                | Param::Protocol
+                | Param::Level
+                | Param::OptName
+                | Param::How
+                | Param::FcntlCmd
+                | Param::FileFlags
+                | Param::EpollOp
+                | Param::EpollEvents
+                | Param::EpollFlags,
                 ArgKind::Name(name),
             ) => {
                 self.constant(spec, index, name, arg.span, param, scope);
                 true
             }
-            (Param::Type, ArgKind::Flags(names)) => {
+            (Param::Type | Param::FileFlags | Param::EpollEvents, ArgKind::Flags(names)) => {
                 for name in names {
                     self.constant(spec, index, name, arg.span, param, scope);
                 }
                 true
             }
-            (Param::Fd | Param::Protocol | Param::Int | Param::Payload, ArgKind::Num(_)) => true,
+            (
+                Param::Fd
+                | Param::Protocol
+                | Param::Int
+                | Param::Payload
+                | Param::FileFlags
+                | Param::EpollEvents
+                | Param::EpollFlags,
+                ArgKind::Num(_),
+            ) => true,
             (Param::SockAddr, ArgKind::Inet(_)) => true,
             (Param::Payload, ArgKind::Str(_) | ArgKind::Size(_)) => true,
             _ => false,
@@ -619,7 +638,7 @@ impl Checker<'_> {
     fn expectation(&mut self, expect: &Expectation, scope: &Scope) {
         for outcome in &expect.alternatives {
             match outcome {
-                Outcome::Value { value, data: _, addr } => {
+                Outcome::Value { value, addr, .. } => {
                     self.num(value, scope);
                     if let Some(addr) = addr {
                         self.addr_pattern(addr, scope);
@@ -711,6 +730,11 @@ fn describe(param: Param) -> &'static str {
         Param::Level => "an option level",
         Param::OptName => "a socket option",
         Param::How => "a shutdown direction",
+        Param::FcntlCmd => "an fcntl command",
+        Param::FileFlags => "file status flags",
+        Param::EpollOp => "an epoll_ctl operation",
+        Param::EpollEvents => "epoll events",
+        Param::EpollFlags => "epoll_create1 flags",
     }
 }
 
@@ -730,6 +754,11 @@ fn signature(spec: &CallSpec) -> String {
             Param::Level => "SOL_SOCKET",
             Param::OptName => "SO_REUSEADDR",
             Param::How => "SHUT_WR",
+            Param::FcntlCmd => "F_SETFL",
+            Param::FileFlags => "O_NONBLOCK",
+            Param::EpollOp => "EPOLL_CTL_ADD",
+            Param::EpollEvents => "EPOLLIN",
+            Param::EpollFlags => "0",
         })
         .collect();
     let required = spec.min_args().min(examples.len());
@@ -918,11 +947,13 @@ process client/curl at 1ms {
             "AF_UNIX",
         );
         assert_error(
-            &in_process("s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK)"),
-            "`SOCK_NONBLOCK` is not supported: non-blocking sockets are not simulated yet",
-            "SOCK_STREAM | SOCK_NONBLOCK",
+            &in_process("s = socket(AF_INET, SOCK_DGRAM)"),
+            "`SOCK_DGRAM` is not supported: UDP and datagram sockets are not simulated yet",
+            "SOCK_DGRAM",
         );
-        assert_clean(&in_process("s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC)"));
+        assert_clean(&in_process(
+            "s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK)",
+        ));
     }
 
     #[test]

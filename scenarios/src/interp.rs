@@ -38,6 +38,13 @@ pub struct Failure {
 pub trait Observer {
     /// An expectation was checked.
     fn checked(&mut self, world: &World, held: Option<Failure>);
+
+    /// A call completed (after its expectation, if any, was checked): `held` says whether the
+    /// expectation held, `None` when the statement has none. The default ignores it; the
+    /// runner records it when asked for per-process results (`RunOptions::results`).
+    fn completed(&mut self, pid: Pid, stmt: &Stmt, call: &Syscall, ret: &SysReturn, held: Option<bool>) {
+        let _ = (pid, stmt, call, ret, held);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -76,6 +83,8 @@ pub struct ProcessScript<'a> {
     loop_vars: BTreeMap<String, i64>,
     /// The call that blocked and will be retried.
     pending: Option<(&'a Stmt, Syscall)>,
+    /// The statement the last step stopped at (its call, sleep, fork or exit).
+    current: Option<&'a Stmt>,
 }
 
 impl<'a> ProcessScript<'a> {
@@ -91,7 +100,15 @@ impl<'a> ProcessScript<'a> {
             vars: BTreeMap::new(),
             loop_vars: BTreeMap::new(),
             pending: None,
+            current: None,
         }
+    }
+
+    /// The statement the last [`ProcessScript::step`] stopped at: the call it made (or
+    /// retried), the `sleep`, `fork` or `exit`; `None` before the first step and when the
+    /// process ended by running off the end of its body.
+    pub fn current_stmt(&self) -> Option<&'a Stmt> {
+        self.current
     }
 
     /// The process this script drives.
@@ -112,14 +129,17 @@ impl<'a> ProcessScript<'a> {
         observer: &mut dyn Observer,
     ) -> Result<Step<'a>, Diagnostic> {
         if let Some((stmt, call)) = self.pending.take() {
+            self.current = Some(stmt);
             return self.finish_call(world, source, stmt, call, true, observer);
         }
         let mut budget = MAX_STATEMENTS_PER_STEP;
         loop {
             let Some(stmt) = self.next_stmt()? else {
+                self.current = None;
                 world.exit(self.pid);
                 return Ok(Step::Exited);
             };
+            self.current = Some(stmt);
             budget -= 1;
             if budget == 0 {
                 return Err(Diagnostic::error(
@@ -246,9 +266,10 @@ impl<'a> ProcessScript<'a> {
             };
             self.vars.insert(name.name.clone(), value);
         }
+        let mut held = None;
         if let Some(expect) = expect {
-            let held = self.matches(expect, &ret)?;
-            let failure = (!held).then(|| Failure {
+            let ok = self.matches(expect, &ret)?;
+            let failure = (!ok).then(|| Failure {
                 pid: self.pid.0,
                 span: expect.span,
                 call: slice(source, call.span),
@@ -256,7 +277,9 @@ impl<'a> ProcessScript<'a> {
                 actual: format!("= {}", crate::render::format_return(&ret)),
             });
             observer.checked(world, failure);
+            held = Some(ok);
         }
+        observer.completed(self.pid, stmt, &syscall, &ret, held);
         Ok(Step::Continue)
     }
 
@@ -264,12 +287,18 @@ impl<'a> ProcessScript<'a> {
         for alt in &expect.alternatives {
             let ok = match alt {
                 Outcome::Error(name) => ret.errno().is_some_and(|e| e.name() == name.name),
-                Outcome::Value { value, data, addr } => {
+                Outcome::Value { value, data, addr, detail } => {
                     ret.errno().is_none()
                         && ret.value() == self.num(value)?
                         && match data {
                             None => true,
                             Some(d) => matches!(ret, SysReturn::Data { data } if data == d.as_bytes()),
+                        }
+                        && match detail {
+                            None => true,
+                            Some(want) => crate::render::bracket_detail(ret).is_some_and(|got| {
+                                got.chars().filter(|c| !c.is_whitespace()).eq(want.chars())
+                            }),
                         }
                         && match addr {
                             None => true,
@@ -397,6 +426,20 @@ impl<'a> ProcessScript<'a> {
                     1 => How::Write,
                     _ => How::Both,
                 },
+            },
+            "getsockopt" => Syscall::GetSockOpt { fd: fd()?, level: int(1, None)? as i32, name: int(2, None)? as i32 },
+            "fcntl" => Syscall::Fcntl { fd: fd()?, cmd: int(1, None)? as i32, arg: int(2, Some(0))? },
+            "epoll_create1" => Syscall::EpollCreate1 { flags: int(0, Some(0))? as i32 },
+            "epoll_ctl" => Syscall::EpollCtl {
+                epfd: fd()?,
+                op: int(1, None)? as i32,
+                fd: int(2, None)? as i32,
+                events: int(3, Some(0))? as u32,
+            },
+            "epoll_wait" => Syscall::EpollWait {
+                epfd: fd()?,
+                maxevents: int(1, None)?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+                timeout_ms: int(2, None)?,
             },
             "setsockopt" => Syscall::SetSockOpt {
                 fd: fd()?,

@@ -26,6 +26,26 @@ fn constant_name(param: Param, value: i64) -> String {
         .map_or_else(|| value.to_string(), |c| c.name.to_string())
 }
 
+/// Or'ed flags by name (`O_RDWR|O_NONBLOCK`, `EPOLLIN|EPOLLEXCLUSIVE`), or `0`.
+fn flag_names(param: Param, value: i64) -> String {
+    let mut names = Vec::new();
+    let mut rest = value;
+    for c in calls::CONSTANTS.iter().filter(|c| c.param == param && c.value != 0) {
+        if value & c.value == c.value && rest & c.value != 0 {
+            names.push(c.name.to_string());
+            rest &= !c.value;
+        }
+    }
+    if rest != 0 || names.is_empty() {
+        names.push(if rest == 0 {
+            "0".to_string()
+        } else {
+            format!("{rest:#x}")
+        });
+    }
+    names.join("|")
+}
+
 /// A buffer the way strace quotes it, cut at [`STRING_LIMIT`] bytes with `...`.
 pub fn quote(bytes: &[u8]) -> String {
     let mut s = String::from("\"");
@@ -97,6 +117,28 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::Close { fd } => format!("close({fd})"),
         Syscall::GetSockName { fd } => format!("getsockname({fd})"),
         Syscall::GetPeerName { fd } => format!("getpeername({fd})"),
+        Syscall::GetSockOpt { fd, level, name } => format!(
+            "getsockopt({fd}, {}, {})",
+            constant_name(Param::Level, i64::from(*level)),
+            constant_name(Param::OptName, i64::from(*name))
+        ),
+        Syscall::Fcntl { fd, cmd, arg } => match constant_name(Param::FcntlCmd, i64::from(*cmd)).as_str() {
+            "F_GETFL" => format!("fcntl({fd}, F_GETFL)"),
+            name => format!("fcntl({fd}, {name}, {})", flag_names(Param::FileFlags, *arg)),
+        },
+        Syscall::EpollCreate1 { flags } => {
+            format!("epoll_create1({})", flag_names(Param::EpollFlags, i64::from(*flags)))
+        }
+        Syscall::EpollCtl { epfd, op, fd, events } => format!(
+            "epoll_ctl({epfd}, {}, {fd}, {})",
+            constant_name(Param::EpollOp, i64::from(*op)),
+            flag_names(Param::EpollEvents, i64::from(*events))
+        ),
+        Syscall::EpollWait {
+            epfd,
+            maxevents,
+            timeout_ms,
+        } => format!("epoll_wait({epfd}, {maxevents}, {timeout_ms})"),
         Syscall::SetSockOpt { fd, level, name, value } => format!(
             "setsockopt({fd}, {}, {}, {value})",
             constant_name(Param::Level, i64::from(*level)),
@@ -112,9 +154,39 @@ pub fn format_return(ret: &SysReturn) -> String {
         SysReturn::Error { errno } => format!("-1 {errno}"),
         SysReturn::Addr { addr } => addr.to_string(),
         SysReturn::Accepted { fd, peer } => format!("{fd} ({peer})"),
+        SysReturn::OptVal { .. } | SysReturn::Events { .. } => {
+            format!("{} [{}]", ret.value(), bracket_detail(ret).unwrap_or_default())
+        }
         SysReturn::Data { data } if data.is_empty() => "0".into(),
         SysReturn::Data { data } => format!("{} {}", data.len(), quote(data)),
     }
+}
+
+/// What a result shows in brackets after its value: an option's value, or epoll's events
+/// (`3 EPOLLIN, 5 EPOLLIN|EPOLLOUT`).
+pub fn bracket_detail(ret: &SysReturn) -> Option<String> {
+    match ret {
+        SysReturn::OptVal { name, value } => Some(option_value(*name, *value)),
+        SysReturn::Events { events } => Some(
+            events
+                .iter()
+                .map(|(fd, ev)| format!("{fd} {}", flag_names(Param::EpollEvents, i64::from(*ev))))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        _ => None,
+    }
+}
+
+/// An option's value as strace shows it: `SO_ERROR` as an errno name, others as numbers.
+pub fn option_value(name: i32, value: i64) -> String {
+    const SO_ERROR: i32 = 4;
+    if name == SO_ERROR && value != 0 {
+        if let Some(e) = sim_kernel::Errno::ALL.iter().find(|e| i64::from(e.number()) == value) {
+            return e.name().to_string();
+        }
+    }
+    value.to_string()
 }
 
 fn endpoint(a: SocketAddrV4) -> String {

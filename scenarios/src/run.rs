@@ -6,6 +6,7 @@ use crate::diagnostic::Diagnostic;
 use crate::interp::{Failure, Observer, ProcessScript, Step};
 use serde::Serialize;
 use sim_core::{Decision, Instant, Record, TraceSink};
+use sim_kernel::syscall::{SysReturn, Syscall};
 use sim_kernel::trace::Event;
 use sim_kernel::{Next, Pid, World};
 use std::cell::RefCell;
@@ -46,6 +47,16 @@ pub struct RunOptions {
     pub schedule: Option<Vec<u32>>,
     /// Collect the trace (off for benchmarks and seed sweeps that only need outcomes).
     pub trace: bool,
+    /// After the replayed `schedule` runs out, choose `0` (first come, first served) at every
+    /// further decision instead of drawing from the seed's stream: the fallback a shrinker
+    /// needs. Without a `schedule`, every decision is FIFO.
+    pub fifo_after_schedule: bool,
+    /// Record each process's completed calls and how it ended ([`RunReport::processes`]):
+    /// what a seed sweep compares. Off by default, so a plain run allocates nothing for it.
+    pub results: bool,
+    /// Record which process ran, and at which statement, at every scheduling decision
+    /// ([`RunReport::steps`]): what the shrinker prints.
+    pub steps: bool,
 }
 
 /// Why the run stopped.
@@ -88,6 +99,71 @@ pub struct RunReport {
     pub blocked: Vec<Blocked>,
     /// Every scheduling decision.
     pub decisions: Vec<Decision>,
+    /// Each process's completed calls and end, in pid order (only with
+    /// [`RunOptions::results`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessRecord>,
+    /// One entry per scheduling decision, in order (only with [`RunOptions::steps`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<DecisionStep>,
+}
+
+/// One call a process completed, as [`RunOptions::results`] records it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CallRecord {
+    /// The call as made (descriptors and addresses resolved).
+    pub call: Syscall,
+    /// What it returned.
+    pub ret: SysReturn,
+    /// The statement (the whole line).
+    pub stmt: ast::Span,
+    /// The call as written (`accept(l)`).
+    pub call_span: ast::Span,
+    /// The expectation as written (`= 4`), if the statement has one.
+    pub expect: Option<ast::Span>,
+    /// Whether the expectation held (`None` without one).
+    pub held: Option<bool>,
+}
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessEnd {
+    /// It exited (ran off the end of its body, or `exit`).
+    Exited,
+    /// It waits in this call.
+    Blocked(Syscall),
+    /// The time limit stopped it while it was runnable or sleeping.
+    Running,
+}
+
+/// One process's results, as [`RunOptions::results`] records them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessRecord {
+    /// Its pid (which depends on the order processes were created in).
+    pub pid: u32,
+    /// `host/name`.
+    pub label: String,
+    /// The calls it completed, in order.
+    pub calls: Vec<CallRecord>,
+    /// How it ended.
+    pub end: ProcessEnd,
+}
+
+/// Who ran at one scheduling decision, as [`RunOptions::steps`] records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionStep {
+    /// The decision's index in [`RunReport::decisions`].
+    pub index: usize,
+    /// When.
+    pub at: Instant,
+    /// The process that ran.
+    pub pid: u32,
+    /// `host/name`.
+    pub label: String,
+    /// The statement its step stopped at (the call it made or retried, a `sleep`, `fork` or
+    /// `exit`); `None` when it ended by running off the end of its body.
+    pub stmt: Option<ast::Span>,
 }
 
 /// The shared trace buffer: the kernel's sink and the runner both append to it, in time order.
@@ -108,6 +184,8 @@ struct Checks<'s> {
     source: &'s str,
     checked: usize,
     failures: Vec<Failure>,
+    /// Completed calls by pid - 1, when recording results.
+    results: Option<Vec<Vec<CallRecord>>>,
 }
 
 impl Observer for Checks<'_> {
@@ -129,6 +207,27 @@ impl Observer for Checks<'_> {
             }
             self.failures.push(failure);
         }
+    }
+
+    fn completed(&mut self, pid: Pid, stmt: &ast::Stmt, call: &Syscall, ret: &SysReturn, held: Option<bool>) {
+        let Some(results) = &mut self.results else {
+            return;
+        };
+        let ast::StmtKind::Call { call: written, expect, .. } = &stmt.kind else {
+            return;
+        };
+        let i = pid.0.saturating_sub(1) as usize;
+        if results.len() <= i {
+            results.resize_with(i + 1, Vec::new);
+        }
+        results[i].push(CallRecord {
+            call: call.clone(),
+            ret: ret.clone(),
+            stmt: stmt.span,
+            call_span: written.span,
+            expect: expect.as_ref().map(|e| e.span),
+            held,
+        });
     }
 }
 
@@ -170,14 +269,41 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
 
 /// Runs `scenario` (already checked) whose text is `source`.
 pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<RunReport, Diagnostic> {
+    if !options.fifo_after_schedule {
+        return run_once(scenario, source, options, options.schedule.clone());
+    }
+    // The scheduler draws from the seed's stream once a replayed list runs out. To make every
+    // later choice 0 instead, replay the list padded with zeros; if the run made more decisions
+    // than that, the padding was too short (some were drawn): run again with more.
+    let given = options.schedule.as_deref().unwrap_or_default();
+    let mut padding = given.len().max(256);
+    loop {
+        let mut choices = Vec::with_capacity(given.len() + padding);
+        choices.extend_from_slice(given);
+        choices.resize(given.len() + padding, 0);
+        let len = choices.len();
+        let report = run_once(scenario, source, options, Some(choices))?;
+        if report.decisions.len() <= len {
+            return Ok(report);
+        }
+        padding = padding.saturating_mul(2).max(report.decisions.len());
+    }
+}
+
+fn run_once(
+    scenario: &Scenario,
+    source: &str,
+    options: &RunOptions,
+    schedule: Option<Vec<u32>>,
+) -> Result<RunReport, Diagnostic> {
     let seed = options.seed.or(scenario.seed).unwrap_or(0);
     let mut world = build_world(scenario, seed)?;
     let trace = options.trace.then(SharedTrace::default);
     if let Some(t) = &trace {
         world.set_sink(Box::new(t.clone()));
     }
-    if let Some(schedule) = &options.schedule {
-        world.replay_schedule(schedule.clone());
+    if let Some(schedule) = schedule {
+        world.replay_schedule(schedule);
     }
     let mut scripts: BTreeMap<Pid, ProcessScript<'_>> = BTreeMap::new();
     for p in &scenario.processes {
@@ -196,13 +322,27 @@ pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<Ru
         source,
         checked: 0,
         failures: Vec::new(),
+        results: options.results.then(Vec::new),
     };
+    let mut steps = Vec::new();
     let until = scenario.until_ns.map(Instant);
     let end = loop {
+        let decided = world.scheduler().decisions().len();
         match world.next(until) {
             Next::Run(pid) => {
                 let script = scripts.get_mut(&pid).expect("every process has a script");
-                match script.step(&mut world, source, &mut checks)? {
+                let step = script.step(&mut world, source, &mut checks)?;
+                if options.steps && world.scheduler().decisions().len() > decided {
+                    let p = world.process(pid);
+                    steps.push(DecisionStep {
+                        index: decided,
+                        at: world.scheduler().decisions()[decided].at,
+                        pid: pid.0,
+                        label: format!("{}/{}", world.host(p.host).name, p.name),
+                        stmt: script.current_stmt().map(|s| s.span),
+                    });
+                }
+                match step {
                     Step::Continue => {}
                     Step::Exited => {}
                     Step::Forked(child) => {
@@ -230,6 +370,33 @@ pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<Ru
             })
         })
         .collect();
+    let processes = match checks.results.take() {
+        None => Vec::new(),
+        Some(mut results) => world
+            .processes()
+            .iter()
+            .map(|p| {
+                let i = (p.pid.0 - 1) as usize;
+                let end = if p.exited {
+                    ProcessEnd::Exited
+                } else if let Some(call) = p
+                    .blocked_in
+                    .as_ref()
+                    .or_else(|| scripts.get(&p.pid).and_then(|s| s.pending_call()))
+                {
+                    ProcessEnd::Blocked(call.clone())
+                } else {
+                    ProcessEnd::Running
+                };
+                ProcessRecord {
+                    pid: p.pid.0,
+                    label: format!("{}/{}", world.host(p.host).name, p.name),
+                    calls: results.get_mut(i).map(std::mem::take).unwrap_or_default(),
+                    end,
+                }
+            })
+            .collect(),
+    };
     let decisions = world.scheduler().decisions().to_vec();
     let end_time = world.now();
     drop(world);
@@ -243,6 +410,8 @@ pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<Ru
         end_time,
         blocked,
         decisions,
+        processes,
+        steps,
     })
 }
 

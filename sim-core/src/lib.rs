@@ -27,6 +27,6 @@ pub mod trace;
 pub use event::EventQueue;
 pub use probe_map::ProbeMap;
 pub use rng::{Streams, mix64};
-pub use sched::{Decision, Scheduler, TaskId, WaitQueue, Wake};
+pub use sched::{Decision, Scheduler, TaskId, WaitQueue, Wake, Woken};
 pub use time::{Duration, Instant};
 pub use trace::{NullSink, Record, TraceSink, VecSink};

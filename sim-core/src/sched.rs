@@ -19,34 +19,112 @@ use std::collections::VecDeque;
 #[serde(transparent)]
 pub struct TaskId(pub u32);
 
-/// Tasks waiting for something, in arrival order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WaitQueue {
-    waiters: VecDeque<TaskId>,
+/// Waiters on something (a socket, an epoll instance), as a Linux wait queue holds them.
+///
+/// A waiter is *exclusive* (added at the tail, like `prepare_to_wait_exclusive`: blocked
+/// `accept()`, `EPOLLEXCLUSIVE`) or not (added at the head, like `add_wait_queue`). A wake-up
+/// (`__wake_up_common`) calls every entry from the head and stops after `nr_exclusive`
+/// exclusive entries have accepted it; so every non-exclusive waiter wakes, and exclusive ones
+/// wake one at a time in arrival order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitQueue<W = TaskId> {
+    entries: VecDeque<(W, bool)>,
 }
 
-impl WaitQueue {
+impl<W> Default for WaitQueue<W> {
+    fn default() -> Self {
+        WaitQueue {
+            entries: VecDeque::new(),
+        }
+    }
+}
+
+/// What a waiter did with a wake-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Woken {
+    /// It counted as woken (an exclusive waiter that accepts ends the wake-up).
+    pub woke: bool,
+    /// It stays on the queue (persistent entries such as epoll's; tasks leave when woken).
+    pub keep: bool,
+}
+
+impl<W: Copy + PartialEq> WaitQueue<W> {
     /// Whether nobody waits.
     pub fn is_empty(&self) -> bool {
-        self.waiters.is_empty()
+        self.entries.is_empty()
     }
-    /// How many tasks wait.
+
+    /// How many waiters there are.
     pub fn len(&self) -> usize {
-        self.waiters.len()
+        self.entries.len()
     }
-    /// Removes `task` if it waits here (used when a task gives up waiting).
-    pub fn remove(&mut self, task: TaskId) {
-        self.waiters.retain(|&t| t != task);
+
+    /// Adds a waiter: exclusive ones at the tail, others at the head.
+    pub fn add(&mut self, waiter: W, exclusive: bool) {
+        if exclusive {
+            self.entries.push_back((waiter, true));
+        } else {
+            self.entries.push_front((waiter, false));
+        }
+    }
+
+    /// Removes `waiter` wherever it is.
+    pub fn remove(&mut self, waiter: W) {
+        self.entries.retain(|&(w, _)| w != waiter);
+    }
+
+    /// The waiters from head to tail.
+    pub fn waiters(&self) -> impl Iterator<Item = W> + '_ {
+        self.entries.iter().map(|&(w, _)| w)
+    }
+
+    /// Keeps only the waiters for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(W) -> bool) {
+        self.entries.retain(|&(w, _)| keep(w));
+    }
+
+    /// Whether `waiter` is on the queue.
+    pub fn contains(&self, waiter: W) -> bool {
+        self.entries.iter().any(|&(w, _)| w == waiter)
+    }
+
+    /// Wakes waiters from the head, stopping once `nr_exclusive` exclusive waiters woke;
+    /// `f` wakes one waiter and says what happened.
+    pub fn wake(&mut self, nr_exclusive: usize, mut f: impl FnMut(W) -> Woken) {
+        let mut remaining = nr_exclusive;
+        let mut i = 0;
+        while i < self.entries.len() && remaining > 0 {
+            let (waiter, exclusive) = self.entries[i];
+            let result = f(waiter);
+            if result.keep {
+                i += 1;
+            } else {
+                self.entries.remove(i);
+            }
+            if result.woke && exclusive {
+                remaining -= 1;
+            }
+        }
     }
 }
 
-/// How many waiters a wake-up releases.
+/// How many exclusive waiters a wake-up releases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
-    /// The first waiter only (an exclusive wait, `prepare_to_wait_exclusive`).
+    /// Every non-exclusive waiter and the first exclusive one (`wake_up`).
     One,
-    /// Every waiter.
+    /// Every waiter (`wake_up_all`).
     All,
+}
+
+impl Wake {
+    /// The `nr_exclusive` argument of Linux's `__wake_up`.
+    pub fn nr_exclusive(self) -> usize {
+        match self {
+            Wake::One => 1,
+            Wake::All => usize::MAX,
+        }
+    }
 }
 
 /// One scheduling choice: at `at`, `options` tasks were runnable and the `chosen`-th (in the
@@ -99,22 +177,29 @@ impl Scheduler {
         !self.runnable.is_empty()
     }
 
-    /// Parks `task` on `queue`.
-    pub fn block_on(&mut self, task: TaskId, queue: &mut WaitQueue) {
+    /// Takes `task` off the runnable list (it is about to wait on some queue).
+    pub fn park(&mut self, task: TaskId) {
         self.runnable.retain(|&t| t != task);
-        queue.waiters.push_back(task);
     }
 
-    /// Wakes waiters of `queue`; returns how many were woken.
+    /// Parks `task` on `queue`, exclusively or not.
+    pub fn block_on(&mut self, task: TaskId, queue: &mut WaitQueue, exclusive: bool) {
+        self.park(task);
+        queue.add(task, exclusive);
+    }
+
+    /// Wakes the tasks of `queue` as `how` says; returns how many were woken.
     pub fn wake(&mut self, queue: &mut WaitQueue, how: Wake) -> usize {
-        let n = match how {
-            Wake::One => usize::from(!queue.waiters.is_empty()),
-            Wake::All => queue.waiters.len(),
-        };
-        for task in queue.waiters.drain(..n) {
+        let mut woken = 0;
+        queue.wake(how.nr_exclusive(), |task| {
             self.make_runnable(task);
-        }
-        n
+            woken += 1;
+            Woken {
+                woke: true,
+                keep: false,
+            }
+        });
+        woken
     }
 
     /// Takes the next task to run, recording the decision when there was a choice.
@@ -163,12 +248,30 @@ mod tests {
             assert!(s.pick(Instant(0)).is_some());
         }
         for t in 0..3 {
-            s.block_on(TaskId(t), &mut q);
+            s.block_on(TaskId(t), &mut q, true);
         }
         assert_eq!(s.wake(&mut q, Wake::One), 1);
         assert_eq!(s.pick(Instant(1)), Some(TaskId(0)));
         assert_eq!(s.wake(&mut q, Wake::All), 2);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn non_exclusive_waiters_all_wake_before_one_exclusive() {
+        let mut s = sched(0);
+        let mut q = WaitQueue::default();
+        s.block_on(TaskId(1), &mut q, true);
+        s.block_on(TaskId(2), &mut q, false);
+        s.block_on(TaskId(3), &mut q, true);
+        s.block_on(TaskId(4), &mut q, false);
+        assert_eq!(
+            s.wake(&mut q, Wake::One),
+            3,
+            "both non-exclusive waiters and the first exclusive one"
+        );
+        let woken: Vec<_> = std::iter::from_fn(|| s.pick(Instant(0))).collect();
+        assert_eq!(woken.len(), 3);
+        assert!(q.contains(TaskId(3)) && q.len() == 1);
     }
 
     #[test]

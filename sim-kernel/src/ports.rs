@@ -25,6 +25,14 @@ pub fn port_offset(secret: u64, saddr: Ipv4Addr, daddr: Ipv4Addr, dport: u16, no
     mix64(h ^ epoch)
 }
 
+/// `inet_ehashfn()`: the 32-bit hash of a flow (local address and port, remote address and
+/// port) with a per-host secret, used to pick an `SO_REUSEPORT` group member.
+pub fn flow_hash(secret: u64, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+    let a = u64::from(u32::from(*local.ip())) << 16 | u64::from(local.port());
+    let b = u64::from(u32::from(*remote.ip())) << 16 | u64::from(remote.port());
+    (mix64(mix64(secret.rotate_left(17) ^ a) ^ b) >> 32) as u32
+}
+
 /// Whether two local addresses overlap for bind purposes: equal, or either is the wildcard
 /// (`inet_rcv_saddr_equal(..., match_wildcard = true)`).
 pub fn addrs_overlap(a: Ipv4Addr, b: Ipv4Addr) -> bool {
@@ -32,23 +40,39 @@ pub fn addrs_overlap(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 }
 
 /// `inet_bind_conflict()`: would socket `me` binding `addr:port` clash with a holder of the
-/// port? `relax` is true for explicit binds and `listen()`, false for autobind (which never
-/// shares, whatever the options).
+/// port? `relax` and `reuseport_ok` are true for explicit binds and `listen()`, false for
+/// autobind (which never shares, whatever the options).
 ///
-/// Two sockets on overlapping addresses conflict unless both set `SO_REUSEADDR` and the other
-/// one is not listening (a TIME_WAIT socket keeps the flag of the socket that entered it).
-pub fn bind_conflict(host: &Host, sockets: &Sockets, me: SocketId, addr: Ipv4Addr, port: u16, relax: bool) -> bool {
+/// Two sockets on overlapping addresses conflict unless
+/// * both set `SO_REUSEADDR` and the other one is not listening (a TIME_WAIT socket keeps the
+///   flag of the socket that entered it), or
+/// * both set `SO_REUSEPORT` and the other is in TIME_WAIT or has the same owner. (socksim's
+///   processes all run as root for now, so the owners always match.)
+pub fn bind_conflict(
+    host: &Host,
+    sockets: &Sockets,
+    me: SocketId,
+    addr: Ipv4Addr,
+    port: u16,
+    relax: bool,
+    reuseport_ok: bool,
+) -> bool {
     let Some(bucket) = host.tcp.bind.get(&port) else {
         return false;
     };
-    let my_reuse = sockets.get(me).reuseaddr;
+    let mine = sockets.get(me);
     bucket.owners.iter().filter(|&&o| o != me).any(|&o| {
         let other = sockets.get(o);
         if !addrs_overlap(addr, *other.local.ip()) {
             return false;
         }
-        let both_reuse = my_reuse && other.reuseaddr && other.state != TcpState::Listen;
-        !(relax && both_reuse)
+        // Same uid always holds: every simulated process is root.
+        let reuseport_pair = mine.reuseport && other.reuseport;
+        if mine.reuseaddr && other.reuseaddr && other.state != TcpState::Listen {
+            !relax || (!reuseport_ok && reuseport_pair)
+        } else {
+            !(reuseport_ok && reuseport_pair)
+        }
     })
 }
 
@@ -89,7 +113,7 @@ pub fn find_open_port(host: &mut Host, sockets: &Sockets, me: SocketId, addr: Ip
                 }
                 // Ports above 65535 cannot occur: high <= 65536.
                 let p = port as u16;
-                if !bind_conflict(host, sockets, me, addr, p, false) {
+                if !bind_conflict(host, sockets, me, addr, p, false, false) {
                     return Ok(p);
                 }
                 i += 2;

@@ -1,5 +1,6 @@
 //! Processes and their descriptor tables.
 
+use crate::epoll::EpollId;
 use crate::host::HostId;
 use crate::socket::SocketId;
 use crate::syscall::{Fd, Syscall};
@@ -16,6 +17,17 @@ pub enum Desc {
     Stdio,
     /// A socket.
     Socket(SocketId),
+    /// An epoll instance.
+    Epoll(EpollId),
+}
+
+/// What a blocked process waits on (so a timeout can take it off the queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockedOn {
+    /// A socket's wait queue.
+    Socket(SocketId),
+    /// An epoll instance's wait queue.
+    Epoll(EpollId),
 }
 
 /// A descriptor table: the lowest free number is always handed out first (POSIX, `open(2)`;
@@ -106,6 +118,12 @@ pub struct Process {
     pub fds: FdTable,
     /// The call it waits in, if blocked.
     pub blocked_in: Option<Syscall>,
+    /// The queue it waits on, if blocked.
+    pub blocked_on: Option<BlockedOn>,
+    /// When the blocked call times out (`epoll_wait` with a timeout).
+    pub deadline: Option<sim_core::Instant>,
+    /// The deadline passed while it waited.
+    pub timed_out: bool,
     /// Whether it has exited.
     pub exited: bool,
 }

@@ -5,6 +5,7 @@
 //! when data arrives, and a wait queue. Listener-only state is boxed, so connected sockets
 //! (the ten million) do not pay for it.
 
+use crate::epoll::Waiter;
 use crate::errno::Errno;
 use crate::host::HostId;
 use sim_core::{Instant, WaitQueue};
@@ -102,6 +103,10 @@ pub struct Socket {
     pub reuseaddr: bool,
     /// `O_NONBLOCK` on the open file.
     pub nonblocking: bool,
+    /// `SO_REUSEPORT` (`sk_reuseport`).
+    pub reuseport: bool,
+    /// A connect() is under way or finished unreported (`sock->state == SS_CONNECTING`).
+    pub connecting: bool,
     /// The port was chosen by the user (`bind` with a port, or `bind(0)`/listen autobind):
     /// `SOCK_BINDPORT_LOCK`, and the bucket is an explicit-bind one.
     pub user_bound: bool,
@@ -141,8 +146,8 @@ pub struct Socket {
     pub syn_retries: u8,
     /// The id of the socket's armed timer (0: none); timer events with another id are stale.
     pub timer_generation: u64,
-    /// Processes waiting on this socket.
-    pub wait: WaitQueue,
+    /// Tasks blocked on this socket and epoll instances watching it.
+    pub wait: WaitQueue<Waiter>,
 }
 
 impl Socket {
@@ -156,6 +161,8 @@ impl Socket {
             remote: any,
             reuseaddr: false,
             nonblocking: false,
+            reuseport: false,
+            connecting: false,
             user_bound: false,
             in_bind_table: false,
             bucket_index: 0,

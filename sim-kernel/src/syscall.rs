@@ -120,6 +120,49 @@ pub enum Syscall {
         /// Socket.
         fd: Fd,
     },
+    /// `getsockopt(fd, level, name)` of an integer option.
+    GetSockOpt {
+        /// Socket.
+        fd: Fd,
+        /// Level (`SOL_SOCKET` = 1).
+        level: i32,
+        /// Option (`SO_ERROR` = 4).
+        name: i32,
+    },
+    /// `fcntl(fd, cmd, arg)` (`F_GETFL`, `F_SETFL`).
+    Fcntl {
+        /// Descriptor.
+        fd: Fd,
+        /// Command.
+        cmd: i32,
+        /// Argument (flags for `F_SETFL`).
+        arg: i64,
+    },
+    /// `epoll_create1(flags)`.
+    EpollCreate1 {
+        /// `EPOLL_CLOEXEC` or 0.
+        flags: i32,
+    },
+    /// `epoll_ctl(epfd, op, fd, events)`.
+    EpollCtl {
+        /// The epoll instance.
+        epfd: Fd,
+        /// `EPOLL_CTL_ADD`, `_DEL` or `_MOD`.
+        op: i32,
+        /// The watched descriptor.
+        fd: Fd,
+        /// Event mask with flags.
+        events: u32,
+    },
+    /// `epoll_wait(epfd, maxevents, timeout_ms)`.
+    EpollWait {
+        /// The epoll instance.
+        epfd: Fd,
+        /// At most this many events.
+        maxevents: i32,
+        /// Milliseconds to wait; -1 forever, 0 not at all.
+        timeout_ms: i64,
+    },
     /// `setsockopt(fd, level, name, value)` with an integer value.
     SetSockOpt {
         /// Socket.
@@ -159,6 +202,18 @@ pub enum SysReturn {
         /// The peer.
         peer: SocketAddrV4,
     },
+    /// An option's value (`getsockopt`); the call itself returns 0.
+    OptVal {
+        /// The option (to print `SO_ERROR` values as errno names).
+        name: i32,
+        /// The value.
+        value: i64,
+    },
+    /// Ready descriptors and their events (`epoll_wait`); the value is their count.
+    Events {
+        /// (descriptor, events) pairs, in the order epoll reports them.
+        events: Vec<(Fd, u32)>,
+    },
     /// Bytes received (`recv`); the value is their count.
     Data {
         /// The bytes.
@@ -172,7 +227,8 @@ impl SysReturn {
         match self {
             SysReturn::Value { value } => *value,
             SysReturn::Error { .. } => -1,
-            SysReturn::Addr { .. } => 0,
+            SysReturn::Addr { .. } | SysReturn::OptVal { .. } => 0,
+            SysReturn::Events { events } => events.len() as i64,
             SysReturn::Accepted { fd, .. } => i64::from(*fd),
             SysReturn::Data { data } => data.len() as i64,
         }

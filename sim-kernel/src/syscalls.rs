@@ -4,10 +4,11 @@
 //! queue; when woken, the driver calls again with `resumed = true` and the call re-checks its
 //! condition, exactly as the kernel's wait loops do.
 
+use crate::epoll::Waiter;
 use crate::errno::Errno;
 use crate::packet::{Flags, Segment};
 use crate::ports::{self, TupleUse};
-use crate::process::{Desc, Pid};
+use crate::process::{BlockedOn, Desc, Pid};
 use crate::socket::{ListenState, Socket, SocketId, TcpState, TimerKind};
 use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
@@ -43,10 +44,28 @@ pub const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
 
 type SysResult = Result<SysReturn, Errno>;
 
-enum Step {
+pub(crate) enum Step {
     Done(SysResult),
-    Block(SocketId),
+    /// Wait on this queue; `exclusive` as `prepare_to_wait_exclusive` (accept) or not.
+    Block(BlockedOn, bool),
 }
+
+/// `F_GETFL` (`include/uapi/asm-generic/fcntl.h`).
+pub const F_GETFL: i32 = 3;
+/// `F_SETFL`.
+pub const F_SETFL: i32 = 4;
+/// `O_RDWR`: what `F_GETFL` reports for a socket besides `O_NONBLOCK`.
+pub const O_RDWR: i64 = 2;
+/// `O_NONBLOCK`.
+pub const O_NONBLOCK: i64 = 0o4000;
+/// `SO_TYPE`.
+pub const SO_TYPE: i32 = 3;
+/// `SO_ERROR`.
+pub const SO_ERROR: i32 = 4;
+/// `SO_REUSEPORT`.
+pub const SO_REUSEPORT: i32 = 15;
+/// `SO_ACCEPTCONN`.
+pub const SO_ACCEPTCONN: i32 = 30;
 
 impl World {
     /// Makes (or, with `resumed`, retries after a wake-up) one call for `pid`, records it in
@@ -57,7 +76,11 @@ impl World {
             Step::Done(result) => {
                 let ret = result.unwrap_or_else(SysReturn::from);
                 let phase = if resumed { Phase::Resumed } else { Phase::Complete };
-                self.process_mut(pid).blocked_in = None;
+                let p = self.process_mut(pid);
+                p.blocked_in = None;
+                p.blocked_on = None;
+                p.deadline = None;
+                p.timed_out = false;
                 self.sched.make_runnable(task(pid));
                 let traced = ret.clone();
                 self.trace(|| Event::Syscall {
@@ -68,11 +91,16 @@ impl World {
                 });
                 Outcome::Done(ret)
             }
-            Step::Block(sock) => {
-                let s = self.sockets.get_mut(sock);
-                self.sched.block_on(task(pid), &mut s.wait);
+            Step::Block(on, exclusive) => {
+                self.sched.park(task(pid));
+                match on {
+                    BlockedOn::Socket(s) => self.sockets.get_mut(s).wait.add(Waiter::Task(task(pid)), exclusive),
+                    BlockedOn::Epoll(e) => self.epoll_mut(e).wait.add(task(pid), exclusive),
+                }
+                let p = self.process_mut(pid);
+                p.blocked_on = Some(on);
                 if !resumed {
-                    self.process_mut(pid).blocked_in = Some(call.clone());
+                    p.blocked_in = Some(call.clone());
                     self.trace(|| Event::Syscall {
                         pid: pid.0,
                         call: call.clone(),
@@ -86,49 +114,82 @@ impl World {
     }
 
     fn dispatch(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Step {
-        let result = match *call {
-            Syscall::Socket { domain, ty, protocol } => self.sys_socket(pid, domain, ty, protocol),
-            Syscall::Close { fd } => self.sys_close(pid, fd),
-            _ => {
-                let fd = match call {
-                    Syscall::Bind { fd, .. }
-                    | Syscall::Listen { fd, .. }
-                    | Syscall::Accept { fd }
-                    | Syscall::Connect { fd, .. }
-                    | Syscall::Send { fd, .. }
-                    | Syscall::Recv { fd, .. }
-                    | Syscall::Shutdown { fd, .. }
-                    | Syscall::GetSockName { fd }
-                    | Syscall::GetPeerName { fd }
-                    | Syscall::SetSockOpt { fd, .. } => *fd,
-                    Syscall::Socket { .. } | Syscall::Close { .. } => unreachable!("handled above"),
-                };
-                // sockfd_lookup_light(): EBADF for a closed number, ENOTSOCK for a non-socket.
-                let sock = match self.process(pid).fds.get(fd) {
-                    None => return Step::Done(Err(Errno::EBADF)),
-                    Some(Desc::Stdio) => return Step::Done(Err(Errno::ENOTSOCK)),
-                    Some(Desc::Socket(s)) => s,
-                };
-                return match call {
-                    Syscall::Bind { addr, .. } => Step::Done(self.sys_bind(sock, *addr)),
-                    Syscall::Listen { backlog, .. } => Step::Done(self.sys_listen(sock, *backlog)),
-                    Syscall::Accept { .. } => self.sys_accept(pid, sock),
-                    Syscall::Connect { addr, .. } => self.sys_connect(sock, *addr, resumed),
-                    Syscall::Send { data, .. } => self.sys_send(sock, data),
-                    Syscall::Recv { len, .. } => self.sys_recv(sock, *len),
-                    Syscall::Shutdown { how, .. } => Step::Done(self.sys_shutdown(sock, *how)),
-                    Syscall::GetSockName { .. } => Step::Done(Ok(SysReturn::Addr {
-                        addr: self.sockets.get(sock).local,
-                    })),
-                    Syscall::GetPeerName { .. } => Step::Done(self.sys_getpeername(sock)),
-                    Syscall::SetSockOpt { level, name, value, .. } => {
-                        Step::Done(self.sys_setsockopt(sock, *level, *name, *value))
-                    }
-                    Syscall::Socket { .. } | Syscall::Close { .. } => unreachable!("handled above"),
-                };
+        let fd = match *call {
+            Syscall::Socket { domain, ty, protocol } => return Step::Done(self.sys_socket(pid, domain, ty, protocol)),
+            Syscall::Close { fd } => return Step::Done(self.sys_close(pid, fd)),
+            Syscall::Fcntl { fd, cmd, arg } => return Step::Done(self.sys_fcntl(pid, fd, cmd, arg)),
+            Syscall::EpollCreate1 { flags } => return Step::Done(self.sys_epoll_create1(pid, flags)),
+            Syscall::EpollCtl { epfd, op, fd, events } => {
+                return Step::Done(self.sys_epoll_ctl(pid, epfd, op, fd, events));
             }
+            Syscall::EpollWait {
+                epfd,
+                maxevents,
+                timeout_ms,
+            } => {
+                return self.sys_epoll_wait(pid, epfd, maxevents, timeout_ms, resumed);
+            }
+            Syscall::Bind { fd, .. }
+            | Syscall::Listen { fd, .. }
+            | Syscall::Accept { fd }
+            | Syscall::Connect { fd, .. }
+            | Syscall::Send { fd, .. }
+            | Syscall::Recv { fd, .. }
+            | Syscall::Shutdown { fd, .. }
+            | Syscall::GetSockName { fd }
+            | Syscall::GetPeerName { fd }
+            | Syscall::GetSockOpt { fd, .. }
+            | Syscall::SetSockOpt { fd, .. } => fd,
+        };
+        // sockfd_lookup_light(): EBADF for a closed number, ENOTSOCK for a non-socket.
+        let sock = match self.process(pid).fds.get(fd) {
+            None => return Step::Done(Err(Errno::EBADF)),
+            Some(Desc::Stdio | Desc::Epoll(_)) => return Step::Done(Err(Errno::ENOTSOCK)),
+            Some(Desc::Socket(s)) => s,
+        };
+        let result = match call {
+            Syscall::Bind { addr, .. } => self.sys_bind(sock, *addr),
+            Syscall::Listen { backlog, .. } => self.sys_listen(sock, *backlog),
+            Syscall::Accept { .. } => return self.sys_accept(pid, sock),
+            Syscall::Connect { addr, .. } => return self.sys_connect(sock, *addr, resumed),
+            Syscall::Send { data, .. } => return self.sys_send(sock, data),
+            Syscall::Recv { len, .. } => return self.sys_recv(sock, *len),
+            Syscall::Shutdown { how, .. } => self.sys_shutdown(sock, *how),
+            Syscall::GetSockName { .. } => Ok(SysReturn::Addr {
+                addr: self.sockets.get(sock).local,
+            }),
+            Syscall::GetPeerName { .. } => self.sys_getpeername(sock),
+            Syscall::GetSockOpt { level, name, .. } => self.sys_getsockopt(sock, *level, *name),
+            Syscall::SetSockOpt { level, name, value, .. } => self.sys_setsockopt(sock, *level, *name, *value),
+            _ => unreachable!("handled above"),
         };
         Step::Done(result)
+    }
+
+    /// `fcntl()` (`do_fcntl`, `setfl`): only the status flags are simulated.
+    fn sys_fcntl(&mut self, pid: Pid, fd: Fd, cmd: i32, arg: i64) -> SysResult {
+        let desc = self.process(pid).fds.get(fd).ok_or(Errno::EBADF)?;
+        let Desc::Socket(sock) = desc else {
+            // Standard streams and epoll descriptors: report plain O_RDWR and ignore changes.
+            return match cmd {
+                F_GETFL => Ok(SysReturn::Value { value: O_RDWR }),
+                F_SETFL => Ok(SysReturn::Value { value: 0 }),
+                _ => Err(Errno::EINVAL),
+            };
+        };
+        match cmd {
+            F_GETFL => {
+                let nonblocking = self.sockets.get(sock).nonblocking;
+                Ok(SysReturn::Value {
+                    value: O_RDWR | if nonblocking { O_NONBLOCK } else { 0 },
+                })
+            }
+            F_SETFL => {
+                self.sockets.get_mut(sock).nonblocking = arg & O_NONBLOCK != 0;
+                Ok(SysReturn::Value { value: 0 })
+            }
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     /// `socket()` (`__sys_socket`, `inet_create`).
@@ -179,6 +240,7 @@ impl World {
                 sock,
                 *addr.ip(),
                 addr.port(),
+                true,
                 true,
             ) {
                 return Err(Errno::EADDRINUSE);
@@ -231,6 +293,7 @@ impl World {
             *s.local.ip(),
             s.local.port(),
             true,
+            true,
         ) {
             return Err(Errno::EADDRINUSE);
         }
@@ -257,10 +320,11 @@ impl World {
             return Step::Done(Err(Errno::EINVAL));
         };
         let Some(child) = listen.accept_queue.pop_front() else {
+            // inet_csk_wait_for_connect(): an exclusive wait, so one accept() wakes per connection.
             return if s.nonblocking {
                 Step::Done(Err(Errno::EAGAIN))
             } else {
-                Step::Block(sock)
+                Step::Block(BlockedOn::Socket(sock), true)
             };
         };
         let c = self.sockets.get_mut(child);
@@ -274,21 +338,13 @@ impl World {
     /// `connect()` (`__inet_stream_connect`, `tcp_v4_connect`).
     fn sys_connect(&mut self, sock: SocketId, addr: SocketAddrV4, resumed: bool) -> Step {
         let s = self.sockets.get(sock);
-        if resumed {
-            // inet_wait_for_connect() returned: report the handshake's result.
-            return match (s.state, s.error) {
-                (TcpState::SynSent, _) => Step::Block(sock),
-                (_, Some(e)) => {
-                    self.sockets.get_mut(sock).error = None;
-                    Step::Done(Err(e))
-                }
-                _ => Step::Done(Ok(SysReturn::Value { value: 0 })),
-            };
+        if s.connecting || resumed {
+            return self.connect_progress(sock, resumed);
         }
-        match s.state {
-            TcpState::Closed => {}
-            TcpState::SynSent => return Step::Done(Err(Errno::EALREADY)),
-            _ => return Step::Done(Err(Errno::EISCONN)),
+        if s.state != TcpState::Closed {
+            // SS_UNCONNECTED but not TCP_CLOSE (listening, or connected and then reset
+            // while another process held it): EISCONN.
+            return Step::Done(Err(Errno::EISCONN));
         }
         let host = s.host;
         // ip_route_connect(): the source address, from the bound address or the route.
@@ -346,6 +402,7 @@ impl World {
             payload: None,
         };
         let nonblocking = s.nonblocking;
+        s.connecting = true;
         self.ehash_insert(sock);
         self.arm_timer(sock, RTO_INIT, TimerKind::SynRetransmit);
         self.transmit(host, syn);
@@ -353,13 +410,27 @@ impl World {
             return Step::Done(Err(Errno::EINPROGRESS));
         }
         // On loopback the answer may already be here; otherwise wait for it.
-        match (self.sockets.get(sock).state, self.sockets.get(sock).error) {
-            (TcpState::SynSent, _) => Step::Block(sock),
-            (_, Some(e)) => {
-                self.sockets.get_mut(sock).error = None;
-                Step::Done(Err(e))
+        self.connect_progress(sock, true)
+    }
+
+    /// A connect() is under way (`sock->state == SS_CONNECTING`): wait for it, report that it
+    /// is still going (`EALREADY`), or report how it ended — 0 once, or the error that closed it
+    /// (`sock_error`, else `ECONNABORTED`).
+    fn connect_progress(&mut self, sock: SocketId, may_wait: bool) -> Step {
+        let s = self.sockets.get_mut(sock);
+        match s.state {
+            TcpState::SynSent | TcpState::SynRecv if may_wait && !s.nonblocking => {
+                Step::Block(BlockedOn::Socket(sock), false)
             }
-            _ => Step::Done(Ok(SysReturn::Value { value: 0 })),
+            TcpState::SynSent | TcpState::SynRecv => Step::Done(Err(Errno::EALREADY)),
+            TcpState::Closed => {
+                s.connecting = false;
+                Step::Done(Err(s.error.take().unwrap_or(Errno::ECONNABORTED)))
+            }
+            _ => {
+                s.connecting = false;
+                Step::Done(Ok(SysReturn::Value { value: 0 }))
+            }
         }
     }
 
@@ -374,7 +445,7 @@ impl World {
             return if s.nonblocking {
                 Step::Done(Err(Errno::EAGAIN))
             } else {
-                Step::Block(sock)
+                Step::Block(BlockedOn::Socket(sock), false)
             };
         }
         // Not connected, or our side already shut: EPIPE (SIGPIPE is ignored in socksim).
@@ -432,7 +503,7 @@ impl World {
         match s.state {
             TcpState::Closed | TcpState::Listen => Step::Done(Err(Errno::ENOTCONN)),
             _ if s.nonblocking => Step::Done(Err(Errno::EAGAIN)),
-            _ => Step::Block(sock),
+            _ => Step::Block(BlockedOn::Socket(sock), false),
         }
     }
 
@@ -452,7 +523,7 @@ impl World {
         }
         if how != How::Write {
             s.shut_rd = true;
-            self.wake(sock, Wake::All);
+            self.wake(sock, Wake::All, 0);
         }
         if how != How::Read {
             self.send_fin(sock);
@@ -471,13 +542,28 @@ impl World {
 
     /// `setsockopt()` with an integer value (`sk_setsockopt`).
     fn sys_setsockopt(&mut self, sock: SocketId, level: i32, name: i32, value: i64) -> SysResult {
+        let s = self.sockets.get_mut(sock);
         match (level, name) {
-            (SOL_SOCKET, SO_REUSEADDR) => {
-                self.sockets.get_mut(sock).reuseaddr = value != 0;
-                Ok(SysReturn::Value { value: 0 })
-            }
-            _ => Err(Errno::ENOPROTOOPT),
+            (SOL_SOCKET, SO_REUSEADDR) => s.reuseaddr = value != 0,
+            (SOL_SOCKET, SO_REUSEPORT) => s.reuseport = value != 0,
+            _ => return Err(Errno::ENOPROTOOPT),
         }
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    /// `getsockopt()` of an integer option (`sk_getsockopt`). `SO_ERROR` returns the pending
+    /// error and clears it (`sock_error`).
+    fn sys_getsockopt(&mut self, sock: SocketId, level: i32, name: i32) -> SysResult {
+        let s = self.sockets.get_mut(sock);
+        let value = match (level, name) {
+            (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
+            (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
+            (SOL_SOCKET, SO_TYPE) => i64::from(SOCK_STREAM),
+            (SOL_SOCKET, SO_ACCEPTCONN) => i64::from(s.state == TcpState::Listen),
+            (SOL_SOCKET, SO_ERROR) => s.error.take().map_or(0, |e| i64::from(e.number())),
+            _ => return Err(Errno::ENOPROTOOPT),
+        };
+        Ok(SysReturn::OptVal { name, value })
     }
 
     /// `close()`: drop the descriptor; the last reference closes the socket (`tcp_close`).
@@ -490,13 +576,24 @@ impl World {
     }
 
     pub(crate) fn close_fd(&mut self, pid: Pid, fd: Fd) {
-        let Some(Desc::Socket(sock)) = self.process_mut(pid).fds.remove(fd) else {
-            return;
-        };
-        let s = self.sockets.get_mut(sock);
-        s.refs -= 1;
-        if s.refs == 0 {
-            self.tcp_close(sock);
+        match self.process_mut(pid).fds.remove(fd) {
+            Some(Desc::Socket(sock)) => {
+                let s = self.sockets.get_mut(sock);
+                s.refs -= 1;
+                if s.refs == 0 {
+                    // eventpoll_release(): the last close removes the file from every epoll.
+                    self.epoll_forget_socket(sock);
+                    self.tcp_close(sock);
+                }
+            }
+            Some(Desc::Epoll(ep)) => {
+                let e = self.epoll_mut(ep);
+                e.refs -= 1;
+                if e.refs == 0 {
+                    self.epoll_free(ep);
+                }
+            }
+            Some(Desc::Stdio) | None => {}
         }
     }
 
@@ -528,7 +625,10 @@ impl World {
         s.state = TcpState::Closed;
         s.listen = None;
         if let Some(list) = self.hosts[host.0 as usize].tcp.listening.get_mut(&local) {
-            list.retain(|&l| l != sock);
+            // reuseport_detach_sock(): the group's last member takes the leaver's slot.
+            if let Some(i) = list.iter().position(|&l| l == sock) {
+                list.swap_remove(i);
+            }
             if list.is_empty() {
                 self.hosts[host.0 as usize].tcp.listening.remove(&local);
             }
@@ -552,7 +652,7 @@ impl World {
             self.sockets.get_mut(child).parent = None;
             self.tcp_done(child);
         }
-        self.wake(sock, Wake::All);
+        self.wake(sock, Wake::All, 0);
     }
 
     /// Sends FIN: ESTABLISHED → FIN_WAIT1, CLOSE_WAIT → LAST_ACK (`tcp_close_state`).

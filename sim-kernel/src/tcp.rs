@@ -4,6 +4,7 @@
 //! then a listener on the destination address and port, then one on the wildcard address
 //! (`__inet_lookup_listener`), and otherwise a reset (`tcp_v4_send_reset`).
 
+use crate::epoll::{EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use crate::errno::Errno;
 use crate::host::{FourTuple, HostId};
 use crate::packet::{Flags, Segment};
@@ -24,19 +25,31 @@ impl World {
         }) {
             return self.tcp_rcv_state(sock, seg);
         }
-        if let Some(listener) = self.lookup_listener(host, seg.dst) {
+        if let Some(listener) = self.lookup_listener(host, seg.dst, seg.src) {
             return self.tcp_listen_input(host, listener, seg);
         }
         self.reset_unknown(host, &seg);
     }
 
-    /// `__inet_lookup_listener()`: the exact local address first, then the wildcard.
-    pub(crate) fn lookup_listener(&self, host: HostId, dst: SocketAddrV4) -> Option<SocketId> {
-        let listening = &self.hosts[host.0 as usize].tcp.listening;
-        listening
-            .get(&dst)
-            .or_else(|| listening.get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dst.port())))
-            .and_then(|l| l.first().copied())
+    /// `__inet_lookup_listener()`: the exact local address first, then the wildcard. Several
+    /// listeners on one address and port form an `SO_REUSEPORT` group; the connection's
+    /// 4-tuple hash picks the member (`inet_ehashfn`, `reuseport_select_sock`:
+    /// `reciprocal_scale(hash, n)`), so every segment of a flow reaches the same member.
+    pub(crate) fn lookup_listener(&self, host: HostId, dst: SocketAddrV4, src: SocketAddrV4) -> Option<SocketId> {
+        let h = &self.hosts[host.0 as usize];
+        let group = h.tcp.listening.get(&dst).or_else(|| {
+            h.tcp
+                .listening
+                .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dst.port()))
+        })?;
+        match group.len() {
+            0 => None,
+            1 => Some(group[0]),
+            n => {
+                let hash = crate::ports::flow_hash(h.port_secret, dst, src);
+                Some(group[((u64::from(hash) * n as u64) >> 32) as usize])
+            }
+        }
     }
 
     /// `tcp_v4_send_reset()`: answer a segment nobody wants. A RST is never answered.
@@ -125,7 +138,6 @@ impl World {
     /// A segment for a known connection (`tcp_rcv_state_process`, `tcp_rcv_established`).
     fn tcp_rcv_state(&mut self, sock: SocketId, seg: Segment) {
         let s = self.sockets.get(sock);
-        let host = s.host;
         match s.state {
             TcpState::SynSent => return self.tcp_rcv_synsent(sock, seg),
             TcpState::SynRecv => {
@@ -161,6 +173,7 @@ impl World {
         }
         let s = self.sockets.get_mut(sock);
         let mut need_ack = false;
+        let fin = seg.flags.has(Flags::FIN);
         if !seg.is_empty() && seg.seq == s.rcv_nxt {
             if s.shut_rd && s.refs == 0 && s.parent.is_none() {
                 // Data for a socket closed by its owner: abort (tcp_rcv_state_process,
@@ -173,7 +186,7 @@ impl World {
             s.rcv_nxt = s.rcv_nxt.wrapping_add(payload.len() as u32);
             need_ack = true;
         }
-        if seg.flags.has(Flags::FIN) && seg.seq.wrapping_add(seg.len()) == s.rcv_nxt {
+        if fin && seg.seq.wrapping_add(seg.len()) == s.rcv_nxt {
             // tcp_fin().
             s.rcv_nxt = s.rcv_nxt.wrapping_add(1);
             s.rx_fin = true;
@@ -190,9 +203,11 @@ impl World {
         }
         if need_ack {
             self.send_ack(sock);
-            self.wake(sock, Wake::All);
+            // sk_data_ready (sock_def_readable): every non-exclusive waiter and one exclusive one;
+            // a FIN is a state change (sock_def_wakeup) that wakes everyone.
+            let (how, mask) = if fin { (Wake::All, 0) } else { (Wake::One, EPOLLIN) };
+            self.wake(sock, how, mask);
         }
-        let _ = host;
     }
 
     /// SYN_SENT: the answer to our SYN (`tcp_rcv_synsent_state_process`).
@@ -215,7 +230,8 @@ impl World {
         s.snd_una = seg.ack;
         self.cancel_timers(sock);
         self.send_ack(sock);
-        self.wake(sock, Wake::All);
+        // tcp_finish_connect() -> sk_state_change: wake everyone.
+        self.wake(sock, Wake::All, 0);
     }
 
     /// The handshake's last ACK reached a SYN_RECV child: it joins the accept queue
@@ -230,7 +246,7 @@ impl World {
         listen.syn_recv = listen.syn_recv.saturating_sub(1);
         listen.accept_queue.push_back(child);
         // inet_csk_wait_for_connect() sleeps exclusively: wake one accept().
-        self.wake(listener, Wake::One);
+        self.wake(listener, Wake::One, EPOLLIN);
     }
 
     /// A SYN_RECV child was reset before completing.
@@ -279,7 +295,7 @@ impl World {
         s.state = TcpState::TimeWait;
         s.time_wait_since = now;
         self.arm_timer(sock, TIME_WAIT_LEN, TimerKind::TimeWait);
-        self.wake(sock, Wake::All);
+        self.wake(sock, Wake::All, 0);
     }
 
     fn send_ack(&mut self, sock: SocketId) {
@@ -324,5 +340,40 @@ impl World {
             }
             _ => {}
         }
+    }
+
+    /// `tcp_poll()`: the events a socket is ready for now.
+    ///
+    /// A listener is readable when a connection waits in its accept queue. Otherwise: hang-up
+    /// when both directions are shut or the socket is closed; readable with data, or once the
+    /// peer's FIN arrived (with `EPOLLRDHUP`); writable once connected and not shut for
+    /// writing (socksim has no send-buffer limit yet); `EPOLLERR` with a pending error. Note
+    /// Linux's quirk, kept here: a fresh, never-connected socket is `EPOLLOUT|EPOLLHUP`.
+    pub(crate) fn tcp_poll(&self, sock: SocketId) -> u32 {
+        let s = self.sockets.get(sock);
+        if s.state == TcpState::Listen {
+            let queued = s.listen.as_ref().is_some_and(|l| !l.accept_queue.is_empty());
+            return if queued { EPOLLIN } else { 0 };
+        }
+        let mut mask = 0;
+        let rcv_shutdown = s.rx_fin || s.shut_rd;
+        if (rcv_shutdown && s.shut_wr) || s.state == TcpState::Closed {
+            mask |= EPOLLHUP;
+        }
+        if rcv_shutdown {
+            mask |= EPOLLIN | EPOLLRDHUP;
+        }
+        if !matches!(s.state, TcpState::SynSent | TcpState::SynRecv) {
+            if !s.rx.is_empty() {
+                mask |= EPOLLIN;
+            }
+            if !s.shut_wr {
+                mask |= EPOLLOUT;
+            }
+        }
+        if s.error.is_some() {
+            mask |= EPOLLERR;
+        }
+        mask
     }
 }

@@ -5,15 +5,16 @@
 //! process can run and says which; the driver (the scenario interpreter, or a test) then makes
 //! that process's next system call with [`World::syscall`].
 
+use crate::epoll::{Epoll, EpollId, Waiter};
 use crate::host::{BindBucket, FourTuple, Host, HostId, Iface, TcpTables};
 use crate::network::{NetId, Network};
 use crate::packet::{Segment, SegmentSummary};
-use crate::process::{Desc, FdTable, Pid, Process};
+use crate::process::{BlockedOn, Desc, FdTable, Pid, Process};
 use crate::socket::{SocketId, Sockets, TimerKind};
 use crate::sysctl::Sysctls;
 use crate::trace::Event;
 use petgraph::graph::{NodeIndex, UnGraph};
-use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake};
+use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake, Woken};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -26,6 +27,8 @@ pub(crate) enum Pending {
     Deliver(HostId, Segment),
     /// A socket timer fires, if its generation still matches.
     Timer(SocketId, u64, TimerKind),
+    /// A blocked call's deadline passes, if the process still waits with this deadline.
+    Timeout(Pid, Instant),
 }
 
 /// A node of the topology graph.
@@ -72,6 +75,7 @@ pub struct World {
     host_nodes: Vec<NodeIndex>,
     net_nodes: Vec<NodeIndex>,
     pub(crate) sockets: Sockets,
+    pub(crate) epolls: Vec<Option<Epoll>>,
     pub(crate) processes: Vec<Process>,
     pub(crate) sink: Box<dyn TraceSink<Event>>,
     pub(crate) tracing: bool,
@@ -95,6 +99,7 @@ impl World {
             host_nodes: Vec::new(),
             net_nodes: Vec::new(),
             sockets: Sockets::default(),
+            epolls: Vec::new(),
             processes: Vec::new(),
             sink: Box::new(NullSink),
             tracing: false,
@@ -247,8 +252,10 @@ impl World {
         let p = self.process(parent);
         let (host, fds) = (p.host, p.fds.clone());
         for (_, desc) in fds.iter() {
-            if let Desc::Socket(s) = desc {
-                self.sockets.get_mut(s).refs += 1;
+            match desc {
+                Desc::Socket(s) => self.sockets.get_mut(s).refs += 1,
+                Desc::Epoll(e) => self.epoll_mut(e).refs += 1,
+                Desc::Stdio => {}
             }
         }
         let child = self.new_process(host, name, fds, Some(parent));
@@ -264,6 +271,9 @@ impl World {
             name: name.to_string(),
             fds,
             blocked_in: None,
+            blocked_on: None,
+            deadline: None,
+            timed_out: false,
             exited: false,
         });
         let host_name = self.hosts[host.0 as usize].name.clone();
@@ -346,6 +356,20 @@ impl World {
     fn handle(&mut self, pending: Pending) {
         match pending {
             Pending::Run(pid) => self.sched.make_runnable(task(pid)),
+            Pending::Timeout(pid, deadline) => {
+                let p = self.process_mut(pid);
+                if p.deadline != Some(deadline) || p.exited {
+                    return;
+                }
+                p.timed_out = true;
+                let on = p.blocked_on.take();
+                match on {
+                    Some(BlockedOn::Socket(s)) => self.sockets.get_mut(s).wait.remove(Waiter::Task(task(pid))),
+                    Some(BlockedOn::Epoll(e)) => self.epoll_mut(e).wait.remove(task(pid)),
+                    None => {}
+                }
+                self.sched.make_runnable(task(pid));
+            }
             Pending::Deliver(host, seg) => self.tcp_input(host, seg),
             Pending::Timer(sock, generation, kind) => {
                 if self
@@ -524,18 +548,40 @@ impl World {
             // __inet_put_port() clears the port; the source address stays (`inet_saddr`).
             self.sockets.get_mut(sock).local.set_port(0);
         }
-        self.wake(sock, Wake::All);
+        self.wake(sock, Wake::All, 0);
         if self.sockets.get(sock).is_orphan() {
             self.bucket_remove(sock);
             self.sockets.remove(sock);
         }
     }
 
-    pub(crate) fn wake(&mut self, sock: SocketId, how: Wake) {
-        let s = self.sockets.get_mut(sock);
-        if !s.wait.is_empty() {
-            self.sched.wake(&mut s.wait, how);
+    /// Wakes a socket's wait queue with the poll events `mask` (`sk->sk_data_ready` and
+    /// friends): blocked tasks wake, and epoll instances watching the socket get the event
+    /// (`ep_poll_callback`). `how` says how many exclusive waiters may wake.
+    pub(crate) fn wake(&mut self, sock: SocketId, how: Wake, mask: u32) {
+        if self.sockets.get(sock).wait.is_empty() {
+            return;
         }
+        let mut queue = std::mem::take(&mut self.sockets.get_mut(sock).wait);
+        queue.wake(how.nr_exclusive(), |waiter| match waiter {
+            Waiter::Task(t) => {
+                self.sched.make_runnable(t);
+                Woken {
+                    woke: true,
+                    keep: false,
+                }
+            }
+            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, sock, mask),
+        });
+        self.sockets.get_mut(sock).wait = queue;
+    }
+
+    pub(crate) fn epoll(&self, id: EpollId) -> &Epoll {
+        self.epolls[id.0 as usize].as_ref().expect("live epoll id")
+    }
+
+    pub(crate) fn epoll_mut(&mut self, id: EpollId) -> &mut Epoll {
+        self.epolls[id.0 as usize].as_mut().expect("live epoll id")
     }
 
     /// Number of live sockets in the world (all hosts).

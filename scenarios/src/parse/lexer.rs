@@ -121,7 +121,7 @@ impl Token<'_> {
 }
 
 /// The punctuation characters.
-const PUNCTUATION: [char; 8] = ['(', ')', '{', '}', ',', '=', '|', '/'];
+const PUNCTUATION: [char; 10] = ['(', ')', '{', '}', ',', '=', '|', '/', '[', ']'];
 
 /// Whether `c` may appear in a word.
 pub(crate) fn is_word_char(c: char) -> bool {
@@ -179,7 +179,6 @@ fn token<'s>(input: &mut Input<'s>) -> PResult<Option<Token<'s>>> {
     let bad = Span::new(start, start + c.len_utf8());
     let d = Diagnostic::error(format!("unexpected character {c:?}"), bad, "not part of any token");
     cut(match c {
-        '[' | ']' => d.with_help("IPv6 addresses are not supported yet; write IPv4 as `10.0.0.1:80`"),
         '@' => d.with_help("abstract Unix socket names are not supported yet"),
         '\'' => d.with_help("strings use double quotes: \"text\""),
         _ => d.with_help("names are ASCII letters, digits and `_`; other text goes in a \"string\""),

@@ -808,6 +808,9 @@ fn arg(c: &mut Cursor<'_, '_>) -> Result<Arg, Diagnostic> {
             }
             Ok(Arg { kind, span: token.span })
         }
+        TokenKind::Punct('[') => Err(c
+            .expected("an argument")
+            .with_help("IPv6 addresses are not supported yet; write IPv4 as `10.0.0.1:80`")),
         TokenKind::Punct(_) => Err(c.expected("an argument")),
     }
 }
@@ -966,7 +969,34 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
         }
         None => None,
     };
-    Ok(Outcome::Value { value, data, addr })
+    let detail = match c.eat_punct('[') {
+        Some(open) => {
+            // `[ECONNREFUSED]`, `[3 EPOLLIN, 5 EPOLLIN|EPOLLOUT]`: kept without whitespace.
+            let mut text = String::new();
+            loop {
+                match c.bump() {
+                    Some(t) if t.is_punct(']') => break,
+                    Some(t) if t.kind == TokenKind::Word || t.is_punct(',') || t.is_punct('|') => text.push_str(t.text),
+                    Some(t) => {
+                        return Err(Diagnostic::error(
+                            format!("unexpected `{}` inside `[...]`", t.text),
+                            t.span,
+                            "expected a value, `,`, `|` or `]`",
+                        ));
+                    }
+                    None => return Err(c.expected("`]`").with_secondary(open, "opened here")),
+                }
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    Ok(Outcome::Value {
+        value,
+        data,
+        addr,
+        detail,
+    })
 }
 
 /// strace prints `-1 ECONNREFUSED (Connection refused)`; a pasted trace line may carry the

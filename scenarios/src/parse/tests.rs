@@ -132,7 +132,8 @@ fn parses_the_design_example() {
         [Outcome::Value {
             value: lit(0),
             data: None,
-            addr: None
+            addr: None,
+            detail: None
         }]
     );
 
@@ -159,7 +160,8 @@ fn parses_the_design_example() {
         [Outcome::Value {
             value: lit(5),
             data: Some("hello".into()),
-            addr: None
+            addr: None,
+            detail: None
         }]
     );
     assert_eq!(text(EXAMPLE, expect.as_ref().unwrap().span), "= 5 \"hello\"");
@@ -270,6 +272,7 @@ fn parses_every_statement_form() {
                 octets: [lit(10), lit(0), lit(0), lit(2)],
                 port: PortPattern::Any
             }),
+            detail: None,
         }]
     );
     let (_, _, expect) = call_of(&body[2]);
