@@ -16,6 +16,7 @@
 pub mod epoll;
 pub mod errno;
 pub mod host;
+pub mod invariants;
 pub mod network;
 pub mod packet;
 pub mod ports;

@@ -31,7 +31,11 @@ fn run_until(
             world.exit(pid);
             continue;
         }
-        match world.syscall(pid, &calls[*pc], *resumed) {
+        let outcome = world.syscall(pid, &calls[*pc], *resumed);
+        world
+            .check_invariants()
+            .unwrap_or_else(|v| panic!("after {:?}: {v}", calls[*pc]));
+        match outcome {
             Outcome::Done(r) => {
                 results.entry(pid.0).or_default().push(r);
                 *pc += 1;
