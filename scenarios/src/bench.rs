@@ -86,6 +86,13 @@ pub fn connections(n: usize) -> BenchResult {
         .expect("fresh world");
     let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
     let client_pid = world.spawn(client, "client", sim_core::Instant(1_000_000));
+    // Both sides hold n descriptors: raise RLIMIT_NOFILE, as a real server's unit file must.
+    let limit = sim_kernel::process::Rlimit {
+        soft: n as u64 + 64,
+        hard: n as u64 + 64,
+    };
+    world.set_nofile_limit(server_pid, limit);
+    world.set_nofile_limit(client_pid, limit);
     let mut server_role = Role::Server {
         listeners: Vec::new(),
         phase: 0,

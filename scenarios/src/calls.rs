@@ -34,6 +34,8 @@ pub enum Param {
     EpollEvents,
     /// `epoll_create1` flags (`EPOLL_CLOEXEC` or 0).
     EpollFlags,
+    /// A resource (`RLIMIT_NOFILE`).
+    Resource,
 }
 
 /// The signature of one call.
@@ -162,6 +164,18 @@ pub const CALLS: &[CallSpec] = &[
         optional: 0,
         results: 0,
     },
+    CallSpec {
+        name: "setrlimit",
+        params: &[Resource, Int, Int],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "getrlimit",
+        params: &[Resource],
+        optional: 0,
+        results: 0,
+    },
 ];
 
 /// Looks a call up by name.
@@ -254,6 +268,7 @@ pub const CONSTANTS: &[Constant] = &[
     c("EPOLLEXCLUSIVE", 1 << 28, EpollEvents),
     c("EPOLLONESHOT", 1 << 30, EpollEvents),
     c("EPOLLET", 1 << 31, EpollEvents),
+    c("RLIMIT_NOFILE", 7, Resource),
     c("SHUT_RD", 0, How),
     c("SHUT_WR", 1, How),
     c("SHUT_RDWR", 2, How),

@@ -469,7 +469,8 @@ impl Checker<'_> {
                 | Param::FileFlags
                 | Param::EpollOp
                 | Param::EpollEvents
-                | Param::EpollFlags,
+                | Param::EpollFlags
+                | Param::Resource,
                 ArgKind::Name(name),
             ) => {
                 self.constant(spec, index, name, arg.span, param, scope);
@@ -735,6 +736,7 @@ fn describe(param: Param) -> &'static str {
         Param::EpollOp => "an epoll_ctl operation",
         Param::EpollEvents => "epoll events",
         Param::EpollFlags => "epoll_create1 flags",
+        Param::Resource => "a resource",
     }
 }
 
@@ -759,6 +761,7 @@ fn signature(spec: &CallSpec) -> String {
             Param::EpollOp => "EPOLL_CTL_ADD",
             Param::EpollEvents => "EPOLLIN",
             Param::EpollFlags => "0",
+            Param::Resource => "RLIMIT_NOFILE",
         })
         .collect();
     let required = spec.min_args().min(examples.len());

@@ -441,6 +441,12 @@ impl<'a> ProcessScript<'a> {
                 maxevents: int(1, None)?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
                 timeout_ms: int(2, None)?,
             },
+            "setrlimit" => Syscall::SetRlimit {
+                resource: int(0, None)? as i32,
+                soft: int(1, None)?.max(0) as u64,
+                hard: int(2, None)?.max(0) as u64,
+            },
+            "getrlimit" => Syscall::GetRlimit { resource: int(0, None)? as i32 },
             "setsockopt" => Syscall::SetSockOpt {
                 fd: fd()?,
                 level: int(1, None)? as i32,

@@ -139,6 +139,15 @@ pub fn format_call(call: &Syscall) -> String {
             maxevents,
             timeout_ms,
         } => format!("epoll_wait({epfd}, {maxevents}, {timeout_ms})"),
+        Syscall::SetRlimit { resource, soft, hard } => {
+            format!(
+                "setrlimit({}, {soft}, {hard})",
+                constant_name(Param::Resource, i64::from(*resource))
+            )
+        }
+        Syscall::GetRlimit { resource } => {
+            format!("getrlimit({})", constant_name(Param::Resource, i64::from(*resource)))
+        }
         Syscall::SetSockOpt { fd, level, name, value } => format!(
             "setsockopt({fd}, {}, {}, {value})",
             constant_name(Param::Level, i64::from(*level)),
@@ -154,7 +163,7 @@ pub fn format_return(ret: &SysReturn) -> String {
         SysReturn::Error { errno } => format!("-1 {errno}"),
         SysReturn::Addr { addr } => addr.to_string(),
         SysReturn::Accepted { fd, peer } => format!("{fd} ({peer})"),
-        SysReturn::OptVal { .. } | SysReturn::Events { .. } => {
+        SysReturn::OptVal { .. } | SysReturn::Events { .. } | SysReturn::Limit { .. } => {
             format!("{} [{}]", ret.value(), bracket_detail(ret).unwrap_or_default())
         }
         SysReturn::Data { data } if data.is_empty() => "0".into(),
@@ -167,6 +176,7 @@ pub fn format_return(ret: &SysReturn) -> String {
 pub fn bracket_detail(ret: &SysReturn) -> Option<String> {
     match ret {
         SysReturn::OptVal { name, value } => Some(option_value(*name, *value)),
+        SysReturn::Limit { soft, hard } => Some(format!("{soft}, {hard}")),
         SysReturn::Events { events } => Some(
             events
                 .iter()

@@ -127,6 +127,7 @@ impl World {
         if flags & !EPOLL_CLOEXEC != 0 {
             return Err(Errno::EINVAL);
         }
+        self.fd_available(pid)?;
         let id = EpollId(self.epolls.len() as u32);
         self.epolls.push(Some(Epoll {
             refs: 1,

@@ -62,6 +62,11 @@ impl FdTable {
         }
     }
 
+    /// The number [`FdTable::install`] would hand out next (`get_unused_fd_flags`).
+    pub fn next_fd(&self) -> Fd {
+        self.free.first().copied().unwrap_or(self.slots.len() as Fd)
+    }
+
     /// What `fd` refers to.
     pub fn get(&self, fd: Fd) -> Option<Desc> {
         usize::try_from(fd)
@@ -105,6 +110,30 @@ impl FdTable {
     }
 }
 
+/// `RLIMIT_NOFILE` (`include/uapi/asm-generic/resource.h`).
+pub const RLIMIT_NOFILE: i32 = 7;
+
+/// `fs.nr_open`: the ceiling for `RLIMIT_NOFILE` (`sysctl_nr_open`, 1024 * 1024).
+pub const NR_OPEN: u64 = 1 << 20;
+
+/// A resource limit: soft and hard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    /// The limit enforced.
+    pub soft: u64,
+    /// The ceiling an unprivileged process may raise `soft` to.
+    pub hard: u64,
+}
+
+impl Rlimit {
+    /// `RLIMIT_NOFILE` as a systemd-started process gets it: soft 1024 (`INR_OPEN_CUR`),
+    /// hard 524288 (systemd's default since v240).
+    pub const NOFILE_DEFAULT: Rlimit = Rlimit {
+        soft: 1024,
+        hard: 524_288,
+    };
+}
+
 /// One simulated process.
 #[derive(Clone, Debug)]
 pub struct Process {
@@ -116,6 +145,8 @@ pub struct Process {
     pub name: String,
     /// Open descriptors.
     pub fds: FdTable,
+    /// `RLIMIT_NOFILE`: descriptors must stay below `soft`.
+    pub nofile: Rlimit,
     /// The call it waits in, if blocked.
     pub blocked_in: Option<Syscall>,
     /// The queue it waits on, if blocked.

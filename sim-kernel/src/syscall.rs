@@ -163,6 +163,20 @@ pub enum Syscall {
         /// Milliseconds to wait; -1 forever, 0 not at all.
         timeout_ms: i64,
     },
+    /// `setrlimit(resource, soft, hard)`.
+    SetRlimit {
+        /// Resource (`RLIMIT_NOFILE` = 7).
+        resource: i32,
+        /// New soft limit.
+        soft: u64,
+        /// New hard limit.
+        hard: u64,
+    },
+    /// `getrlimit(resource)`.
+    GetRlimit {
+        /// Resource (`RLIMIT_NOFILE` = 7).
+        resource: i32,
+    },
     /// `setsockopt(fd, level, name, value)` with an integer value.
     SetSockOpt {
         /// Socket.
@@ -209,6 +223,13 @@ pub enum SysReturn {
         /// The value.
         value: i64,
     },
+    /// A resource limit (`getrlimit`); the call itself returns 0.
+    Limit {
+        /// Soft limit.
+        soft: u64,
+        /// Hard limit.
+        hard: u64,
+    },
     /// Ready descriptors and their events (`epoll_wait`); the value is their count.
     Events {
         /// (descriptor, events) pairs, in the order epoll reports them.
@@ -227,7 +248,7 @@ impl SysReturn {
         match self {
             SysReturn::Value { value } => *value,
             SysReturn::Error { .. } => -1,
-            SysReturn::Addr { .. } | SysReturn::OptVal { .. } => 0,
+            SysReturn::Addr { .. } | SysReturn::OptVal { .. } | SysReturn::Limit { .. } => 0,
             SysReturn::Events { events } => events.len() as i64,
             SysReturn::Accepted { fd, .. } => i64::from(*fd),
             SysReturn::Data { data } => data.len() as i64,

@@ -8,7 +8,7 @@ use crate::epoll::Waiter;
 use crate::errno::Errno;
 use crate::packet::{Flags, Segment};
 use crate::ports::{self, TupleUse};
-use crate::process::{BlockedOn, Desc, Pid};
+use crate::process::{BlockedOn, Desc, NR_OPEN, Pid, RLIMIT_NOFILE, Rlimit};
 use crate::socket::{ListenState, Socket, SocketId, TcpState, TimerKind};
 use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
@@ -119,6 +119,10 @@ impl World {
             Syscall::Close { fd } => return Step::Done(self.sys_close(pid, fd)),
             Syscall::Fcntl { fd, cmd, arg } => return Step::Done(self.sys_fcntl(pid, fd, cmd, arg)),
             Syscall::EpollCreate1 { flags } => return Step::Done(self.sys_epoll_create1(pid, flags)),
+            Syscall::SetRlimit { resource, soft, hard } => {
+                return Step::Done(self.sys_setrlimit(pid, resource, soft, hard));
+            }
+            Syscall::GetRlimit { resource } => return Step::Done(self.sys_getrlimit(pid, resource)),
             Syscall::EpollCtl { epfd, op, fd, events } => {
                 return Step::Done(self.sys_epoll_ctl(pid, epfd, op, fd, events));
             }
@@ -166,6 +170,42 @@ impl World {
         Step::Done(result)
     }
 
+    /// Fails with `EMFILE` when the next descriptor would reach `RLIMIT_NOFILE`
+    /// (`get_unused_fd_flags` -> `alloc_fd`).
+    pub(crate) fn fd_available(&self, pid: Pid) -> Result<(), Errno> {
+        let p = self.process(pid);
+        if u64::try_from(p.fds.next_fd()).unwrap_or(u64::MAX) >= p.nofile.soft {
+            return Err(Errno::EMFILE);
+        }
+        Ok(())
+    }
+
+    /// `setrlimit()` (`do_prlimit`): soft above hard is `EINVAL`; raising the hard limit needs
+    /// `CAP_SYS_RESOURCE` (every simulated process is root) and stays within `fs.nr_open`
+    /// (`EPERM` above it).
+    fn sys_setrlimit(&mut self, pid: Pid, resource: i32, soft: u64, hard: u64) -> SysResult {
+        if resource != RLIMIT_NOFILE {
+            return Err(Errno::EINVAL);
+        }
+        if soft > hard {
+            return Err(Errno::EINVAL);
+        }
+        if hard > NR_OPEN {
+            return Err(Errno::EPERM);
+        }
+        self.process_mut(pid).nofile = Rlimit { soft, hard };
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    /// `getrlimit()`.
+    fn sys_getrlimit(&mut self, pid: Pid, resource: i32) -> SysResult {
+        if resource != RLIMIT_NOFILE {
+            return Err(Errno::EINVAL);
+        }
+        let Rlimit { soft, hard } = self.process(pid).nofile;
+        Ok(SysReturn::Limit { soft, hard })
+    }
+
     /// `fcntl()` (`do_fcntl`, `setfl`): only the status flags are simulated.
     fn sys_fcntl(&mut self, pid: Pid, fd: Fd, cmd: i32, arg: i64) -> SysResult {
         let desc = self.process(pid).fds.get(fd).ok_or(Errno::EBADF)?;
@@ -209,6 +249,8 @@ impl World {
         if protocol != 0 && protocol != IPPROTO_TCP {
             return Err(Errno::EPROTONOSUPPORT);
         }
+        // sock_map_fd() after sock_create(): the family and type are checked first.
+        self.fd_available(pid)?;
         let host = self.process(pid).host;
         let mut s = Socket::new(host);
         s.nonblocking = flags & SOCK_NONBLOCK != 0;
@@ -315,6 +357,10 @@ impl World {
     /// `accept()` (`inet_csk_accept`): the oldest established child, or wait (exclusively:
     /// one waiter is woken per connection, `inet_csk_wait_for_connect`).
     fn sys_accept(&mut self, pid: Pid, sock: SocketId) -> Step {
+        // __sys_accept4_file(): the descriptor is reserved before anything is dequeued.
+        if let Err(e) = self.fd_available(pid) {
+            return Step::Done(Err(e));
+        }
         let s = self.sockets.get_mut(sock);
         let Some(listen) = s.listen.as_mut().filter(|_| s.state == TcpState::Listen) else {
             return Step::Done(Err(Errno::EINVAL));

@@ -264,12 +264,15 @@ impl World {
     }
 
     fn new_process(&mut self, host: HostId, name: &str, fds: FdTable, parent: Option<Pid>) -> Pid {
+        // fork() copies the parent's limits.
+        let nofile = parent.map_or(crate::process::Rlimit::NOFILE_DEFAULT, |p| self.process(p).nofile);
         let pid = Pid(self.processes.len() as u32 + 1);
         self.processes.push(Process {
             pid,
             host,
             name: name.to_string(),
             fds,
+            nofile,
             blocked_in: None,
             blocked_on: None,
             deadline: None,
@@ -284,6 +287,12 @@ impl World {
             parent: parent.map(|p| p.0),
         });
         pid
+    }
+
+    /// Sets `pid`'s `RLIMIT_NOFILE` before it runs, as `ulimit -n` or systemd's
+    /// `LimitNOFILE=` would (no check: this is setup, not a system call).
+    pub fn set_nofile_limit(&mut self, pid: Pid, limit: crate::process::Rlimit) {
+        self.process_mut(pid).nofile = limit;
     }
 
     /// The process `pid`.
