@@ -86,6 +86,10 @@ pub enum TimerKind {
     TimeWait,
     /// Retransmit the SYN (`tcp_retransmit_timer` in SYN_SENT).
     SynRetransmit,
+    /// Retransmit a SYN_RECV child's SYN-ACK (`reqsk_timer_handler`).
+    SynAckRetransmit,
+    /// An orphaned FIN_WAIT2 gives up waiting for the peer's FIN (`tcp_fin_timeout`).
+    FinWait2,
 }
 
 /// One TCP socket.
@@ -107,6 +111,8 @@ pub struct Socket {
     pub reuseport: bool,
     /// A connect() is under way or finished unreported (`sock->state == SS_CONNECTING`).
     pub connecting: bool,
+    /// The local address was chosen by `bind()` (`SOCK_BINDADDR_LOCK`).
+    pub addr_locked: bool,
     /// The port was chosen by the user (`bind` with a port, or `bind(0)`/listen autobind):
     /// `SOCK_BINDPORT_LOCK`, and the bucket is an explicit-bind one.
     pub user_bound: bool,
@@ -163,6 +169,7 @@ impl Socket {
             nonblocking: false,
             reuseport: false,
             connecting: false,
+            addr_locked: false,
             user_bound: false,
             in_bind_table: false,
             bucket_index: 0,

@@ -292,6 +292,7 @@ impl World {
         let s = self.sockets.get_mut(sock);
         s.local = SocketAddrV4::new(*addr.ip(), port);
         s.user_bound = true;
+        s.addr_locked = !addr.ip().is_unspecified();
         self.bucket_add(sock, port, true);
         Ok(SysReturn::Value { value: 0 })
     }
@@ -471,6 +472,11 @@ impl World {
             TcpState::SynSent | TcpState::SynRecv => Step::Done(Err(Errno::EALREADY)),
             TcpState::Closed => {
                 s.connecting = false;
+                // tcp_disconnect(): the route-chosen source address is forgotten unless bind()
+                // chose it (SOCK_BINDADDR_LOCK).
+                if !s.addr_locked {
+                    s.local = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, s.local.port());
+                }
                 Step::Done(Err(s.error.take().unwrap_or(Errno::ECONNABORTED)))
             }
             _ => {
@@ -659,6 +665,7 @@ impl World {
                 self.tcp_done(sock);
             }
             TcpState::Established | TcpState::CloseWait => self.send_fin(sock),
+            TcpState::FinWait2 => self.arm_fin_wait2_timer(sock),
             _ => {}
         }
     }

@@ -114,14 +114,6 @@ impl World {
         child.snd_una = iss;
         child.snd_nxt = iss.wrapping_add(1);
         child.rcv_nxt = seg.seq.wrapping_add(1);
-        let synack = Segment {
-            src: child.local,
-            dst: child.remote,
-            flags: Flags::SYN | Flags::ACK,
-            seq: iss,
-            ack: child.rcv_nxt,
-            payload: None,
-        };
         let child = self.sockets.insert(child);
         // __inet_inherit_port(): the child holds the listener's port.
         self.bucket_add(child, seg.dst.port(), false);
@@ -132,7 +124,8 @@ impl World {
             .as_mut()
             .expect("listener state")
             .syn_recv += 1;
-        self.transmit(host, synack);
+        self.arm_timer(child, Duration::from_secs(1), TimerKind::SynAckRetransmit);
+        self.send_synack(child);
     }
 
     /// A segment for a known connection (`tcp_rcv_state_process`, `tcp_rcv_established`).
@@ -147,7 +140,9 @@ impl World {
                 if !seg.flags.has(Flags::ACK) || seg.ack != s.iss.wrapping_add(1) {
                     return;
                 }
-                self.establish_child(sock);
+                if !self.establish_child(sock) {
+                    return;
+                }
             }
             TcpState::TimeWait => {
                 // tcp_timewait_state_process(): a RST kills TIME_WAIT (RFC 1337 protection is
@@ -164,6 +159,12 @@ impl World {
         }
         if seg.flags.has(Flags::RST) {
             return self.tcp_reset(sock);
+        }
+        if seg.flags.has(Flags::SYN) {
+            // A SYN on a synchronised connection — typically a retransmitted SYN-ACK whose ACK
+            // was ignored — is answered with an ACK (RFC 5961 §4.2 challenge ACK,
+            // tcp_validate_incoming).
+            return self.send_ack(sock);
         }
         if seg.flags.has(Flags::ACK) {
             self.tcp_ack(sock, seg.ack);
@@ -222,6 +223,21 @@ impl World {
             }
             return;
         }
+        if seg.flags.has(Flags::ACK) && !acceptable {
+            // tcp_rcv_synsent_state_process(): an ACK for something we never sent — e.g. the
+            // challenge ACK of a stale connection still holding this 4-tuple on the peer — is
+            // answered with a reset (`reset_and_undo`); the SYN is retransmitted later.
+            let host = s.host;
+            let rst = Segment {
+                src: seg.dst,
+                dst: seg.src,
+                flags: Flags::RST,
+                seq: seg.ack,
+                ack: 0,
+                payload: None,
+            };
+            return self.transmit(host, rst);
+        }
         if !(acceptable && seg.flags.has(Flags::SYN)) {
             return;
         }
@@ -236,9 +252,35 @@ impl World {
 
     /// The handshake's last ACK reached a SYN_RECV child: it joins the accept queue
     /// (`tcp_check_req`, `inet_csk_complete_hashdance`) and one accept() waiter wakes.
-    fn establish_child(&mut self, child: SocketId) {
-        let c = self.sockets.get_mut(child);
+    ///
+    /// If the accept queue is full by then (`sk_acceptq_is_full` in `tcp_check_req`), the ACK
+    /// is ignored with `tcp_abort_on_overflow = 0` (Linux's default): the child stays
+    /// SYN_RECV and its SYN-ACK retransmissions give the client's ACK another chance later.
+    /// Returns whether the child was established.
+    fn establish_child(&mut self, child: SocketId) -> bool {
+        let c = self.sockets.get(child);
         let listener = c.parent.expect("a SYN_RECV child has a listener");
+        let l = self.sockets.get(listener);
+        let listen = l.listen.as_ref().expect("listener state");
+        if listen.accept_queue.len() as u32 > listen.max_backlog {
+            let segment = crate::packet::SegmentSummary {
+                src: c.remote,
+                dst: c.local,
+                flags: Flags::ACK,
+                seq: c.rcv_nxt,
+                ack: c.snd_nxt,
+                len: 0,
+            };
+            let reason = "accept queue full: handshake ACK ignored".to_string();
+            self.trace(|| Event::Drop {
+                network: "-".into(),
+                segment,
+                reason,
+            });
+            return false;
+        }
+        self.cancel_timers(child);
+        let c = self.sockets.get_mut(child);
         c.state = TcpState::Established;
         c.snd_una = c.snd_nxt;
         let l = self.sockets.get_mut(listener);
@@ -247,6 +289,7 @@ impl World {
         listen.accept_queue.push_back(child);
         // inet_csk_wait_for_connect() sleeps exclusively: wake one accept().
         self.wake(listener, Wake::One, EPOLLIN);
+        true
     }
 
     /// A SYN_RECV child was reset before completing.
@@ -280,7 +323,12 @@ impl World {
         s.snd_una = ack;
         let fin_acked = s.shut_wr && ack == s.snd_nxt;
         match s.state {
-            TcpState::FinWait1 if fin_acked => s.state = TcpState::FinWait2,
+            TcpState::FinWait1 if fin_acked => {
+                s.state = TcpState::FinWait2;
+                if s.is_orphan() {
+                    self.arm_fin_wait2_timer(sock);
+                }
+            }
             TcpState::Closing if fin_acked => self.enter_time_wait(sock),
             TcpState::LastAck if fin_acked => self.tcp_done(sock),
             _ => {}
@@ -296,6 +344,30 @@ impl World {
         s.time_wait_since = now;
         self.arm_timer(sock, TIME_WAIT_LEN, TimerKind::TimeWait);
         self.wake(sock, Wake::All, 0);
+    }
+
+    /// An orphaned FIN_WAIT2 lasts `tcp_fin_timeout` (`tcp_rcv_state_process`, `tcp_close`:
+    /// `tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)`), then disappears without a reset.
+    pub(crate) fn arm_fin_wait2_timer(&mut self, sock: SocketId) {
+        let secs = self.hosts[self.sockets.get(sock).host.0 as usize]
+            .sysctl
+            .tcp_fin_timeout;
+        self.arm_timer(sock, Duration::from_secs(u64::from(secs)), TimerKind::FinWait2);
+    }
+
+    /// Sends a SYN-ACK for a SYN_RECV child (`tcp_v4_send_synack`).
+    pub(crate) fn send_synack(&mut self, child: SocketId) {
+        let c = self.sockets.get(child);
+        let synack = Segment {
+            src: c.local,
+            dst: c.remote,
+            flags: Flags::SYN | Flags::ACK,
+            seq: c.iss,
+            ack: c.rcv_nxt,
+            payload: None,
+        };
+        let host = c.host;
+        self.transmit(host, synack);
     }
 
     fn send_ack(&mut self, sock: SocketId) {
@@ -317,6 +389,18 @@ impl World {
         let s = self.sockets.get_mut(sock);
         match kind {
             TimerKind::TimeWait if s.state == TcpState::TimeWait => self.tcp_done(sock),
+            TimerKind::FinWait2 if s.state == TcpState::FinWait2 => self.tcp_done(sock),
+            TimerKind::SynAckRetransmit if s.state == TcpState::SynRecv => {
+                let retries = self.hosts[s.host.0 as usize].sysctl.tcp_synack_retries;
+                if s.syn_retries >= retries {
+                    // reqsk_timer_handler(): the request is dropped silently.
+                    return self.drop_request(sock);
+                }
+                s.syn_retries += 1;
+                let backoff = Duration::from_secs(1u64 << s.syn_retries.min(30));
+                self.arm_timer(sock, backoff, TimerKind::SynAckRetransmit);
+                self.send_synack(sock);
+            }
             TimerKind::SynRetransmit if s.state == TcpState::SynSent => {
                 let retries = self.hosts[s.host.0 as usize].sysctl.tcp_syn_retries;
                 if s.syn_retries >= retries {
