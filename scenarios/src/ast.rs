@@ -54,9 +54,9 @@ pub struct Scenario {
 pub struct NetworkDecl {
     /// The network's name.
     pub name: Ident,
-    /// Network address (host bits zero is not required).
-    pub addr: std::net::Ipv4Addr,
-    /// Prefix length, 0..=32.
+    /// Network address (host bits zero is not required), IPv4 or IPv6.
+    pub addr: std::net::IpAddr,
+    /// Prefix length, up to 32 (IPv4) or 128 (IPv6).
     pub prefix: u8,
     /// One-way latency in nanoseconds (`latency=`), if given.
     pub latency_ns: Option<u64>,
@@ -81,7 +81,7 @@ pub struct HostDecl {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AddrDecl {
     /// The interface address.
-    pub addr: std::net::Ipv4Addr,
+    pub addr: std::net::IpAddr,
     /// The network it is attached to.
     pub network: Ident,
     /// The whole line.
@@ -218,11 +218,20 @@ pub enum Num {
     Var(Ident),
 }
 
-/// An IPv4 socket address whose parts may be `$var`.
+/// The host part of a socket address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IpSpec {
+    /// IPv4: four octets, each a literal or `$var` (`10.0.0.$i`).
+    V4([Num; 4]),
+    /// IPv6, written in brackets (`[fd00::1]`, `[::ffff:10.0.0.2]`); literal only.
+    V6(std::net::Ipv6Addr),
+}
+
+/// A socket address whose parts may be `$var` (`10.0.0.$i:$p`, `[::1]:80`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InetAddr {
-    /// The four octets.
-    pub octets: [Num; 4],
+    /// The address.
+    pub ip: IpSpec,
     /// The port.
     pub port: Num,
 }
@@ -277,11 +286,11 @@ pub enum Outcome {
     Addr(AddrPattern),
 }
 
-/// An address to match: octets exact, port exact, a range, or `*`.
+/// An address to match: the address exact; the port exact, a range, or `*`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddrPattern {
-    /// The four octets.
-    pub octets: [Num; 4],
+    /// The address.
+    pub ip: IpSpec,
     /// Which ports match.
     pub port: PortPattern,
 }

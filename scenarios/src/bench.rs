@@ -71,7 +71,7 @@ pub fn connections(n: usize) -> BenchResult {
     let lan = world
         .add_network(
             "lan",
-            Ipv4Addr::new(10, 0, 0, 0),
+            Ipv4Addr::new(10, 0, 0, 0).into(),
             24,
             sim_core::Duration::from_micros(50),
         )
@@ -79,10 +79,10 @@ pub fn connections(n: usize) -> BenchResult {
     let server = world.add_host("server").expect("fresh world");
     let client = world.add_host("client").expect("fresh world");
     world
-        .add_addr(server, Ipv4Addr::new(10, 0, 0, 1), lan)
+        .add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan)
         .expect("fresh world");
     world
-        .add_addr(client, Ipv4Addr::new(10, 0, 0, 2), lan)
+        .add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan)
         .expect("fresh world");
     let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
     let client_pid = world.spawn(client, "client", sim_core::Instant(1_000_000));
@@ -161,7 +161,7 @@ fn step(world: &mut World, pid: Pid, role: &mut Role, n: usize, server_ports: us
                             0 => socket,
                             1 => Syscall::Bind {
                                 fd: listeners_next_fd(listeners),
-                                addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80 + listeners.len() as u16),
+                                addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80 + listeners.len() as u16).into(),
                             },
                             _ => Syscall::Listen {
                                 fd: listeners_next_fd(listeners),
@@ -205,7 +205,7 @@ fn step(world: &mut World, pid: Pid, role: &mut Role, n: usize, server_ports: us
                     (
                         Syscall::Connect {
                             fd,
-                            addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port),
+                            addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port).into(),
                         },
                         false,
                     )

@@ -222,7 +222,7 @@ pub const SOCK_CLOEXEC: i64 = 0o2000000;
 /// Every constant the language knows, with Linux's values (x86_64 uapi headers).
 pub const CONSTANTS: &[Constant] = &[
     c("AF_INET", 2, Domain),
-    later("AF_INET6", 10, Domain, "IPv6 sockets are not simulated yet"),
+    c("AF_INET6", 10, Domain),
     later("AF_UNIX", 1, Domain, "Unix-domain sockets are not simulated yet"),
     later("AF_LOCAL", 1, Domain, "Unix-domain sockets are not simulated yet"),
     c("SOCK_STREAM", 1, Type),
@@ -234,7 +234,7 @@ pub const CONSTANTS: &[Constant] = &[
     later("IPPROTO_UDP", 17, Protocol, "UDP is not simulated yet"),
     c("IPPROTO_IP", 0, Protocol),
     c("SOL_SOCKET", 1, Level),
-    later("IPPROTO_IPV6", 41, Level, "IPv6 options are not simulated yet"),
+    c("IPPROTO_IPV6", 41, Level),
     c("SO_REUSEADDR", 2, OptName),
     c("SO_REUSEPORT", 15, OptName),
     c("SO_ERROR", 4, OptName),
@@ -244,7 +244,7 @@ pub const CONSTANTS: &[Constant] = &[
     later("SO_SNDBUF", 7, OptName, "buffer sizes are not simulated yet"),
     later("SO_RCVBUF", 8, OptName, "buffer sizes are not simulated yet"),
     later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
-    later("IPV6_V6ONLY", 26, OptName, "IPv6 options are not simulated yet"),
+    c("IPV6_V6ONLY", 26, OptName),
     later(
         "IP_BIND_ADDRESS_NO_PORT",
         24,

@@ -100,7 +100,7 @@ impl Checker<'_> {
     fn hosts(&mut self) {
         let mut first: BTreeMap<&str, Span> = BTreeMap::new();
         // (network, address) -> where it was first assigned.
-        let mut assigned: BTreeMap<(&str, std::net::Ipv4Addr), Span> = BTreeMap::new();
+        let mut assigned: BTreeMap<(&str, std::net::IpAddr), Span> = BTreeMap::new();
         for host in &self.scenario.hosts {
             let name = &host.name;
             match first.get(name.name.as_str()) {
@@ -149,15 +149,9 @@ impl Checker<'_> {
             self.report(d);
             return;
         };
-        let mask = u32::MAX
-            .checked_shl(32 - u32::from(network.prefix.min(32)))
-            .unwrap_or(0);
-        if u32::from(addr.addr) & mask != u32::from(network.addr) & mask {
-            let cidr = format!(
-                "{}/{}",
-                std::net::Ipv4Addr::from(u32::from(network.addr) & mask),
-                network.prefix
-            );
+        let net_prefix = masked(network.addr, network.prefix);
+        if net_prefix != masked(addr.addr, network.prefix) {
+            let cidr = format!("{}/{}", net_prefix, network.prefix);
             self.report(
                 Diagnostic::error(
                     format!(
@@ -628,9 +622,12 @@ impl Checker<'_> {
         match &arg.kind {
             ArgKind::Num(n) => self.num(n, scope),
             ArgKind::Inet(addr) => {
-                for n in addr.octets.iter().chain([&addr.port]) {
-                    self.num(n, scope);
+                if let crate::ast::IpSpec::V4(octets) = &addr.ip {
+                    for n in octets {
+                        self.num(n, scope);
+                    }
                 }
+                self.num(&addr.port, scope);
             }
             ArgKind::Name(_) | ArgKind::Size(_) | ArgKind::Str(_) | ArgKind::Flags(_) => {}
         }
@@ -667,8 +664,10 @@ impl Checker<'_> {
     }
 
     fn addr_pattern(&mut self, pattern: &AddrPattern, scope: &Scope) {
-        for n in &pattern.octets {
-            self.num(n, scope);
+        if let crate::ast::IpSpec::V4(octets) = &pattern.ip {
+            for n in octets {
+                self.num(n, scope);
+            }
         }
         match &pattern.port {
             PortPattern::Any => {}
@@ -716,6 +715,21 @@ fn duplicate(what: &str, name: &Ident, earlier: Span) -> Diagnostic {
     )
     .with_secondary(earlier, "first declared here")
     .with_help(format!("give each {what} its own name"))
+}
+
+/// `ip` with every bit past `prefix` cleared (IPv4 and IPv6 never compare equal).
+fn masked(ip: std::net::IpAddr, prefix: u8) -> std::net::IpAddr {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
 }
 
 /// How messages name what a parameter takes.
@@ -933,7 +947,7 @@ process client/curl at 1ms {
             "`SO_REUSEADDR` is a socket option, not an address family",
             "SO_REUSEADDR",
         );
-        assert_eq!(help(&d), "argument 1 of `socket` takes `AF_INET`");
+        assert_eq!(help(&d), "argument 1 of `socket` takes `AF_INET` or `AF_INET6`");
         assert_error(
             &in_process("setsockopt(3, SO_REUSEADDR, SO_REUSEADDR, 1)"),
             "`SO_REUSEADDR` is a socket option, not an option level",

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
 use sim_kernel::{Pid, World};
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
 /// Statements a process may run between two system calls before the run is stopped: a
@@ -287,7 +287,12 @@ impl<'a> ProcessScript<'a> {
         for alt in &expect.alternatives {
             let ok = match alt {
                 Outcome::Error(name) => ret.errno().is_some_and(|e| e.name() == name.name),
-                Outcome::Value { value, data, addr, detail } => {
+                Outcome::Value {
+                    value,
+                    data,
+                    addr,
+                    detail,
+                } => {
                     ret.errno().is_none()
                         && ret.value() == self.num(value)?
                         && match data {
@@ -296,9 +301,8 @@ impl<'a> ProcessScript<'a> {
                         }
                         && match detail {
                             None => true,
-                            Some(want) => crate::render::bracket_detail(ret).is_some_and(|got| {
-                                got.chars().filter(|c| !c.is_whitespace()).eq(want.chars())
-                            }),
+                            Some(want) => crate::render::bracket_detail(ret)
+                                .is_some_and(|got| got.chars().filter(|c| !c.is_whitespace()).eq(want.chars())),
                         }
                         && match addr {
                             None => true,
@@ -320,11 +324,17 @@ impl<'a> ProcessScript<'a> {
         Ok(false)
     }
 
-    fn addr_matches(&self, p: &ast::AddrPattern, a: SocketAddrV4) -> Result<bool, Diagnostic> {
-        for (want, got) in p.octets.iter().zip(a.ip().octets()) {
-            if self.num(want)? != i64::from(got) {
-                return Ok(false);
+    fn addr_matches(&self, p: &ast::AddrPattern, a: SocketAddr) -> Result<bool, Diagnostic> {
+        match (&p.ip, a.ip()) {
+            (ast::IpSpec::V4(octets), IpAddr::V4(got)) => {
+                for (want, got) in octets.iter().zip(got.octets()) {
+                    if self.num(want)? != i64::from(got) {
+                        return Ok(false);
+                    }
+                }
             }
+            (ast::IpSpec::V6(want), IpAddr::V6(got)) if *want == got => {}
+            _ => return Ok(false),
         }
         let port = i64::from(a.port());
         Ok(match &p.port {
@@ -369,7 +379,7 @@ impl<'a> ProcessScript<'a> {
             }
         };
         let fd = || -> Result<i32, Diagnostic> { int(0, None).map(|v| v as i32) };
-        let sockaddr = |i: usize| -> Result<SocketAddrV4, Diagnostic> {
+        let sockaddr = |i: usize| -> Result<SocketAddr, Diagnostic> {
             match arg(i) {
                 Some(ast::Arg {
                     kind: ArgKind::Inet(a),
@@ -427,9 +437,19 @@ impl<'a> ProcessScript<'a> {
                     _ => How::Both,
                 },
             },
-            "getsockopt" => Syscall::GetSockOpt { fd: fd()?, level: int(1, None)? as i32, name: int(2, None)? as i32 },
-            "fcntl" => Syscall::Fcntl { fd: fd()?, cmd: int(1, None)? as i32, arg: int(2, Some(0))? },
-            "epoll_create1" => Syscall::EpollCreate1 { flags: int(0, Some(0))? as i32 },
+            "getsockopt" => Syscall::GetSockOpt {
+                fd: fd()?,
+                level: int(1, None)? as i32,
+                name: int(2, None)? as i32,
+            },
+            "fcntl" => Syscall::Fcntl {
+                fd: fd()?,
+                cmd: int(1, None)? as i32,
+                arg: int(2, Some(0))?,
+            },
+            "epoll_create1" => Syscall::EpollCreate1 {
+                flags: int(0, Some(0))? as i32,
+            },
             "epoll_ctl" => Syscall::EpollCtl {
                 epfd: fd()?,
                 op: int(1, None)? as i32,
@@ -446,7 +466,9 @@ impl<'a> ProcessScript<'a> {
                 soft: int(1, None)?.max(0) as u64,
                 hard: int(2, None)?.max(0) as u64,
             },
-            "getrlimit" => Syscall::GetRlimit { resource: int(0, None)? as i32 },
+            "getrlimit" => Syscall::GetRlimit {
+                resource: int(0, None)? as i32,
+            },
             "setsockopt" => Syscall::SetSockOpt {
                 fd: fd()?,
                 level: int(1, None)? as i32,
@@ -490,17 +512,26 @@ impl<'a> ProcessScript<'a> {
         }
     }
 
-    fn inet(&self, a: &ast::InetAddr, span: ast::Span) -> Result<SocketAddrV4, Diagnostic> {
-        let mut octets = [0u8; 4];
-        for (o, n) in octets.iter_mut().zip(&a.octets) {
-            let v = self.num(n)?;
-            *o = u8::try_from(v)
-                .map_err(|_| Diagnostic::error(format!("address octet {v} is out of range 0..=255"), span, "here"))?;
-        }
+    /// A socket address as written: IPv4 gives a `sockaddr_in`, bracketed IPv6 a
+    /// `sockaddr_in6`.
+    fn inet(&self, a: &ast::InetAddr, span: ast::Span) -> Result<SocketAddr, Diagnostic> {
+        let ip = match &a.ip {
+            ast::IpSpec::V4(nums) => {
+                let mut octets = [0u8; 4];
+                for (o, n) in octets.iter_mut().zip(nums) {
+                    let v = self.num(n)?;
+                    *o = u8::try_from(v).map_err(|_| {
+                        Diagnostic::error(format!("address octet {v} is out of range 0..=255"), span, "here")
+                    })?;
+                }
+                IpAddr::V4(Ipv4Addr::from(octets))
+            }
+            ast::IpSpec::V6(v6) => IpAddr::V6(*v6),
+        };
         let port = self.num(&a.port)?;
         let port = u16::try_from(port)
             .map_err(|_| Diagnostic::error(format!("port {port} is out of range 0..=65535"), span, "here"))?;
-        Ok(SocketAddrV4::new(Ipv4Addr::from(octets), port))
+        Ok(SocketAddr::new(ip, port))
     }
 }
 

@@ -26,10 +26,14 @@ pub mod bench;
 pub mod calls;
 pub mod check;
 pub mod diagnostic;
+pub mod explore;
 pub mod interp;
 pub mod parse;
 pub mod render;
 pub mod run;
+pub mod shrink;
+
+pub use shrink::schedule;
 
 use diagnostic::Diagnostic;
 

@@ -2,10 +2,18 @@
 //!
 //! Exit codes: 0 when every expectation held, 1 when one failed, 2 when the input is bad
 //! (unreadable file, syntax or check error, bad arguments).
+//!
+//! Seed sweeps: `socksim explore FILE --seeds A..B [--jobs N] [--shard K/N] [--format json]`
+//! runs seeds A to B-1 and groups them by outcome; `socksim merge R1.json R2.json ...` joins
+//! the JSON results of shards; `socksim shrink FILE --seed N [--output S]` reduces a failing
+//! run's schedule to the decisions that matter; `socksim run FILE --schedule S` replays one.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use socksim::diagnostic::Diagnostic;
+use socksim::explore::{Coverage, ExploreOptions, ExploreResult, SeedRange, Shard};
 use socksim::run::RunOptions;
+use socksim::schedule::ScheduleFile;
+use socksim::shrink::ShrinkError;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +46,58 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Replay the scheduling choices of a schedule file (written by `--save-schedule` or
+        /// `socksim shrink --output`); its seed is used unless `--seed` is given.
+        #[arg(long, value_name = "SCHEDFILE")]
+        schedule: Option<PathBuf>,
+        /// Write every scheduling choice of this run to a schedule file, for `--schedule`.
+        #[arg(long, value_name = "SCHEDFILE")]
+        save_schedule: Option<PathBuf>,
+    },
+    /// Run many seeds and group them by outcome: what each process saw, with ephemeral ports
+    /// as `*`. Exits 1 if any seed breaks an expectation.
+    Explore {
+        /// The scenario file (`*.scn`).
+        file: PathBuf,
+        /// The seeds: `A..B` runs A to B-1 (like Rust's ranges), `A..=B` includes B.
+        #[arg(long, value_name = "A..B")]
+        seeds: SeedRange,
+        /// Threads running seeds in parallel (default: the available cores). The result does
+        /// not depend on it.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Run only slice K (counted from 0) of N: the seeds s with (s - A) % N == K. Merge the
+        /// slices' JSON results with `socksim merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+        /// Output format (`json` is what `socksim merge` reads).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Join the JSON results of `socksim explore` runs over different seeds (shards) into
+    /// the result of one sweep. Exits 1 if any seed broke an expectation.
+    Merge {
+        /// Results written by `socksim explore --format json`.
+        #[arg(required = true, value_name = "RESULT.json")]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Reduce a failing run's scheduling decisions to the fewest non-default ones that still
+    /// fail, and show the interleaving that matters.
+    Shrink {
+        /// The scenario file (`*.scn`).
+        file: PathBuf,
+        /// The failing seed (default: the schedule file's, else the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Start from this schedule file instead of the seed's own choices.
+        #[arg(long, value_name = "SCHEDFILE")]
+        schedule: Option<PathBuf>,
+        /// Write the shrunk schedule here (replay it with `socksim run FILE --schedule`).
+        #[arg(long, short, value_name = "SCHEDFILE")]
+        output: Option<PathBuf>,
     },
     /// Measure the simulator: N connections through the full handshake, held open.
     Bench {
@@ -64,10 +124,51 @@ const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { file, seed, format } => run(&file, seed, format),
+        Command::Run {
+            file,
+            seed,
+            format,
+            schedule,
+            save_schedule,
+        } => run(&file, seed, format, schedule.as_deref(), save_schedule.as_deref()),
+        Command::Explore {
+            file,
+            seeds,
+            jobs,
+            shard,
+            format,
+        } => explore(&file, seeds, jobs, shard, format),
+        Command::Merge { files, format } => merge(&files, format),
+        Command::Shrink {
+            file,
+            seed,
+            schedule,
+            output,
+        } => shrink(&file, seed, schedule.as_deref(), output.as_deref()),
         Command::Check { file, ast } => check(&file, ast),
         Command::Bench { connections, json } => bench(connections, json),
     }
+}
+
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+/// Writes `out` to stdout; a closed pipe (`socksim ... | head`) is not an error worth a panic.
+fn print(out: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn read_schedule(path: &Path) -> Result<ScheduleFile, ExitCode> {
+    let text = read(path)?;
+    ScheduleFile::parse(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), ExitCode> {
+    std::fs::write(path, text).map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))
 }
 
 fn read(file: &Path) -> Result<String, ExitCode> {
@@ -106,28 +207,47 @@ fn check(file: &Path, ast: bool) -> ExitCode {
     }
 }
 
-fn run(file: &Path, seed: Option<u64>, format: Format) -> ExitCode {
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    format: Format,
+    schedule: Option<&Path>,
+    save_schedule: Option<&Path>,
+) -> ExitCode {
     let source = match read(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let options = RunOptions {
+    let mut options = RunOptions {
         seed,
         trace: true,
         ..Default::default()
     };
+    if let Some(path) = schedule {
+        let sched = match read_schedule(path) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        options = RunOptions {
+            seed: seed.or(Some(sched.seed)),
+            trace: true,
+            ..sched.run_options()
+        };
+    }
     let report = match socksim::load_and_run(&source, &options) {
         Ok(r) => r,
         Err(diagnostics) => return report(file, &source, &diagnostics),
     };
+    if let Some(path) = save_schedule
+        && let Err(code) = write_file(path, &ScheduleFile::from_run(&report).render())
+    {
+        return code;
+    }
     let out = match format {
         Format::Text => socksim::render::text(&report),
         Format::Json => socksim::render::json(&report),
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`socksim run x | head`) is not an error worth a panic.
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
+    print(&out);
     if report.failures.is_empty() {
         return ExitCode::SUCCESS;
     }
@@ -142,13 +262,180 @@ fn run(file: &Path, seed: Option<u64>, format: Format) -> ExitCode {
         .with_note(format!("actual: {}", f.actual));
         eprintln!("{}", d.render(&path, &source, color));
     }
+    let replay = match schedule {
+        Some(s) => {
+            let s = socksim::explore::shell_quote(&s.display().to_string());
+            match seed {
+                Some(n) => format!("--schedule {s} --seed {n}"),
+                None => format!("--schedule {s}"),
+            }
+        }
+        None => format!("--seed {}", report.seed),
+    };
     eprintln!(
-        "{} of {} expectations failed; replay with: socksim run {path} --seed {}",
+        "{} of {} expectations failed; replay with: socksim run {path} {replay}",
         report.failures.len(),
         report.checked,
-        report.seed
     );
     ExitCode::from(EXIT_FAILED)
+}
+
+fn explore(file: &Path, seeds: SeedRange, jobs: Option<usize>, shard: Option<Shard>, format: Format) -> ExitCode {
+    let source = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let scenario = match socksim::load(&source) {
+        Ok(s) => s,
+        Err(diagnostics) => return report(file, &source, &diagnostics),
+    };
+    let jobs = match jobs {
+        Some(0) => return bad_input("--jobs must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let shard = shard.unwrap_or(Shard::ALL);
+    let options = ExploreOptions { seeds, shard, jobs };
+    let total = shard.len_in(seeds);
+    if total == 0 {
+        return bad_input(format!("shard {shard} of {seeds} holds no seed"));
+    }
+    let bar = progress_bar(total);
+    let sweep = socksim::explore::explore(&scenario, &source, &options, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let coverage = vec![Coverage {
+        start: seeds.start,
+        end: seeds.end,
+        shard: (shard != Shard::ALL).then_some(shard),
+    }];
+    let result = ExploreResult::new(sweep, &file.display().to_string(), &source, coverage);
+    finish_sweep(&result, format)
+}
+
+/// The progress bar on stderr: hidden unless stderr is a terminal.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {rate}  ETA {eta}  [{elapsed_precise}]")
+    {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} seeds/s", state.per_sec());
+            },
+        ));
+    }
+    bar
+}
+
+/// Prints a sweep's result and picks the exit code: 2 if some run stopped with an error, 1 if
+/// a seed broke an expectation, else 0.
+fn finish_sweep(result: &ExploreResult, format: Format) -> ExitCode {
+    match format {
+        Format::Text => print(&socksim::explore::render_text(result)),
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(result).expect("explore results serialize");
+            json.push('\n');
+            print(&json);
+            if let Some(f) = result.failing_seeds {
+                eprintln!(
+                    "{} of {} seeds broke an expectation; replay the smallest with: socksim run {} --seed {}",
+                    f.count,
+                    result.runs,
+                    socksim::explore::shell_quote(&result.file),
+                    f.smallest_seed
+                );
+            }
+        }
+    }
+    if let Some(e) = result.errors.first() {
+        eprintln!(
+            "error: some runs stopped with an error, e.g. seed {}: {}",
+            e.smallest_seed, e.message
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if result.failed() {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn merge(files: &[PathBuf], format: Format) -> ExitCode {
+    let mut results = Vec::with_capacity(files.len());
+    for path in files {
+        let text = match read(path) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        match ExploreResult::from_json(&text) {
+            Ok(r) => results.push(r),
+            Err(e) => return bad_input(format!("{}: {e}", path.display())),
+        }
+    }
+    match socksim::explore::merge(&results) {
+        Ok(result) => finish_sweep(&result, format),
+        Err(e) => bad_input(e),
+    }
+}
+
+fn shrink(file: &Path, seed: Option<u64>, schedule: Option<&Path>, output: Option<&Path>) -> ExitCode {
+    let source = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let scenario = match socksim::load(&source) {
+        Ok(s) => s,
+        Err(diagnostics) => return report(file, &source, &diagnostics),
+    };
+    let mut start = RunOptions {
+        seed,
+        ..Default::default()
+    };
+    if let Some(path) = schedule {
+        let sched = match read_schedule(path) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        start = RunOptions {
+            seed: seed.or(Some(sched.seed)),
+            ..sched.run_options()
+        };
+    }
+    let shrunk = match socksim::shrink::shrink(&scenario, &source, &start) {
+        Ok(s) => s,
+        Err(ShrinkError::Run(d)) => return report(file, &source, &[d]),
+        Err(ShrinkError::Passes { seed }) => {
+            return bad_input(format!(
+                "seed {seed} breaks no expectation: nothing to shrink (find a failing seed with `socksim explore`)"
+            ));
+        }
+        Err(ShrinkError::NotReproducible) => {
+            return bad_input("replaying the run's own decisions did not fail again (a socksim bug)");
+        }
+    };
+    let path = file.display().to_string();
+    let mut out = socksim::shrink::render(&shrunk, &path, &source);
+    match output {
+        Some(o) => {
+            if let Err(code) = write_file(o, &shrunk.schedule_file().render()) {
+                return code;
+            }
+            out.push_str(&format!(
+                "\nwritten to {}; replay with: socksim run {} --schedule {}\n",
+                o.display(),
+                socksim::explore::shell_quote(&path),
+                socksim::explore::shell_quote(&o.display().to_string())
+            ));
+        }
+        None => out.push_str("\nwrite it to a schedule file with --output FILE\n"),
+    }
+    print(&out);
+    ExitCode::SUCCESS
 }
 
 fn bench(connections: usize, json: bool) -> ExitCode {

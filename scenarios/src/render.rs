@@ -13,7 +13,7 @@ use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
 use sim_kernel::trace::{Event, Phase, SsRow};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// How many bytes of a buffer a call line shows (like `strace -s 32`).
 const STRING_LIMIT: usize = 32;
@@ -199,7 +199,7 @@ pub fn option_value(name: i32, value: i64) -> String {
     value.to_string()
 }
 
-fn endpoint(a: SocketAddrV4) -> String {
+fn endpoint(a: SocketAddr) -> String {
     format!("{}.{}", a.ip(), a.port())
 }
 
@@ -207,7 +207,7 @@ fn endpoint(a: SocketAddrV4) -> String {
 /// initial sequence number seen in its SYN; SYN segments show absolute numbers.
 #[derive(Default)]
 struct SeqTracker {
-    isn: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+    isn: BTreeMap<(SocketAddr, SocketAddr), u32>,
 }
 
 impl SeqTracker {

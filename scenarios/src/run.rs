@@ -213,7 +213,10 @@ impl Observer for Checks<'_> {
         let Some(results) = &mut self.results else {
             return;
         };
-        let ast::StmtKind::Call { call: written, expect, .. } = &stmt.kind else {
+        let ast::StmtKind::Call {
+            call: written, expect, ..
+        } = &stmt.kind
+        else {
             return;
         };
         let i = pid.0.saturating_sub(1) as usize;

@@ -5,7 +5,7 @@ use crate::socket::SocketId;
 use crate::sysctl::Sysctls;
 use sim_core::ProbeMap;
 use sim_core::rng::Stream;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Index of a host in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,7 +15,7 @@ pub struct HostId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Iface {
     /// The address.
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     /// The network the interface is attached to.
     pub network: NetId,
 }
@@ -24,9 +24,9 @@ pub struct Iface {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FourTuple {
     /// Our side.
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Their side.
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
 }
 
 /// The sockets holding one local port (Linux's `inet_bind_bucket`).
@@ -49,7 +49,7 @@ pub struct TcpTables {
     /// (SYN_SENT, SYN_RECV, ESTABLISHED … TIME_WAIT).
     pub established: ProbeMap<FourTuple, SocketId>,
     /// Listening address and port → listeners (wildcard listeners under `0.0.0.0`).
-    pub listening: ProbeMap<SocketAddrV4, Vec<SocketId>>,
+    pub listening: ProbeMap<SocketAddr, Vec<SocketId>>,
 }
 
 /// One simulated host (network namespace).
@@ -75,9 +75,10 @@ pub struct Host {
 }
 
 impl Host {
-    /// Whether `addr` belongs to this host: all of 127.0.0.0/8 (`lo`) or an interface address.
+    /// Whether `addr` belongs to this host: all of 127.0.0.0/8 and `::1` (`lo`), or an interface
+    /// address.
     /// (`inet_addr_type()` returning `RTN_LOCAL`.)
-    pub fn is_local(&self, addr: Ipv4Addr) -> bool {
+    pub fn is_local(&self, addr: IpAddr) -> bool {
         addr.is_loopback() || self.ifaces.iter().any(|i| i.addr == addr)
     }
 }

@@ -13,6 +13,7 @@
 //! does not render traces; it emits typed [`trace::Event`]s.
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod epoll;
 pub mod errno;
 pub mod host;

@@ -3,36 +3,48 @@
 use crate::host::HostId;
 use sim_core::Duration;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Index of a network in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NetId(pub u32);
 
-/// One network segment.
+/// One network segment (IPv4 or IPv6, by its prefix).
 #[derive(Clone, Debug)]
 pub struct Network {
     /// Its name (`lan`); `lo` is reserved for loopback.
     pub name: String,
     /// Network address.
-    pub addr: Ipv4Addr,
-    /// Prefix length.
+    pub addr: IpAddr,
+    /// Prefix length (up to 32 for IPv4, 128 for IPv6).
     pub prefix: u8,
     /// One-way latency of every packet.
     pub latency: Duration,
     /// Which host answers for each address on the segment.
-    pub members: BTreeMap<Ipv4Addr, HostId>,
+    pub members: BTreeMap<IpAddr, HostId>,
 }
 
 impl Network {
-    /// Whether `addr` falls inside the network's prefix.
-    pub fn contains(&self, addr: Ipv4Addr) -> bool {
-        let mask = if self.prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix.min(32)))
-        };
-        u32::from(addr) & mask == u32::from(self.addr) & mask
+    /// Whether `addr` falls inside the network's prefix (never across IP versions).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
+            let prefix = u32::from(prefix).min(width);
+            if prefix == 0 { 0 } else { bits >> (width - prefix) }
+        }
+        match (self.addr, addr) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                masked(u128::from(u32::from(net)), 32, self.prefix) == masked(u128::from(u32::from(a)), 32, self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                masked(u128::from(net), 128, self.prefix) == masked(u128::from(a), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+
+    /// The longest prefix the network's address family allows.
+    pub fn max_prefix(&self) -> u8 {
+        if self.addr.is_ipv4() { 32 } else { 128 }
     }
 }
 
@@ -40,18 +52,26 @@ impl Network {
 mod tests {
     use super::*;
 
-    #[test]
-    fn prefix_match() {
-        let n = Network {
+    fn net(addr: &str, prefix: u8) -> Network {
+        Network {
             name: "lan".into(),
-            addr: Ipv4Addr::new(10, 0, 0, 0),
-            prefix: 24,
+            addr: addr.parse().unwrap(),
+            prefix,
             latency: Duration::ZERO,
             members: BTreeMap::new(),
-        };
-        assert!(n.contains(Ipv4Addr::new(10, 0, 0, 200)));
-        assert!(!n.contains(Ipv4Addr::new(10, 0, 1, 1)));
-        let all = Network { prefix: 0, ..n };
-        assert!(all.contains(Ipv4Addr::new(192, 0, 2, 1)));
+        }
+    }
+
+    #[test]
+    fn prefix_match() {
+        let n = net("10.0.0.0", 24);
+        assert!(n.contains("10.0.0.200".parse().unwrap()));
+        assert!(!n.contains("10.0.1.1".parse().unwrap()));
+        assert!(!n.contains("fd00::1".parse().unwrap()), "never across IP versions");
+        assert!(net("0.0.0.0", 0).contains("192.0.2.1".parse().unwrap()));
+        let v6 = net("fd00::", 64);
+        assert!(v6.contains("fd00::2".parse().unwrap()));
+        assert!(!v6.contains("fd00:0:0:1::2".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
     }
 }

@@ -4,7 +4,7 @@
 //! numbers, and the payload. Payload-free segments (most of a handshake) allocate nothing.
 
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 /// TCP header flags (RFC 9293 §3.1), as a bit set.
@@ -60,9 +60,9 @@ impl std::ops::BitOr for Flags {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment {
     /// Source address and port.
-    pub src: SocketAddrV4,
+    pub src: SocketAddr,
     /// Destination address and port.
-    pub dst: SocketAddrV4,
+    pub dst: SocketAddr,
     /// Header flags.
     pub flags: Flags,
     /// Sequence number.
@@ -94,9 +94,9 @@ impl Segment {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentSummary {
     /// Source.
-    pub src: SocketAddrV4,
+    pub src: SocketAddr,
     /// Destination.
-    pub dst: SocketAddrV4,
+    pub dst: SocketAddr,
     /// Flags.
     pub flags: Flags,
     /// Absolute sequence number.

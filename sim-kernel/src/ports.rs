@@ -12,31 +12,38 @@ use crate::errno::Errno;
 use crate::host::{BindBucket, FourTuple, Host};
 use crate::socket::{SocketId, Sockets, TcpState};
 use sim_core::{Duration, Instant, mix64};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
-/// `secure_ipv4_port_ephemeral()` (`net/core/secure_seq.c`): a keyed hash of the source
-/// address, destination address and port, and the 10-second epoch (`jiffies / (10 * HZ)`).
-/// Linux uses siphash with a boot-time secret; the simulator uses a seeded 64-bit mix, which
-/// has the same properties that matter (stable per destination for 10 s, unpredictable).
-pub fn port_offset(secret: u64, saddr: Ipv4Addr, daddr: Ipv4Addr, dport: u16, now: Instant) -> u64 {
+/// Folds an IP address into 64 bits for hashing (IPv4 and IPv6 never collide by
+/// construction: the version is mixed in).
+fn ip_bits(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => mix64(u64::from(u32::from(v4)) | 4 << 32),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            mix64(mix64((bits >> 64) as u64 ^ 6) ^ bits as u64)
+        }
+    }
+}
+
+/// `secure_ipv4_port_ephemeral()` / `secure_ipv6_port_ephemeral()` (`net/core/secure_seq.c`):
+/// a keyed hash of the source address, destination address and port, and the 10-second epoch
+/// (`jiffies / (10 * HZ)`). Linux uses siphash with a boot-time secret; the simulator uses a
+/// seeded 64-bit mix, which has the same properties that matter (stable per destination for
+/// 10 s, unpredictable).
+pub fn port_offset(secret: u64, saddr: IpAddr, daddr: IpAddr, dport: u16, now: Instant) -> u64 {
     let epoch = now.as_nanos() / Duration::from_secs(10).as_nanos();
-    let mut h = mix64(secret ^ u64::from(u32::from(saddr)));
-    h = mix64(h ^ (u64::from(u32::from(daddr)) << 16 | u64::from(dport)));
+    let mut h = mix64(secret ^ ip_bits(saddr));
+    h = mix64(h ^ ip_bits(daddr) ^ u64::from(dport));
     mix64(h ^ epoch)
 }
 
 /// `inet_ehashfn()`: the 32-bit hash of a flow (local address and port, remote address and
 /// port) with a per-host secret, used to pick an `SO_REUSEPORT` group member.
-pub fn flow_hash(secret: u64, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
-    let a = u64::from(u32::from(*local.ip())) << 16 | u64::from(local.port());
-    let b = u64::from(u32::from(*remote.ip())) << 16 | u64::from(remote.port());
+pub fn flow_hash(secret: u64, local: SocketAddr, remote: SocketAddr) -> u32 {
+    let a = ip_bits(local.ip()) ^ u64::from(local.port());
+    let b = ip_bits(remote.ip()) ^ u64::from(remote.port()) << 16;
     (mix64(mix64(secret.rotate_left(17) ^ a) ^ b) >> 32) as u32
-}
-
-/// Whether two local addresses overlap for bind purposes: equal, or either is the wildcard
-/// (`inet_rcv_saddr_equal(..., match_wildcard = true)`).
-pub fn addrs_overlap(a: Ipv4Addr, b: Ipv4Addr) -> bool {
-    a.is_unspecified() || b.is_unspecified() || a == b
 }
 
 /// `inet_bind_conflict()`: would socket `me` binding `addr:port` clash with a holder of the
@@ -52,7 +59,7 @@ pub fn bind_conflict(
     host: &Host,
     sockets: &Sockets,
     me: SocketId,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     port: u16,
     relax: bool,
     reuseport_ok: bool,
@@ -63,7 +70,7 @@ pub fn bind_conflict(
     let mine = sockets.get(me);
     bucket.owners.iter().filter(|&&o| o != me).any(|&o| {
         let other = sockets.get(o);
-        if !addrs_overlap(addr, *other.local.ip()) {
+        if !crate::addr::overlap(addr, mine.v6only, other.local.ip(), other.v6only) {
             return false;
         }
         // Same uid always holds: every simulated process is root.
@@ -82,7 +89,7 @@ pub fn bind_conflict(
 /// tries the even ports ("leave even ports for connect()"). With `SO_REUSEADDR` the lower half
 /// of the range is tried first, then the upper half. Any socket on an overlapping address is a
 /// conflict. Exhaustion is `EADDRINUSE`.
-pub fn find_open_port(host: &mut Host, sockets: &Sockets, me: SocketId, addr: Ipv4Addr) -> Result<u16, Errno> {
+pub fn find_open_port(host: &mut Host, sockets: &Sockets, me: SocketId, addr: IpAddr) -> Result<u16, Errno> {
     let (range_low, range_high) = host.sysctl.ip_local_port_range;
     let mut attempt_half: u8 = if sockets.get(me).reuseaddr { 1 } else { 0 };
     loop {
@@ -150,8 +157,8 @@ pub enum TupleUse {
 pub fn check_established(
     host: &Host,
     sockets: &Sockets,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: SocketAddr,
+    remote: SocketAddr,
     explicitly_bound: bool,
     now: Instant,
 ) -> Option<TupleUse> {
@@ -194,8 +201,8 @@ pub struct ConnectPort {
 pub fn connect_port(
     host: &mut Host,
     sockets: &Sockets,
-    saddr: Ipv4Addr,
-    remote: SocketAddrV4,
+    saddr: IpAddr,
+    remote: SocketAddr,
     now: Instant,
 ) -> Result<ConnectPort, Errno> {
     let (range_low, range_high) = host.sysctl.ip_local_port_range;
@@ -205,7 +212,7 @@ pub fn connect_port(
     if remaining > 1 {
         remaining &= !1;
     }
-    let offset_hash = port_offset(host.port_secret, saddr, *remote.ip(), remote.port(), now);
+    let offset_hash = port_offset(host.port_secret, saddr, remote.ip(), remote.port(), now);
     let index = (offset_hash & 0xffff) as u16;
     let perturb_secret = host.perturb_secret;
     let perturb = *host
@@ -226,7 +233,7 @@ pub fn connect_port(
                     connect_only: false, ..
                 }) => None,
                 Some(_) => {
-                    check_established(host, sockets, SocketAddrV4::new(saddr, p), remote, false, now).map(|tuple| {
+                    check_established(host, sockets, SocketAddr::new(saddr, p), remote, false, now).map(|tuple| {
                         ConnectPort {
                             port: p,
                             new_bucket: false,

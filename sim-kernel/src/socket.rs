@@ -5,12 +5,13 @@
 //! when data arrives, and a wait queue. Listener-only state is boxed, so connected sockets
 //! (the ten million) do not pay for it.
 
+use crate::addr::Family;
 use crate::epoll::Waiter;
 use crate::errno::Errno;
 use crate::host::HostId;
 use sim_core::{Instant, WaitQueue};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 
 /// Index of a socket in the world's slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,12 +98,16 @@ pub enum TimerKind {
 pub struct Socket {
     /// The host (network namespace) it belongs to.
     pub host: HostId,
+    /// `AF_INET` or `AF_INET6`.
+    pub family: Family,
+    /// `IPV6_V6ONLY` (`AF_INET6` only; default `net.ipv6.bindv6only` = 0).
+    pub v6only: bool,
     /// TCP state.
     pub state: TcpState,
     /// Local address and port (`0.0.0.0:0` until bound).
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Peer address and port (`0.0.0.0:0` until connected).
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
     /// `SO_REUSEADDR` (`sk_reuse`).
     pub reuseaddr: bool,
     /// `O_NONBLOCK` on the open file.
@@ -157,11 +162,13 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// A fresh, unbound socket on `host`.
-    pub fn new(host: HostId) -> Socket {
-        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+    /// A fresh, unbound socket of `family` on `host`.
+    pub fn new(host: HostId, family: Family) -> Socket {
+        let any = crate::addr::unspecified(family);
         Socket {
             host,
+            family,
+            v6only: false,
             state: TcpState::Closed,
             local: any,
             remote: any,

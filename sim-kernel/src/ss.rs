@@ -4,23 +4,28 @@
 //! table (SYN-SENT through TIME-WAIT) — but not sockets that are merely created or bound. They
 //! are ordered listeners first, then by local and peer address, so a snapshot is stable.
 
+use crate::addr::Family;
 use crate::host::HostId;
 use crate::process::Desc;
 use crate::socket::{SocketId, TcpState};
 use crate::trace::{Event, SsRow};
 use crate::world::World;
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
-fn fmt_local(a: SocketAddrV4) -> String {
-    a.to_string()
-}
-
-fn fmt_peer(a: SocketAddrV4) -> String {
+/// An address the way `ss -n` prints it: `0.0.0.0:80`, `[::1]:80`, `[::ffff:10.0.0.2]:80`,
+/// and `*:80` for a dual-stack wildcard; `*` for port 0.
+fn fmt_addr(a: SocketAddr, family: Family, v6only: bool) -> String {
+    let shown = crate::addr::for_family(a, family);
+    let host = match shown.ip() {
+        IpAddr::V6(ip) if ip.is_unspecified() && !v6only => "*".to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
     if a.port() == 0 {
-        format!("{}:*", a.ip())
+        format!("{host}:*")
     } else {
-        a.to_string()
+        format!("{host}:{}", a.port())
     }
 }
 
@@ -38,7 +43,7 @@ impl World {
                 }
             }
         }
-        let mut rows: Vec<(bool, SocketAddrV4, SocketAddrV4, SsRow)> = self
+        let mut rows: Vec<(bool, SocketAddr, SocketAddr, SsRow)> = self
             .sockets
             .iter()
             .filter(|(_, s)| s.host == host && (s.state == TcpState::Listen || s.in_ehash))
@@ -61,7 +66,7 @@ impl World {
                     .map(|o| format!("users:({})", o.join(",")))
                     .unwrap_or_default();
                 let peer = if s.state == TcpState::Listen {
-                    SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)
+                    crate::addr::unspecified(s.family)
                 } else {
                     s.remote
                 };
@@ -70,8 +75,8 @@ impl World {
                     state: s.state.ss_name().into(),
                     recv_q,
                     send_q,
-                    local: fmt_local(s.local),
-                    peer: fmt_peer(peer),
+                    local: fmt_addr(s.local, s.family, s.v6only),
+                    peer: fmt_addr(peer, s.family, s.v6only),
                     process,
                 };
                 (s.state != TcpState::Listen, s.local, s.remote, row)

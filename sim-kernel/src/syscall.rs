@@ -5,7 +5,7 @@
 
 use crate::errno::Errno;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 /// A descriptor number.
@@ -63,7 +63,7 @@ pub enum Syscall {
         /// Socket.
         fd: Fd,
         /// Local address.
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     },
     /// `listen(fd, backlog)`.
     Listen {
@@ -82,7 +82,7 @@ pub enum Syscall {
         /// Socket.
         fd: Fd,
         /// Peer.
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     },
     /// `send(fd, data)`.
     Send {
@@ -207,14 +207,14 @@ pub enum SysReturn {
     /// `0` and an address (`getsockname`, `getpeername`).
     Addr {
         /// The address.
-        addr: SocketAddrV4,
+        addr: SocketAddr,
     },
     /// A new descriptor and the peer's address (`accept`).
     Accepted {
         /// The new descriptor.
         fd: Fd,
         /// The peer.
-        peer: SocketAddrV4,
+        peer: SocketAddr,
     },
     /// An option's value (`getsockopt`); the call itself returns 0.
     OptVal {

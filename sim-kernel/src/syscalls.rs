@@ -4,6 +4,7 @@
 //! queue; when woken, the driver calls again with `resumed = true` and the call re-checks its
 //! condition, exactly as the kernel's wait loops do.
 
+use crate::addr::Family;
 use crate::epoll::Waiter;
 use crate::errno::Errno;
 use crate::packet::{Flags, Segment};
@@ -14,11 +15,17 @@ use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
 use crate::world::{World, task};
 use sim_core::{Duration, Wake};
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 
 /// `AF_INET` (`include/linux/socket.h`).
 pub const AF_INET: i32 = 2;
+/// `AF_INET6`.
+pub const AF_INET6: i32 = 10;
+/// `IPPROTO_IPV6` (the option level).
+pub const IPPROTO_IPV6: i32 = 41;
+/// `IPV6_V6ONLY`.
+pub const IPV6_V6ONLY: i32 = 26;
 /// `SOCK_STREAM` (`include/linux/net.h`).
 pub const SOCK_STREAM: i32 = 1;
 /// `SOCK_NONBLOCK` (= `O_NONBLOCK`).
@@ -159,9 +166,12 @@ impl World {
             Syscall::Send { data, .. } => return self.sys_send(sock, data),
             Syscall::Recv { len, .. } => return self.sys_recv(sock, *len),
             Syscall::Shutdown { how, .. } => self.sys_shutdown(sock, *how),
-            Syscall::GetSockName { .. } => Ok(SysReturn::Addr {
-                addr: self.sockets.get(sock).local,
-            }),
+            Syscall::GetSockName { .. } => {
+                let s = self.sockets.get(sock);
+                Ok(SysReturn::Addr {
+                    addr: crate::addr::for_family(s.local, s.family),
+                })
+            }
             Syscall::GetPeerName { .. } => self.sys_getpeername(sock),
             Syscall::GetSockOpt { level, name, .. } => self.sys_getsockopt(sock, *level, *name),
             Syscall::SetSockOpt { level, name, value, .. } => self.sys_setsockopt(sock, *level, *name, *value),
@@ -232,11 +242,13 @@ impl World {
         }
     }
 
-    /// `socket()` (`__sys_socket`, `inet_create`).
+    /// `socket()` (`__sys_socket`, `inet_create`, `inet6_create`).
     fn sys_socket(&mut self, pid: Pid, domain: i32, ty: i32, protocol: i32) -> SysResult {
-        if domain != AF_INET {
-            return Err(Errno::EAFNOSUPPORT);
-        }
+        let family = match domain {
+            AF_INET => Family::Inet,
+            AF_INET6 => Family::Inet6,
+            _ => return Err(Errno::EAFNOSUPPORT),
+        };
         // __sys_socket(): flags other than NONBLOCK/CLOEXEC in the type are EINVAL.
         let flags = ty & !0xf;
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
@@ -252,7 +264,7 @@ impl World {
         // sock_map_fd() after sock_create(): the family and type are checked first.
         self.fd_available(pid)?;
         let host = self.process(pid).host;
-        let mut s = Socket::new(host);
+        let mut s = Socket::new(host, family);
         s.nonblocking = flags & SOCK_NONBLOCK != 0;
         s.refs = 1;
         let id = self.sockets.insert(s);
@@ -260,12 +272,32 @@ impl World {
         Ok(SysReturn::Value { value: i64::from(fd) })
     }
 
-    /// `bind()` (`__inet_bind` in `net/ipv4/af_inet.c`): address check, then "already bound",
-    /// then the port.
-    fn sys_bind(&mut self, sock: SocketId, addr: SocketAddrV4) -> SysResult {
-        let host = self.sockets.get(sock).host;
-        // inet_addr_valid_or_nonlocal(): only local or wildcard addresses (no ip_nonlocal_bind).
-        if !addr.ip().is_unspecified() && !self.hosts[host.0 as usize].is_local(*addr.ip()) {
+    /// Checks a socket address's family against the socket's (`inet_bind`/`inet6_bind`,
+    /// `tcp_v4_connect`/`tcp_v6_connect`): an `AF_INET` socket given a `sockaddr_in6` is
+    /// `EAFNOSUPPORT`; an `AF_INET6` socket given a (too short) `sockaddr_in` is `EINVAL`.
+    /// Returns the address in wire form.
+    fn sockaddr_for(&self, sock: SocketId, addr: SocketAddr) -> Result<SocketAddr, Errno> {
+        match (self.sockets.get(sock).family, addr) {
+            (Family::Inet, SocketAddr::V6(_)) => Err(Errno::EAFNOSUPPORT),
+            (Family::Inet6, SocketAddr::V4(_)) => Err(Errno::EINVAL),
+            (_, addr) => Ok(crate::addr::to_wire(addr)),
+        }
+    }
+
+    /// `bind()` (`__inet_bind` in `net/ipv4/af_inet.c`, `__inet6_bind` in
+    /// `net/ipv6/af_inet6.c`): family, then the address, then "already bound", then the port.
+    fn sys_bind(&mut self, sock: SocketId, addr: SocketAddr) -> SysResult {
+        let mapped = matches!(addr, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
+        let addr = self.sockaddr_for(sock, addr)?;
+        let s = self.sockets.get(sock);
+        let host = s.host;
+        // __inet6_bind(): a v4-mapped address on an IPV6_V6ONLY socket is EINVAL.
+        if mapped && s.v6only {
+            return Err(Errno::EINVAL);
+        }
+        // inet_addr_valid_or_nonlocal() / ipv6_chk_addr(): only local or wildcard addresses
+        // (no ip_nonlocal_bind, IP_FREEBIND or IP_TRANSPARENT).
+        if !addr.ip().is_unspecified() && !self.hosts[host.0 as usize].is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let s = self.sockets.get(sock);
@@ -274,13 +306,13 @@ impl World {
             return Err(Errno::EINVAL);
         }
         let port = if addr.port() == 0 {
-            ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, *addr.ip())?
+            ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, addr.ip())?
         } else {
             if ports::bind_conflict(
                 &self.hosts[host.0 as usize],
                 &self.sockets,
                 sock,
-                *addr.ip(),
+                addr.ip(),
                 addr.port(),
                 true,
                 true,
@@ -290,7 +322,7 @@ impl World {
             addr.port()
         };
         let s = self.sockets.get_mut(sock);
-        s.local = SocketAddrV4::new(*addr.ip(), port);
+        s.local = SocketAddr::new(addr.ip(), port);
         s.user_bound = true;
         s.addr_locked = !addr.ip().is_unspecified();
         self.bucket_add(sock, port, true);
@@ -326,14 +358,14 @@ impl World {
         // inet_csk_listen_start(): get_port() again — autobind if unbound, else re-check the
         // bound port against listeners (the second of two SO_REUSEADDR sockets fails here).
         if !s.in_bind_table {
-            let port = ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, *s.local.ip())?;
+            let port = ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, s.local.ip())?;
             self.sockets.get_mut(sock).user_bound = true;
             self.bucket_add(sock, port, true);
         } else if ports::bind_conflict(
             &self.hosts[host.0 as usize],
             &self.sockets,
             sock,
-            *s.local.ip(),
+            s.local.ip(),
             s.local.port(),
             true,
             true,
@@ -377,13 +409,14 @@ impl World {
         let c = self.sockets.get_mut(child);
         c.parent = None;
         c.refs = 1;
-        let peer = c.remote;
+        // An AF_INET6 listener reports IPv4 peers as v4-mapped addresses.
+        let peer = crate::addr::for_family(c.remote, c.family);
         let fd = self.process_mut(pid).fds.install(Desc::Socket(child));
         Step::Done(Ok(SysReturn::Accepted { fd, peer }))
     }
 
-    /// `connect()` (`__inet_stream_connect`, `tcp_v4_connect`).
-    fn sys_connect(&mut self, sock: SocketId, addr: SocketAddrV4, resumed: bool) -> Step {
+    /// `connect()` (`__inet_stream_connect`, `tcp_v4_connect`, `tcp_v6_connect`).
+    fn sys_connect(&mut self, sock: SocketId, addr: SocketAddr, resumed: bool) -> Step {
         let s = self.sockets.get(sock);
         if s.connecting || resumed {
             return self.connect_progress(sock, resumed);
@@ -394,20 +427,44 @@ impl World {
             return Step::Done(Err(Errno::EISCONN));
         }
         let host = s.host;
+        let mapped = matches!(addr, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
+        let (family, v6only) = (s.family, s.v6only);
+        let mut addr = match self.sockaddr_for(sock, addr) {
+            Ok(a) => a,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        // tcp_v6_connect(): a v4-mapped peer on an IPV6_V6ONLY socket is unreachable.
+        if mapped && v6only {
+            return Step::Done(Err(Errno::ENETUNREACH));
+        }
+        let s = self.sockets.get(sock);
+        // Connecting to the wildcard means this host: ip_route_output_key_hash_rcu() turns
+        // 0.0.0.0 into 127.0.0.1, tcp_v6_connect() turns :: into ::1 (or into 127.0.0.1 for
+        // a socket bound to a v4-mapped address).
+        if addr.ip().is_unspecified() {
+            let loopback = match (addr.ip(), s.local.ip()) {
+                (IpAddr::V6(_), IpAddr::V6(_)) if family == Family::Inet6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            };
+            addr.set_ip(loopback);
+        }
         // ip_route_connect(): the source address, from the bound address or the route.
         let saddr = if s.local.ip().is_unspecified() {
-            match self.source_addr(host, *addr.ip()) {
+            match self.source_addr(host, addr.ip()) {
                 Some(a) => a,
                 None => return Step::Done(Err(Errno::ENETUNREACH)),
             }
+        } else if s.local.is_ipv4() != addr.is_ipv4() {
+            // A socket bound to an address of the other IP version has no route there.
+            return Step::Done(Err(Errno::ENETUNREACH));
         } else {
-            *s.local.ip()
+            s.local.ip()
         };
         let now = self.now;
         let h = &mut self.hosts[host.0 as usize];
         let tuple = if s.in_bind_table {
             // Bound port: only the 4-tuple must be unique (`__inet_hash_connect`, port != 0).
-            let local = SocketAddrV4::new(saddr, s.local.port());
+            let local = SocketAddr::new(saddr, s.local.port());
             match ports::check_established(h, &self.sockets, local, addr, true, now) {
                 Some(t) => t,
                 None => return Step::Done(Err(Errno::EADDRNOTAVAIL)),
@@ -415,7 +472,7 @@ impl World {
         } else {
             match ports::connect_port(h, &self.sockets, saddr, addr, now) {
                 Ok(found) => {
-                    self.sockets.get_mut(sock).local = SocketAddrV4::new(saddr, found.port);
+                    self.sockets.get_mut(sock).local = SocketAddr::new(saddr, found.port);
                     self.bucket_add(sock, found.port, false);
                     found.tuple
                 }
@@ -432,7 +489,7 @@ impl World {
             TupleUse::Free => self.hosts[host.0 as usize].isn_rng.next_u32(),
         };
         let s = self.sockets.get_mut(sock);
-        s.local = SocketAddrV4::new(saddr, s.local.port());
+        s.local = SocketAddr::new(saddr, s.local.port());
         s.remote = addr;
         s.state = TcpState::SynSent;
         s.iss = iss;
@@ -475,7 +532,7 @@ impl World {
                 // tcp_disconnect(): the route-chosen source address is forgotten unless bind()
                 // chose it (SOCK_BINDADDR_LOCK).
                 if !s.addr_locked {
-                    s.local = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, s.local.port());
+                    s.local = SocketAddr::new(crate::addr::unspecified(s.family).ip(), s.local.port());
                 }
                 Step::Done(Err(s.error.take().unwrap_or(Errno::ECONNABORTED)))
             }
@@ -589,7 +646,9 @@ impl World {
         if s.remote.port() == 0 || matches!(s.state, TcpState::Closed | TcpState::SynSent | TcpState::Listen) {
             return Err(Errno::ENOTCONN);
         }
-        Ok(SysReturn::Addr { addr: s.remote })
+        Ok(SysReturn::Addr {
+            addr: crate::addr::for_family(s.remote, s.family),
+        })
     }
 
     /// `setsockopt()` with an integer value (`sk_setsockopt`).
@@ -598,6 +657,13 @@ impl World {
         match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => s.reuseaddr = value != 0,
             (SOL_SOCKET, SO_REUSEPORT) => s.reuseport = value != 0,
+            // do_ipv6_setsockopt(): IPV6_V6ONLY only on AF_INET6, and only before bind().
+            (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => {
+                if s.in_bind_table {
+                    return Err(Errno::EINVAL);
+                }
+                s.v6only = value != 0;
+            }
             _ => return Err(Errno::ENOPROTOOPT),
         }
         Ok(SysReturn::Value { value: 0 })
@@ -610,6 +676,7 @@ impl World {
         let value = match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
             (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
+            (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),
             (SOL_SOCKET, SO_TYPE) => i64::from(SOCK_STREAM),
             (SOL_SOCKET, SO_ACCEPTCONN) => i64::from(s.state == TcpState::Listen),
             (SOL_SOCKET, SO_ERROR) => s.error.take().map_or(0, |e| i64::from(e.number())),

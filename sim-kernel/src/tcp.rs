@@ -13,7 +13,7 @@ use crate::syscalls::TIME_WAIT_LEN;
 use crate::trace::Event;
 use crate::world::World;
 use sim_core::{Duration, Wake};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 impl World {
     /// A segment arrives at `host`.
@@ -31,23 +31,39 @@ impl World {
         self.reset_unknown(host, &seg);
     }
 
-    /// `__inet_lookup_listener()`: the exact local address first, then the wildcard. Several
-    /// listeners on one address and port form an `SO_REUSEPORT` group; the connection's
-    /// 4-tuple hash picks the member (`inet_ehashfn`, `reuseport_select_sock`:
-    /// `reciprocal_scale(hash, n)`), so every segment of a flow reaches the same member.
-    pub(crate) fn lookup_listener(&self, host: HostId, dst: SocketAddrV4, src: SocketAddrV4) -> Option<SocketId> {
+    /// `__inet_lookup_listener()` / `inet6_lookup_listener()`: listeners on the exact local
+    /// address first, then on the wildcard. For an IPv4 segment the wildcard bucket holds
+    /// `0.0.0.0` listeners and dual-stack `::` ones, and `compute_score()` prefers `AF_INET`
+    /// (+1); an IPv6 segment only reaches `AF_INET6` listeners. Several listeners on one
+    /// address and port form an `SO_REUSEPORT` group; the flow's hash picks the member
+    /// (`inet_ehashfn`, `reuseport_select_sock`: `reciprocal_scale(hash, n)`), so every segment
+    /// of a flow reaches the same member.
+    pub(crate) fn lookup_listener(&self, host: HostId, dst: SocketAddr, src: SocketAddr) -> Option<SocketId> {
         let h = &self.hosts[host.0 as usize];
-        let group = h.tcp.listening.get(&dst).or_else(|| {
-            h.tcp
-                .listening
-                .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dst.port()))
-        })?;
-        match group.len() {
+        let listening = &h.tcp.listening;
+        let wildcard = SocketAddr::new(crate::addr::wildcard_like(dst.ip()), dst.port());
+        let dual_stack = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), dst.port());
+        let group = listening
+            .get(&dst)
+            .or_else(|| listening.get(&wildcard))
+            .or_else(|| {
+                // A dual-stack `::` listener takes IPv4 only without IPV6_V6ONLY.
+                let list = listening.get(&dual_stack).filter(|_| dst.is_ipv4())?;
+                list.iter().any(|&l| !self.sockets.get(l).v6only).then_some(list)
+            })
+            .filter(|g| !g.is_empty())?;
+        // Only a group's members share an address; a v6only member never takes IPv4.
+        let members: Vec<SocketId> = group
+            .iter()
+            .copied()
+            .filter(|&l| !(dst.is_ipv4() && self.sockets.get(l).v6only))
+            .collect();
+        match members.len() {
             0 => None,
-            1 => Some(group[0]),
+            1 => Some(members[0]),
             n => {
                 let hash = crate::ports::flow_hash(h.port_secret, dst, src);
-                Some(group[((u64::from(hash) * n as u64) >> 32) as usize])
+                Some(members[((u64::from(hash) * n as u64) >> 32) as usize])
             }
         }
     }
@@ -102,9 +118,10 @@ impl World {
             });
             return;
         }
-        let reuse = l.reuseaddr;
+        let (reuse, family, v6only) = (l.reuseaddr, l.family, l.v6only);
         let iss = self.hosts[host.0 as usize].isn_rng.next_u32();
-        let mut child = Socket::new(host);
+        let mut child = Socket::new(host, family);
+        child.v6only = v6only;
         child.state = TcpState::SynRecv;
         child.local = seg.dst;
         child.remote = seg.src;

@@ -16,7 +16,7 @@ use crate::trace::Event;
 use petgraph::graph::{NodeIndex, UnGraph};
 use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake, Woken};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// What happens at a future instant.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ pub struct World {
     pub(crate) streams: Streams,
     pub(crate) hosts: Vec<Host>,
     pub(crate) networks: Vec<Network>,
-    pub(crate) topology: UnGraph<Node, Ipv4Addr>,
+    pub(crate) topology: UnGraph<Node, IpAddr>,
     host_nodes: Vec<NodeIndex>,
     net_nodes: Vec<NodeIndex>,
     pub(crate) sockets: Sockets,
@@ -150,15 +150,16 @@ impl World {
     pub fn add_network(
         &mut self,
         name: &str,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         prefix: u8,
         latency: Duration,
     ) -> Result<NetId, SetupError> {
         if name == "lo" || self.networks.iter().any(|n| n.name == name) {
             return Err(SetupError(format!("network `{name}` is already defined")));
         }
-        if prefix > 32 {
-            return Err(SetupError(format!("prefix /{prefix} is longer than 32")));
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(SetupError(format!("prefix /{prefix} is longer than {max}")));
         }
         let id = NetId(self.networks.len() as u32);
         self.networks.push(Network {
@@ -195,7 +196,7 @@ impl World {
     }
 
     /// Attaches `host` to `network` with address `addr`.
-    pub fn add_addr(&mut self, host: HostId, addr: Ipv4Addr, network: NetId) -> Result<(), SetupError> {
+    pub fn add_addr(&mut self, host: HostId, addr: IpAddr, network: NetId) -> Result<(), SetupError> {
         let net = &mut self.networks[network.0 as usize];
         if !net.contains(addr) {
             return Err(SetupError(format!(
@@ -226,7 +227,7 @@ impl World {
     }
 
     /// The topology: hosts and networks as nodes, interfaces (with their address) as edges.
-    pub fn topology(&self) -> &UnGraph<Node, Ipv4Addr> {
+    pub fn topology(&self) -> &UnGraph<Node, IpAddr> {
         &self.topology
     }
 
@@ -396,7 +397,7 @@ impl World {
     /// attached network whose prefix holds the destination.
     pub(crate) fn transmit(&mut self, host: HostId, seg: Segment) {
         let h = &self.hosts[host.0 as usize];
-        let dst = *seg.dst.ip();
+        let dst = seg.dst.ip();
         let (network, latency, to) = if h.is_local(dst) {
             ("lo".to_string(), Duration::ZERO, Some(host))
         } else {
@@ -438,10 +439,14 @@ impl World {
     /// The source address for reaching `dst` from `host` (the route's preferred source):
     /// local destinations are reached from themselves (`127.0.0.1` for all of 127/8), others
     /// from the interface on the matching network.
-    pub(crate) fn source_addr(&self, host: HostId, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    pub(crate) fn source_addr(&self, host: HostId, dst: IpAddr) -> Option<IpAddr> {
         let h = &self.hosts[host.0 as usize];
         if dst.is_loopback() {
-            return Some(Ipv4Addr::LOCALHOST);
+            // `lo` answers all of 127.0.0.0/8 from 127.0.0.1, and ::1 from itself.
+            return Some(match dst {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                v6 => v6,
+            });
         }
         if h.is_local(dst) {
             return Some(dst);

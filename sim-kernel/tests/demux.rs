@@ -14,7 +14,7 @@ use sim_kernel::trace::Event;
 use sim_kernel::{Errno, HostId, Next, Outcome, Pid, World};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
 // ---------------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ fn err(errno: Errno) -> SysReturn {
     SysReturn::Error { errno }
 }
 
-fn sa(s: &str) -> SocketAddrV4 {
+fn sa(s: &str) -> SocketAddr {
     s.parse().expect("a socket address")
 }
 
@@ -178,14 +178,14 @@ impl Sim {
         self.call(pid, Syscall::Connect { fd, addr: sa(addr) })
     }
 
-    fn accept(&mut self, pid: Pid, fd: Fd) -> (Fd, SocketAddrV4) {
+    fn accept(&mut self, pid: Pid, fd: Fd) -> (Fd, SocketAddr) {
         match self.call(pid, Syscall::Accept { fd }) {
             SysReturn::Accepted { fd, peer } => (fd, peer),
             other => panic!("accept() failed: {other:?}"),
         }
     }
 
-    fn local(&mut self, pid: Pid, fd: Fd) -> SocketAddrV4 {
+    fn local(&mut self, pid: Pid, fd: Fd) -> SocketAddr {
         match self.call(pid, Syscall::GetSockName { fd }) {
             SysReturn::Addr { addr } => addr,
             other => panic!("getsockname() failed: {other:?}"),
@@ -212,7 +212,7 @@ impl Sim {
 
     /// A fresh unbound socket connected to `dst`: its local address, or the error (the socket
     /// is then closed).
-    fn connect_new(&mut self, pid: Pid, dst: &str) -> Result<(Fd, SocketAddrV4), Errno> {
+    fn connect_new(&mut self, pid: Pid, dst: &str) -> Result<(Fd, SocketAddr), Errno> {
         let fd = self.socket(pid);
         match self.connect(pid, fd, dst) {
             OK => Ok((fd, self.local(pid, fd))),
@@ -253,13 +253,13 @@ struct Lan {
 fn lan(seed: u64) -> Lan {
     let mut w = World::new(seed);
     let net = w
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0), 24, Duration::from_micros(100))
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
         .unwrap();
     let server = w.add_host("server").unwrap();
     let client = w.add_host("client").unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1), net).unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5), net).unwrap();
-    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2), net).unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), net).unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5).into(), net).unwrap();
+    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), net).unwrap();
     let mut sim = Sim::new(w, Duration::from_millis(5));
     let srv = sim.spawn(server, "srv");
     let cli = sim.spawn(client, "cli");
@@ -573,7 +573,7 @@ fn accept_returns_connections_in_arrival_order() {
         locals.push(sim.connect_new(cli, dst).unwrap().1);
         sim.settle();
     }
-    let peers: Vec<SocketAddrV4> = (0..5).map(|_| sim.accept(srv, l).1).collect();
+    let peers: Vec<SocketAddr> = (0..5).map(|_| sim.accept(srv, l).1).collect();
     assert_eq!(peers, locals);
 }
 
@@ -692,7 +692,7 @@ fn backlog_admits_n_plus_one_then_syns_time_out() {
             .filter(|r| {
                 matches!(&r.event, Event::Packet { segment, .. }
                     if segment.flags.has(Flags::SYN) && !segment.flags.has(Flags::ACK)
-                        && *segment.src.ip() == Ipv4Addr::new(10, 0, 0, 2))
+                        && segment.src.ip() == Ipv4Addr::new(10, 0, 0, 2))
             })
             .count();
         assert_eq!(

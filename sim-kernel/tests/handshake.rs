@@ -5,9 +5,9 @@ use sim_kernel::syscall::{Payload, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SOCK_STREAM};
 use sim_kernel::{Errno, Next, Outcome, Pid, World};
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
-fn addr(s: &str) -> SocketAddrV4 {
+fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
@@ -54,12 +54,12 @@ fn run(world: &mut World, programs: Vec<(Pid, Vec<Syscall>)>) -> BTreeMap<u32, V
 fn two_hosts(seed: u64) -> (World, Pid, Pid) {
     let mut w = World::new(seed);
     let lan = w
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0), 24, Duration::from_micros(100))
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
         .unwrap();
     let server = w.add_host("server").unwrap();
     let client = w.add_host("client").unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1), lan).unwrap();
-    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2), lan).unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan).unwrap();
+    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan).unwrap();
     let s = w.spawn(server, "srv", sim_core::Instant::ZERO);
     let c = w.spawn(client, "cli", sim_core::Instant(1_000_000));
     (w, s, c)
@@ -110,7 +110,7 @@ fn handshake_data_and_close() {
         Some(sim_core::Instant(30_000_000_000)),
     );
     let srv = &results[&s.0];
-    assert!(matches!(srv[3], SysReturn::Accepted { fd: 4, peer } if *peer.ip() == Ipv4Addr::new(10, 0, 0, 2)));
+    assert!(matches!(srv[3], SysReturn::Accepted { fd: 4, peer } if peer.ip() == Ipv4Addr::new(10, 0, 0, 2)));
     assert_eq!(
         srv[4],
         SysReturn::Data {

@@ -9,7 +9,7 @@ use sim_kernel::syscall::{Fd, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SO_REUSEADDR, SO_REUSEPORT, SOCK_STREAM, SOL_SOCKET};
 use sim_kernel::{Errno, HostId, Next, Outcome, Pid, World};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 
 // ---------------------------------------------------------------------------------------------
 // A small synchronous driver: one call at a time per process, blocked calls resumed in the
@@ -22,7 +22,7 @@ fn err(errno: Errno) -> SysReturn {
     SysReturn::Error { errno }
 }
 
-fn sa(s: &str) -> SocketAddrV4 {
+fn sa(s: &str) -> SocketAddr {
     s.parse().expect("a socket address")
 }
 
@@ -164,14 +164,14 @@ impl Sim {
         self.call(pid, Syscall::Connect { fd, addr: sa(addr) })
     }
 
-    fn accept(&mut self, pid: Pid, fd: Fd) -> (Fd, SocketAddrV4) {
+    fn accept(&mut self, pid: Pid, fd: Fd) -> (Fd, SocketAddr) {
         match self.call(pid, Syscall::Accept { fd }) {
             SysReturn::Accepted { fd, peer } => (fd, peer),
             other => panic!("accept() failed: {other:?}"),
         }
     }
 
-    fn local(&mut self, pid: Pid, fd: Fd) -> SocketAddrV4 {
+    fn local(&mut self, pid: Pid, fd: Fd) -> SocketAddr {
         match self.call(pid, Syscall::GetSockName { fd }) {
             SysReturn::Addr { addr } => addr,
             other => panic!("getsockname() failed: {other:?}"),
@@ -205,7 +205,7 @@ impl Sim {
 
     /// A fresh unbound socket connected to `dst`: its local address, or the error (the socket
     /// is then closed).
-    fn connect_new(&mut self, pid: Pid, dst: &str) -> Result<(Fd, SocketAddrV4), Errno> {
+    fn connect_new(&mut self, pid: Pid, dst: &str) -> Result<(Fd, SocketAddr), Errno> {
         let fd = self.socket(pid);
         match self.connect(pid, fd, dst) {
             OK => Ok((fd, self.local(pid, fd))),
@@ -269,13 +269,13 @@ fn loopback(seed: u64, range: (i64, i64)) -> (Sim, HostId, Pid, Pid) {
 fn lan(seed: u64, range: (i64, i64)) -> (Sim, HostId, HostId, Pid, Pid) {
     let mut w = World::new(seed);
     let net = w
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0), 24, Duration::from_micros(100))
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
         .unwrap();
     let server = w.add_host("server").unwrap();
     let client = w.add_host("client").unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1), net).unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5), net).unwrap();
-    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2), net).unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), net).unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5).into(), net).unwrap();
+    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), net).unwrap();
     w.set_sysctl(client, "net.ipv4.ip_local_port_range", &[range.0, range.1])
         .unwrap();
     let mut sim = Sim::new(w, Duration::from_millis(5));
@@ -349,7 +349,7 @@ fn connect_reuses_ports_across_destination_addresses_on_a_lan() {
         loop {
             match sim.connect_new(cli, dst) {
                 Ok((_, local)) => {
-                    assert_eq!(*local.ip(), Ipv4Addr::new(10, 0, 0, 2), "source address from the route");
+                    assert_eq!(local.ip(), Ipv4Addr::new(10, 0, 0, 2), "source address from the route");
                     ports.push(local.port());
                 }
                 Err(e) => {
@@ -473,12 +473,12 @@ fn failed_connect_resets_the_source_address() {
     let l = sim.listener(local_srv, "0.0.0.0:6000", false);
     assert_eq!(sim.connect(cli, fd, "127.0.0.1:6000"), OK);
     assert_eq!(
-        *sim.local(cli, fd).ip(),
+        sim.local(cli, fd).ip(),
         Ipv4Addr::LOCALHOST,
         "source from the route to 127.0.0.1"
     );
     let (_, peer) = sim.accept(local_srv, l);
-    assert_eq!(*peer.ip(), Ipv4Addr::LOCALHOST);
+    assert_eq!(peer.ip(), Ipv4Addr::LOCALHOST);
 }
 
 /// One connect + close cycle on loopback where the client closes first (so it keeps the
@@ -712,7 +712,7 @@ fn listen_autobinds_to_an_odd_wildcard_port() {
         let fd = sim.socket(cli);
         assert_eq!(sim.listen(cli, fd, 5), OK);
         let local = sim.local(cli, fd);
-        assert_eq!(*local.ip(), Ipv4Addr::UNSPECIFIED, "seed {seed}");
+        assert_eq!(local.ip(), Ipv4Addr::UNSPECIFIED, "seed {seed}");
         assert!((40000..=40009).contains(&local.port()), "seed {seed}: {local}");
         assert_eq!(local.port() % 2, 1, "seed {seed}: {local}");
         // And it really listens there.

@@ -23,7 +23,7 @@ use sim_kernel::syscall::{Fd, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SOCK_STREAM};
 use sim_kernel::{Errno, HostId, Next, Outcome, Pid, World};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 // ---------------------------------------------------------------------------------------------
 // A small synchronous driver: one call at a time per process, blocked calls resumed in the
@@ -100,7 +100,7 @@ impl Sim {
         }
     }
 
-    fn addr_of(&mut self, pid: Pid, call: Syscall) -> SocketAddrV4 {
+    fn addr_of(&mut self, pid: Pid, call: Syscall) -> SocketAddr {
         match self.call(pid, call.clone()) {
             SysReturn::Addr { addr } => addr,
             other => panic!("{call:?} failed: {other:?}"),
@@ -126,8 +126,8 @@ const DESTS: [(Ipv4Addr, u16); 4] = [
     (Ipv4Addr::new(10, 0, 0, 2), 443),
 ];
 
-fn dest(d: usize) -> SocketAddrV4 {
-    SocketAddrV4::new(DESTS[d].0, DESTS[d].1)
+fn dest(d: usize) -> SocketAddr {
+    SocketAddrV4::new(DESTS[d].0, DESTS[d].1).into()
 }
 
 /// One open connection as the model sees it.
@@ -155,14 +155,14 @@ impl Harness {
     fn new(seed: u64) -> Harness {
         let mut w = World::new(seed);
         let net = w
-            .add_network("lan", Ipv4Addr::new(10, 0, 0, 0), 24, Duration::from_micros(100))
+            .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
             .unwrap();
         let s1 = w.add_host("s1").unwrap();
         let s2 = w.add_host("s2").unwrap();
         let client = w.add_host("client").unwrap();
-        w.add_addr(s1, DESTS[0].0, net).unwrap();
-        w.add_addr(s2, DESTS[2].0, net).unwrap();
-        w.add_addr(client, CLIENT, net).unwrap();
+        w.add_addr(s1, DESTS[0].0.into(), net).unwrap();
+        w.add_addr(s2, DESTS[2].0.into(), net).unwrap();
+        w.add_addr(client, CLIENT.into(), net).unwrap();
         w.set_sysctl(
             client,
             "net.ipv4.ip_local_port_range",
@@ -183,7 +183,7 @@ impl Harness {
                 let fd = sim.socket(srv);
                 let bind = Syscall::Bind {
                     fd,
-                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into(),
                 };
                 assert_eq!(sim.call(srv, bind), OK);
                 assert_eq!(sim.call(srv, Syscall::Listen { fd, backlog: 128 }), OK);
@@ -219,7 +219,7 @@ impl Harness {
                 let local = self.sim.addr_of(cli, Syscall::GetSockName { fd });
                 let peer = self.sim.addr_of(cli, Syscall::GetPeerName { fd });
                 prop_assert_eq!(peer, dest(d));
-                prop_assert_eq!(*local.ip(), CLIENT, "the source address is the route's");
+                prop_assert_eq!(local.ip(), CLIENT, "the source address is the route's");
                 let port = local.port();
                 prop_assert!((LOW..=HIGH).contains(&port), "port {} outside the range", port);
                 prop_assert!(

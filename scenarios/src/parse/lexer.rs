@@ -128,6 +128,20 @@ pub(crate) fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$' | ':' | '*' | '-' | '%')
 }
 
+/// Whether the input continues with `[HEX:...]:`, the start of an IPv6 socket address.
+fn bracketed_ipv6_ahead(input: &Input<'_>) -> bool {
+    let text: &str = input;
+    let Some(inner) = text.strip_prefix('[') else {
+        return false;
+    };
+    let Some(close) = inner.find(']') else { return false };
+    let addr = &inner[..close];
+    !addr.is_empty()
+        && addr.contains(':')
+        && addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        && inner[close + 1..].starts_with(':')
+}
+
 /// Splits `line` (which starts at byte `base` of the file and holds no `\n`) into tokens.
 pub(crate) fn lex_line(line: &str, base: usize) -> Result<Vec<Token<'_>>, Diagnostic> {
     let mut input = input(line, base);
@@ -159,6 +173,24 @@ fn token<'s>(input: &mut Input<'s>) -> PResult<Option<Token<'s>>> {
     }
     if c == '"' {
         return string(input).map(Some);
+    }
+    // `[fd00::1]:80`, `[::ffff:10.0.0.2]:*`: a bracketed IPv6 address followed by `:` is one
+    // word with its port (a `[` anywhere else is punctuation, as in `= 0 [ECONNREFUSED]`).
+    if c == '[' && bracketed_ipv6_ahead(input) {
+        let (text, range) = (
+            '[',
+            take_while(1.., |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.'),
+            ']',
+            take_while(1.., is_word_char),
+        )
+            .take()
+            .with_span()
+            .parse_next(input)?;
+        return Ok(Some(Token {
+            kind: TokenKind::Word,
+            text,
+            span: span(input, range),
+        }));
     }
     if is_word_char(c) {
         let (text, range) = take_while(1.., is_word_char).with_span().parse_next(input)?;

@@ -247,12 +247,12 @@ fn duration(token: &Token<'_>) -> Result<u64, Diagnostic> {
     )
 }
 
-fn ipv4(token: &Token<'_>) -> Result<std::net::Ipv4Addr, Diagnostic> {
+fn ip(token: &Token<'_>) -> Result<std::net::IpAddr, Diagnostic> {
     words::run(
         token,
-        words::ipv4,
-        "an IPv4 address like `10.0.0.1`",
-        "write an address as four octets: `10.0.0.1`",
+        words::ip_literal,
+        "an address like `10.0.0.1` or `fd00::1`",
+        "write IPv4 as four octets (`10.0.0.1`) and IPv6 in the usual notation (`fd00::1`)",
     )
 }
 
@@ -379,7 +379,7 @@ impl<'s> Parser<'s> {
             return self.host_block(name, line_span, open);
         }
         let addr_token = c.expect_word("an address (`host NAME 10.0.0.1 on NET`) or `{`")?;
-        let addr = ipv4(addr_token)?;
+        let addr = ip(addr_token)?;
         c.expect_keyword("on")?;
         let network = world_name(c.expect_word("a network name")?)?;
         c.expect_end("the network name")?;
@@ -416,7 +416,7 @@ impl<'s> Parser<'s> {
                     return Ok(host);
                 }
                 (TokenKind::Word, "addr") => {
-                    let addr = ipv4(c.expect_word("an address like `10.0.0.2`")?)?;
+                    let addr = ip(c.expect_word("an address like `10.0.0.2`")?)?;
                     c.expect_keyword("on")?;
                     let network = world_name(c.expect_word("a network name")?)?;
                     c.expect_end("the network name")?;
@@ -577,14 +577,22 @@ impl<'s> Parser<'s> {
 /// `network NAME A.B.C.D/P [latency=DURATION]`, after `network`.
 fn network(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<NetworkDecl, Diagnostic> {
     let name = world_name(c.expect_word("a network name")?)?;
-    let addr = ipv4(c.expect_word("a network address like `10.0.0.0/24`")?)?;
+    let addr = ip(c.expect_word("a network address like `10.0.0.0/24`")?)?;
     c.expect_punct('/', "`/` and a prefix length, as in `10.0.0.0/24`")?;
+    let prefix_token = c.expect_word("a prefix length")?;
     let prefix = words::run(
-        c.expect_word("a prefix length")?,
+        prefix_token,
         words::prefix_len,
         "a prefix length",
         "the prefix length is the number of network bits, 0 to 32: `10.0.0.0/24`",
     )?;
+    if addr.is_ipv4() && prefix > 32 {
+        return Err(Diagnostic::error(
+            format!("prefix length {prefix} is out of range"),
+            prefix_token.span,
+            "an IPv4 prefix is 0 to 32 bits",
+        ));
+    }
     let mut latency_ns = None;
     while let Some(option) = c.bump() {
         if !option.is_word("latency") {
@@ -810,7 +818,7 @@ fn arg(c: &mut Cursor<'_, '_>) -> Result<Arg, Diagnostic> {
         }
         TokenKind::Punct('[') => Err(c
             .expected("an argument")
-            .with_help("IPv6 addresses are not supported yet; write IPv4 as `10.0.0.1:80`")),
+            .with_help("write an IPv6 socket address with its port: `[fd00::1]:80`")),
         TokenKind::Punct(_) => Err(c.expected("an argument")),
     }
 }

@@ -1,7 +1,7 @@
 //! Parser tests: the design's example, error messages and positions, robustness.
 
 use super::*;
-use crate::ast::{AddrPattern, InetAddr, PortPattern, Template, TemplatePart};
+use crate::ast::{AddrPattern, InetAddr, IpSpec, PortPattern, Template, TemplatePart};
 
 /// The "Processes" example of the language design, with the world declarations it needs
 /// (minus `as alice`: users are not supported yet).
@@ -141,7 +141,7 @@ fn parses_the_design_example() {
     assert_eq!(
         call.args[1].kind,
         ArgKind::Inet(InetAddr {
-            octets: [lit(0), lit(0), lit(0), lit(0)],
+            ip: IpSpec::V4([lit(0), lit(0), lit(0), lit(0)]),
             port: lit(80)
         })
     );
@@ -175,7 +175,7 @@ fn parses_the_design_example() {
     assert_eq!(
         expect.as_ref().unwrap().alternatives,
         [Outcome::Addr(AddrPattern {
-            octets: [lit(10), lit(0), lit(0), lit(2)],
+            ip: IpSpec::V4([lit(10), lit(0), lit(0), lit(2)]),
             port: PortPattern::Range(lit(40000), lit(40009))
         })]
     );
@@ -235,7 +235,9 @@ fn parses_every_statement_form() {
     let ArgKind::Inet(addr) = &call.args[1].kind else {
         panic!()
     };
-    assert!(matches!(&addr.octets[3], Num::Var(v) if v.name == "i" && text(FEATURES, v.span) == "$i"));
+    assert!(
+        matches!(&addr.ip, IpSpec::V4(o) if matches!(&o[3], Num::Var(v) if v.name == "i" && text(FEATURES, v.span) == "$i"))
+    );
     let alternatives = &expect.as_ref().unwrap().alternatives;
     assert_eq!(alternatives.len(), 2, "`= 0 | -1 EADDRINUSE` is two alternatives");
     assert!(
@@ -269,7 +271,7 @@ fn parses_every_statement_form() {
             value: lit(4),
             data: None,
             addr: Some(AddrPattern {
-                octets: [lit(10), lit(0), lit(0), lit(2)],
+                ip: IpSpec::V4([lit(10), lit(0), lit(0), lit(2)]),
                 port: PortPattern::Any
             }),
             detail: None,
@@ -548,9 +550,9 @@ fn errors_point_at_the_text() {
         ),
         (format!("{p}  ss é\n}}"), "t.scn:2:6", "unexpected character 'é'"),
         (
-            format!("{p}  bind(s, [::1]:80)\n}}"),
+            format!("{p}  bind(s, [::1])\n}}"),
             "t.scn:2:11",
-            "IPv6 addresses are not supported yet",
+            "write an IPv6 socket address with its port",
         ),
         (
             format!("{p}  \"x\"\n}}"),

@@ -6,7 +6,7 @@
 //! "expected X, found `word`" diagnostic, or reports a precise one (an octet above 255, an
 //! unknown unit) on the part of the word at fault.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use winnow::combinator::{alt, eof, opt, preceded, repeat, separated};
 use winnow::error::ErrMode;
@@ -15,7 +15,7 @@ use winnow::stream::Location;
 use winnow::token::{one_of, take_while};
 
 use super::lexer::{Fail, Input, PResult, Token, cut, here, input, span};
-use crate::ast::{AddrPattern, Ident, InetAddr, Num, PortPattern, Span, Template, TemplatePart};
+use crate::ast::{AddrPattern, Ident, InetAddr, IpSpec, Num, PortPattern, Span, Template, TemplatePart};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 
 /// Runs `parser` over the whole of the word `token`; a mismatch becomes
@@ -144,16 +144,61 @@ fn octets(input: &mut Input<'_>) -> PResult<[Num; 4]> {
     Ok([a, b, c, d])
 }
 
-/// `A.B.C.D:PORT`, each part a literal or `$var`.
-pub(crate) fn inet(input: &mut Input<'_>) -> PResult<InetAddr> {
-    let (octets, _, port) = (octets, ':', port).parse_next(input)?;
-    Ok(InetAddr { octets, port })
+/// `[IPV6]`: a bracketed IPv6 address (the lexer keeps it in one word with its port).
+fn bracketed_ipv6(input: &mut Input<'_>) -> PResult<Ipv6Addr> {
+    let start = input.current_token_start();
+    let (_, text, _) = (
+        '[',
+        take_while(1.., |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.'),
+        ']',
+    )
+        .parse_next(input)?;
+    match text.parse::<Ipv6Addr>() {
+        Ok(ip) => Ok(ip),
+        Err(_) => cut(Diagnostic::error(
+            format!("`{text}` is not an IPv6 address"),
+            span(input, start..input.current_token_start()),
+            "not an IPv6 address",
+        )),
+    }
 }
 
-/// `A.B.C.D:*`, `A.B.C.D:N` or `A.B.C.D:N..M`.
+/// The host part of a socket address: `A.B.C.D` (octets may be `$var`) or `[IPV6]`.
+fn ip_spec(input: &mut Input<'_>) -> PResult<IpSpec> {
+    if input.starts_with('[') {
+        bracketed_ipv6.map(IpSpec::V6).parse_next(input)
+    } else {
+        octets.map(IpSpec::V4).parse_next(input)
+    }
+}
+
+/// `A.B.C.D:PORT` or `[IPV6]:PORT`, octets and port a literal or `$var`.
+pub(crate) fn inet(input: &mut Input<'_>) -> PResult<InetAddr> {
+    let (ip, _, port) = (ip_spec, ':', port).parse_next(input)?;
+    Ok(InetAddr { ip, port })
+}
+
+/// An address with `*`, `N` or `N..M` as the port (`10.0.0.2:*`, `[::1]:40000..40009`).
 pub(crate) fn addr_pattern(input: &mut Input<'_>) -> PResult<AddrPattern> {
-    let (octets, _, port) = (octets, ':', port_pattern).parse_next(input)?;
-    Ok(AddrPattern { octets, port })
+    let (ip, _, port) = (ip_spec, ':', port_pattern).parse_next(input)?;
+    Ok(AddrPattern { ip, port })
+}
+
+/// A literal IPv4 or IPv6 address, without brackets (for declarations: `fd00::2`).
+pub(crate) fn ip_literal(input: &mut Input<'_>) -> PResult<IpAddr> {
+    if input.contains(':') {
+        let start = input.current_token_start();
+        let text = take_while(1.., |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.').parse_next(input)?;
+        return match text.parse::<Ipv6Addr>() {
+            Ok(ip) => Ok(IpAddr::V6(ip)),
+            Err(_) => cut(Diagnostic::error(
+                format!("`{text}` is not an IPv6 address"),
+                span(input, start..input.current_token_start()),
+                "not an IPv6 address",
+            )),
+        };
+    }
+    ipv4.map(IpAddr::V4).parse_next(input)
 }
 
 fn port_pattern(input: &mut Input<'_>) -> PResult<PortPattern> {
@@ -208,11 +253,11 @@ fn literal_octet(input: &mut Input<'_>) -> PResult<u8> {
 pub(crate) fn prefix_len(input: &mut Input<'_>) -> PResult<u8> {
     let (text, range) = digits.with_span().parse_next(input)?;
     match text.parse::<u8>() {
-        Ok(v) if v <= 32 => Ok(v),
+        Ok(v) if v <= 128 => Ok(v),
         _ => cut(Diagnostic::error(
             format!("prefix length {text} is out of range"),
             span(input, range),
-            "an IPv4 prefix is 0 to 32 bits",
+            "a prefix is 0 to 32 bits (IPv4) or 0 to 128 bits (IPv6)",
         )),
     }
 }
@@ -391,8 +436,15 @@ mod tests {
     #[test]
     fn addresses() {
         let a = run(&word("10.0.0.$i:$p"), inet, "an address", "").unwrap();
-        assert_eq!(a.octets[0], Num::Lit(10));
-        assert!(matches!(&a.octets[3], Num::Var(v) if v.name == "i" && v.span == Span::new(107, 109)));
+        let IpSpec::V4(octets) = &a.ip else { panic!("{a:?}") };
+        assert_eq!(octets[0], Num::Lit(10));
+        assert!(matches!(&octets[3], Num::Var(v) if v.name == "i" && v.span == Span::new(107, 109)));
+        let v6 = run(&word("[fd00::1]:80"), inet, "an address", "").unwrap();
+        assert_eq!(v6.ip, IpSpec::V6("fd00::1".parse().unwrap()));
+        assert_eq!(v6.port, Num::Lit(80));
+        let p = run(&word("[::ffff:10.0.0.2]:*"), addr_pattern, "an address", "").unwrap();
+        assert_eq!(p.ip, IpSpec::V6("::ffff:10.0.0.2".parse().unwrap()));
+        assert!(run(&word("[fd00::zz]:80"), inet, "an address", "").is_err());
         assert!(matches!(&a.port, Num::Var(v) if v.name == "p" && v.span == Span::new(110, 112)));
         let e = run(&word("10.0.256.1:80"), inet, "an address", "").unwrap_err();
         assert_eq!(
