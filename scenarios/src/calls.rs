@@ -105,6 +105,18 @@ pub const CALLS: &[CallSpec] = &[
         results: 0,
     },
     CallSpec {
+        name: "sendto",
+        params: &[Fd, Payload, SockAddr],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "recvfrom",
+        params: &[Fd, Int],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
         name: "shutdown",
         params: &[Fd, How],
         optional: 0,
@@ -222,16 +234,18 @@ pub const SOCK_CLOEXEC: i64 = 0o2000000;
 /// Every constant the language knows, with Linux's values (x86_64 uapi headers).
 pub const CONSTANTS: &[Constant] = &[
     c("AF_INET", 2, Domain),
+    // `connect(s, AF_UNSPEC)` dissolves an association (a sockaddr with only a family).
+    c("AF_UNSPEC", 0, SockAddr),
     c("AF_INET6", 10, Domain),
     later("AF_UNIX", 1, Domain, "Unix-domain sockets are not simulated yet"),
     later("AF_LOCAL", 1, Domain, "Unix-domain sockets are not simulated yet"),
     c("SOCK_STREAM", 1, Type),
-    later("SOCK_DGRAM", 2, Type, "UDP and datagram sockets are not simulated yet"),
+    c("SOCK_DGRAM", 2, Type),
     later("SOCK_SEQPACKET", 5, Type, "SOCK_SEQPACKET is not simulated yet"),
     c("SOCK_NONBLOCK", SOCK_NONBLOCK, Type),
     c("SOCK_CLOEXEC", SOCK_CLOEXEC, Type),
     c("IPPROTO_TCP", 6, Protocol),
-    later("IPPROTO_UDP", 17, Protocol, "UDP is not simulated yet"),
+    c("IPPROTO_UDP", 17, Protocol),
     c("IPPROTO_IP", 0, Protocol),
     c("SOL_SOCKET", 1, Level),
     c("IPPROTO_IPV6", 41, Level),

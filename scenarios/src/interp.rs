@@ -297,7 +297,9 @@ impl<'a> ProcessScript<'a> {
                         && ret.value() == self.num(value)?
                         && match data {
                             None => true,
-                            Some(d) => matches!(ret, SysReturn::Data { data } if data == d.as_bytes()),
+                            Some(d) => {
+                                matches!(ret, SysReturn::Data { data } | SysReturn::DataFrom { data, .. } if data == d.as_bytes())
+                            }
                         }
                         && match detail {
                             None => true,
@@ -307,7 +309,9 @@ impl<'a> ProcessScript<'a> {
                         && match addr {
                             None => true,
                             Some(p) => match ret {
-                                SysReturn::Accepted { peer, .. } => self.addr_matches(p, *peer)?,
+                                SysReturn::Accepted { peer: a, .. } | SysReturn::DataFrom { from: a, .. } => {
+                                    self.addr_matches(p, *a)?
+                                }
                                 _ => false,
                             },
                         }
@@ -399,10 +403,37 @@ impl<'a> ProcessScript<'a> {
                 fd: fd()?,
                 addr: sockaddr(1)?,
             },
-            "connect" => Syscall::Connect {
-                fd: fd()?,
-                addr: sockaddr(1)?,
+            "connect" => match arg(1) {
+                Some(ast::Arg {
+                    kind: ArgKind::Name(name),
+                    ..
+                }) if name == "AF_UNSPEC" => Syscall::Disconnect { fd: fd()? },
+                _ => Syscall::Connect {
+                    fd: fd()?,
+                    addr: sockaddr(1)?,
+                },
             },
+            "recvfrom" => Syscall::RecvFrom {
+                fd: fd()?,
+                len: int(1, None)?.max(0) as usize,
+            },
+            "sendto" => {
+                let data = match arg(1) {
+                    Some(ast::Arg {
+                        kind: ArgKind::Str(s), ..
+                    }) => Payload::Bytes(Rc::from(s.as_bytes())),
+                    Some(ast::Arg {
+                        kind: ArgKind::Size(n), ..
+                    }) => Payload::Zeros(*n as usize),
+                    Some(a) => Payload::Zeros(self.int_arg(a)?.max(0) as usize),
+                    None => return Err(missing(call, 1)),
+                };
+                Syscall::SendTo {
+                    fd: fd()?,
+                    data,
+                    addr: sockaddr(2)?,
+                }
+            }
             // listen(fd) without a backlog asks for the most the host allows (SOMAXCONN).
             "listen" => Syscall::Listen {
                 fd: fd()?,

@@ -8,7 +8,7 @@
 use crate::calls::{self, Param};
 use crate::run::{EndReason, RunReport, TraceEvent};
 use sim_core::Record;
-use sim_kernel::packet::{Flags, SegmentSummary};
+use sim_kernel::packet::{Flags, PacketSummary, SegmentSummary};
 use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
 use sim_kernel::trace::{Event, Phase, SsRow};
 use std::collections::BTreeMap;
@@ -106,6 +106,12 @@ pub fn format_call(call: &Syscall) -> String {
             Payload::Zeros(n) => format!("send({fd}, {})", size(*n)),
         },
         Syscall::Recv { fd, len } => format!("recv({fd}, {len})"),
+        Syscall::RecvFrom { fd, len } => format!("recvfrom({fd}, {len})"),
+        Syscall::SendTo { fd, data, addr } => match data {
+            Payload::Bytes(b) => format!("sendto({fd}, {}, {addr})", quote(b)),
+            Payload::Zeros(n) => format!("sendto({fd}, {}, {addr})", size(*n)),
+        },
+        Syscall::Disconnect { fd } => format!("connect({fd}, AF_UNSPEC)"),
         Syscall::Shutdown { fd, how } => {
             let how = match how {
                 How::Read => "SHUT_RD",
@@ -168,6 +174,8 @@ pub fn format_return(ret: &SysReturn) -> String {
         }
         SysReturn::Data { data } if data.is_empty() => "0".into(),
         SysReturn::Data { data } => format!("{} {}", data.len(), quote(data)),
+        SysReturn::DataFrom { data, from } if data.is_empty() => format!("0 ({from})"),
+        SysReturn::DataFrom { data, from } => format!("{} {} ({from})", data.len(), quote(data)),
     }
 }
 
@@ -211,7 +219,39 @@ struct SeqTracker {
 }
 
 impl SeqTracker {
-    fn packet(&mut self, s: &SegmentSummary) -> String {
+    /// A packet as `tcpdump -n` prints it (without the leading `IP`/`IP6`).
+    fn packet(&mut self, p: &PacketSummary) -> String {
+        match p {
+            PacketSummary::Tcp(s) => self.segment(s),
+            PacketSummary::Udp { src, dst, len } => {
+                format!("{} > {}: UDP, length {len}", endpoint(*src), endpoint(*dst))
+            }
+            // tcpdump: `ICMP 10.0.0.1 udp port 53 unreachable, length 36` quoting the IP and UDP
+            // headers and the payload; ICMPv6 spells it out differently.
+            PacketSummary::IcmpPortUnreachable {
+                src,
+                dst,
+                orig_dst,
+                orig_len,
+                ..
+            } => match orig_dst {
+                SocketAddr::V4(to) => format!(
+                    "{src} > {dst}: ICMP {} udp port {} unreachable, length {}",
+                    to.ip(),
+                    to.port(),
+                    (28 + orig_len).min(556)
+                ),
+                SocketAddr::V6(to) => format!(
+                    "{src} > {dst}: ICMP6, destination unreachable, unreachable port, {} udp port {}, length {}",
+                    to.ip(),
+                    to.port(),
+                    (56 + orig_len).min(1232)
+                ),
+            },
+        }
+    }
+
+    fn segment(&mut self, s: &SegmentSummary) -> String {
         let syn = s.flags.has(Flags::SYN);
         if syn {
             self.isn.insert((s.src, s.dst), s.seq);
@@ -329,12 +369,12 @@ pub fn text(report: &RunReport) -> String {
                     };
                     line(&label(pid), &text);
                 }
-                Event::Packet { network, segment } => line(network, &seqs.packet(segment)),
+                Event::Packet { network, packet } => line(network, &seqs.packet(packet)),
                 Event::Drop {
                     network,
-                    segment,
+                    packet,
                     reason,
-                } => line(network, &format!("{} [dropped: {reason}]", seqs.packet(segment))),
+                } => line(network, &format!("{} [dropped: {reason}]", seqs.packet(packet))),
                 Event::Ss { pid, rows, .. } => {
                     line(&label(pid), "ss");
                     out.push_str(&ss_table(rows, &indent));

@@ -207,7 +207,7 @@ impl World {
 
     /// After ADD or MOD: if the socket is ready already, queue it and wake a waiter.
     fn epoll_poll_now(&mut self, ep: EpollId, key: (Fd, SocketId)) {
-        let mask = self.tcp_poll(key.1);
+        let mask = self.sock_poll(key.1);
         let e = self.epoll_mut(ep);
         let item = e.interest.get_mut(&key).expect("just inserted");
         if mask & item.events != 0 && !item.ready {
@@ -336,7 +336,7 @@ impl World {
             let Some(key) = self.epoll_mut(ep).ready.pop_front() else {
                 break;
             };
-            let mask = self.tcp_poll(key.1);
+            let mask = self.sock_poll(key.1);
             let e = self.epoll_mut(ep);
             let Some(item) = e.interest.get_mut(&key) else { continue };
             let revents = mask & item.events;

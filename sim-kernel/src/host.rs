@@ -62,6 +62,9 @@ pub struct Host {
     pub sysctl: Sysctls,
     /// Its TCP tables.
     pub tcp: TcpTables,
+    /// Its UDP bind table: local port → the sockets holding it, in bind order (UDP's own
+    /// port space, `udp_table`).
+    pub udp: ProbeMap<u16, BindBucket>,
     /// The per-boot secret behind `secure_ipv4_port_ephemeral()` (`net_secret`).
     pub port_secret: u64,
     /// Seeds the lazily initialised `table_perturb[]` slots.

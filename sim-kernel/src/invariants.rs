@@ -86,7 +86,11 @@ impl World {
                 );
             }
             if s.in_bind_table {
-                let bucket = host.tcp.bind.get(&s.local.port());
+                let table = match s.proto {
+                    crate::socket::Proto::Tcp => &host.tcp.bind,
+                    crate::socket::Proto::Udp => &host.udp,
+                };
+                let bucket = table.get(&s.local.port());
                 ensure!(
                     bucket.is_some_and(|b| b.owners.get(s.bucket_index as usize) == Some(&id)),
                     "socket {id:?} is not at its recorded place in port {}'s bucket",

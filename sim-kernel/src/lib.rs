@@ -29,6 +29,7 @@ pub mod syscalls;
 pub mod sysctl;
 mod tcp;
 pub mod trace;
+pub mod udp;
 pub mod world;
 
 pub use errno::Errno;

@@ -4,7 +4,7 @@
 //! numbers, and the payload. Payload-free segments (most of a handshake) allocate nothing.
 
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 /// TCP header flags (RFC 9293 §3.1), as a bit set.
@@ -116,6 +116,111 @@ impl From<&Segment> for SegmentSummary {
             seq: s.seq,
             ack: s.ack,
             len: s.len(),
+        }
+    }
+}
+
+/// One UDP datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Source address and port.
+    pub src: SocketAddr,
+    /// Destination address and port.
+    pub dst: SocketAddr,
+    /// The payload, shared rather than copied.
+    pub payload: Rc<[u8]>,
+}
+
+/// An ICMP (or ICMPv6) "port unreachable" about a UDP datagram nobody wanted
+/// (`icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0)` in `__udp4_lib_rcv`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortUnreachable {
+    /// The host that reports (the datagram's destination).
+    pub src: IpAddr,
+    /// The sender of the datagram.
+    pub dst: IpAddr,
+    /// The datagram's source, as quoted in the error.
+    pub orig_src: SocketAddr,
+    /// The datagram's destination, as quoted in the error.
+    pub orig_dst: SocketAddr,
+    /// The datagram's payload length.
+    pub orig_len: u32,
+}
+
+/// Anything that travels between hosts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Packet {
+    /// A TCP segment.
+    Tcp(Segment),
+    /// A UDP datagram.
+    Udp(Datagram),
+    /// An ICMP port-unreachable error.
+    PortUnreachable(PortUnreachable),
+}
+
+impl From<Segment> for Packet {
+    fn from(s: Segment) -> Packet {
+        Packet::Tcp(s)
+    }
+}
+
+impl Packet {
+    /// Where it is going.
+    pub fn dst_ip(&self) -> IpAddr {
+        match self {
+            Packet::Tcp(s) => s.dst.ip(),
+            Packet::Udp(d) => d.dst.ip(),
+            Packet::PortUnreachable(p) => p.dst,
+        }
+    }
+}
+
+/// What the trace records of a packet (no payload bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "proto", rename_all = "snake_case")]
+pub enum PacketSummary {
+    /// A TCP segment.
+    Tcp(SegmentSummary),
+    /// A UDP datagram.
+    Udp {
+        /// Source.
+        src: SocketAddr,
+        /// Destination.
+        dst: SocketAddr,
+        /// Payload length.
+        len: u32,
+    },
+    /// ICMP port unreachable.
+    IcmpPortUnreachable {
+        /// Reporting host.
+        src: IpAddr,
+        /// The datagram's sender.
+        dst: IpAddr,
+        /// The datagram's source.
+        orig_src: SocketAddr,
+        /// The datagram's destination.
+        orig_dst: SocketAddr,
+        /// The datagram's payload length.
+        orig_len: u32,
+    },
+}
+
+impl From<&Packet> for PacketSummary {
+    fn from(p: &Packet) -> Self {
+        match p {
+            Packet::Tcp(s) => PacketSummary::Tcp(s.into()),
+            Packet::Udp(d) => PacketSummary::Udp {
+                src: d.src,
+                dst: d.dst,
+                len: d.payload.len() as u32,
+            },
+            Packet::PortUnreachable(u) => PacketSummary::IcmpPortUnreachable {
+                src: u.src,
+                dst: u.dst,
+                orig_src: u.orig_src,
+                orig_dst: u.orig_dst,
+                orig_len: u.orig_len,
+            },
         }
     }
 }

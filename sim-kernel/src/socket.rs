@@ -17,7 +17,35 @@ use std::net::SocketAddr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SocketId(pub u32);
 
-/// TCP states (RFC 9293 §3.3.2; `include/net/tcp_states.h`).
+/// The transport protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Proto {
+    /// `SOCK_STREAM` / `IPPROTO_TCP`.
+    Tcp,
+    /// `SOCK_DGRAM` / `IPPROTO_UDP`.
+    Udp,
+}
+
+/// A datagram waiting to be read.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    /// Who sent it.
+    pub from: std::net::SocketAddr,
+    /// Its bytes.
+    pub data: std::rc::Rc<[u8]>,
+}
+
+/// UDP-only state, boxed so TCP sockets do not pay for it.
+#[derive(Debug, Default)]
+pub struct UdpState {
+    /// Received datagrams, oldest first (`sk_receive_queue`).
+    pub queue: VecDeque<Queued>,
+    /// Their payload bytes (what `ss` shows as Recv-Q).
+    pub queued_bytes: usize,
+}
+
+/// TCP states (RFC 9293 §3.3.2; `include/net/tcp_states.h`). UDP sockets use `Closed`
+/// (unconnected) and `Established` (connected), as Linux does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TcpState {
     /// No connection (fresh, or finished while a descriptor still refers to it).
@@ -100,6 +128,10 @@ pub struct Socket {
     pub host: HostId,
     /// `AF_INET` or `AF_INET6`.
     pub family: Family,
+    /// TCP or UDP.
+    pub proto: Proto,
+    /// UDP's receive queue (UDP sockets only).
+    pub udp: Option<Box<UdpState>>,
     /// `IPV6_V6ONLY` (`AF_INET6` only; default `net.ipv6.bindv6only` = 0).
     pub v6only: bool,
     /// TCP state.
@@ -162,12 +194,14 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// A fresh, unbound socket of `family` on `host`.
+    /// A fresh, unbound TCP socket of `family` on `host`.
     pub fn new(host: HostId, family: Family) -> Socket {
         let any = crate::addr::unspecified(family);
         Socket {
             host,
             family,
+            proto: Proto::Tcp,
+            udp: None,
             v6only: false,
             state: TcpState::Closed,
             local: any,

@@ -7,7 +7,7 @@
 use crate::addr::Family;
 use crate::host::HostId;
 use crate::process::Desc;
-use crate::socket::{SocketId, TcpState};
+use crate::socket::{Proto, SocketId, TcpState};
 use crate::trace::{Event, SsRow};
 use crate::world::World;
 use std::collections::BTreeMap;
@@ -46,9 +46,16 @@ impl World {
         let mut rows: Vec<(bool, SocketAddr, SocketAddr, SsRow)> = self
             .sockets
             .iter()
-            .filter(|(_, s)| s.host == host && (s.state == TcpState::Listen || s.in_ehash))
+            .filter(|(_, s)| {
+                s.host == host
+                    && match s.proto {
+                        Proto::Tcp => s.state == TcpState::Listen || s.in_ehash,
+                        Proto::Udp => s.in_bind_table,
+                    }
+            })
             .map(|(id, s)| {
                 let (recv_q, send_q) = match &s.listen {
+                    _ if s.proto == Proto::Udp => (s.udp.as_ref().map_or(0, |u| u.queued_bytes as u64), 0),
                     // For listeners ss shows the accept queue's length and the backlog.
                     Some(l) if s.state == TcpState::Listen => (l.accept_queue.len() as u64, u64::from(l.max_backlog)),
                     _ => (
@@ -71,8 +78,14 @@ impl World {
                     s.remote
                 };
                 let row = SsRow {
-                    netid: "tcp".into(),
-                    state: s.state.ss_name().into(),
+                    netid: match s.proto {
+                        Proto::Tcp => "tcp".into(),
+                        Proto::Udp => "udp".into(),
+                    },
+                    state: match (s.proto, s.state) {
+                        (Proto::Udp, TcpState::Closed) => "UNCONN".into(),
+                        (_, state) => state.ss_name().into(),
+                    },
                     recv_q,
                     send_q,
                     local: fmt_addr(s.local, s.family, s.v6only),

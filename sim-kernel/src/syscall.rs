@@ -91,6 +91,27 @@ pub enum Syscall {
         /// What to send.
         data: Payload,
     },
+    /// `sendto(fd, data, addr)`.
+    SendTo {
+        /// Socket.
+        fd: Fd,
+        /// What to send.
+        data: Payload,
+        /// Destination.
+        addr: SocketAddr,
+    },
+    /// `recvfrom(fd, len)`: like `recv`, and reports the sender.
+    RecvFrom {
+        /// Socket.
+        fd: Fd,
+        /// Buffer size.
+        len: usize,
+    },
+    /// `connect(fd, {sa_family=AF_UNSPEC})`: dissolve a UDP association.
+    Disconnect {
+        /// Socket.
+        fd: Fd,
+    },
     /// `recv(fd, len)`.
     Recv {
         /// Socket.
@@ -235,6 +256,13 @@ pub enum SysReturn {
         /// (descriptor, events) pairs, in the order epoll reports them.
         events: Vec<(Fd, u32)>,
     },
+    /// Bytes received and their sender (`recvfrom` on a datagram socket).
+    DataFrom {
+        /// The bytes.
+        data: Vec<u8>,
+        /// The sender.
+        from: SocketAddr,
+    },
     /// Bytes received (`recv`); the value is their count.
     Data {
         /// The bytes.
@@ -251,7 +279,7 @@ impl SysReturn {
             SysReturn::Addr { .. } | SysReturn::OptVal { .. } | SysReturn::Limit { .. } => 0,
             SysReturn::Events { events } => events.len() as i64,
             SysReturn::Accepted { fd, .. } => i64::from(*fd),
-            SysReturn::Data { data } => data.len() as i64,
+            SysReturn::Data { data } | SysReturn::DataFrom { data, .. } => data.len() as i64,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::errno::Errno;
 use crate::packet::{Flags, Segment};
 use crate::ports::{self, TupleUse};
 use crate::process::{BlockedOn, Desc, NR_OPEN, Pid, RLIMIT_NOFILE, Rlimit};
-use crate::socket::{ListenState, Socket, SocketId, TcpState, TimerKind};
+use crate::socket::{ListenState, Proto, Socket, SocketId, TcpState, TimerKind};
 use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
 use crate::world::{World, task};
@@ -28,6 +28,10 @@ pub const IPPROTO_IPV6: i32 = 41;
 pub const IPV6_V6ONLY: i32 = 26;
 /// `SOCK_STREAM` (`include/linux/net.h`).
 pub const SOCK_STREAM: i32 = 1;
+/// `SOCK_DGRAM`.
+pub const SOCK_DGRAM: i32 = 2;
+/// `IPPROTO_UDP`.
+pub const IPPROTO_UDP: i32 = 17;
 /// `SOCK_NONBLOCK` (= `O_NONBLOCK`).
 pub const SOCK_NONBLOCK: i32 = 0o4000;
 /// `SOCK_CLOEXEC` (= `O_CLOEXEC`).
@@ -145,7 +149,10 @@ impl World {
             | Syscall::Accept { fd }
             | Syscall::Connect { fd, .. }
             | Syscall::Send { fd, .. }
+            | Syscall::SendTo { fd, .. }
             | Syscall::Recv { fd, .. }
+            | Syscall::RecvFrom { fd, .. }
+            | Syscall::Disconnect { fd }
             | Syscall::Shutdown { fd, .. }
             | Syscall::GetSockName { fd }
             | Syscall::GetPeerName { fd }
@@ -158,13 +165,21 @@ impl World {
             Some(Desc::Stdio | Desc::Epoll(_)) => return Step::Done(Err(Errno::ENOTSOCK)),
             Some(Desc::Socket(s)) => s,
         };
+        if self.sockets.get(sock).proto == Proto::Udp
+            && let Some(step) = self.udp_dispatch(sock, call)
+        {
+            return step;
+        }
         let result = match call {
             Syscall::Bind { addr, .. } => self.sys_bind(sock, *addr),
             Syscall::Listen { backlog, .. } => self.sys_listen(sock, *backlog),
             Syscall::Accept { .. } => return self.sys_accept(pid, sock),
             Syscall::Connect { addr, .. } => return self.sys_connect(sock, *addr, resumed),
-            Syscall::Send { data, .. } => return self.sys_send(sock, data),
-            Syscall::Recv { len, .. } => return self.sys_recv(sock, *len),
+            // TCP ignores a destination given to sendto() and reports no sender to recvfrom()
+            // (tcp_sendmsg, tcp_recvmsg).
+            Syscall::Send { data, .. } | Syscall::SendTo { data, .. } => return self.sys_send(sock, data),
+            Syscall::Recv { len, .. } | Syscall::RecvFrom { len, .. } => return self.sys_recv(sock, *len),
+            Syscall::Disconnect { .. } => self.tcp_disconnect(sock),
             Syscall::Shutdown { how, .. } => self.sys_shutdown(sock, *how),
             Syscall::GetSockName { .. } => {
                 let s = self.sockets.get(sock);
@@ -178,6 +193,85 @@ impl World {
             _ => unreachable!("handled above"),
         };
         Step::Done(result)
+    }
+
+    /// The calls whose UDP behaviour differs from TCP's; `None` for the shared ones
+    /// (`getsockname`, options).
+    fn udp_dispatch(&mut self, sock: SocketId, call: &Syscall) -> Option<Step> {
+        let result = match call {
+            Syscall::Bind { addr, .. } => self.sys_bind(sock, *addr),
+            Syscall::Connect { addr, .. } => self
+                .udp_sockaddr(sock, *addr, Errno::EAFNOSUPPORT)
+                .and_then(|a| self.udp_connect(sock, a)),
+            Syscall::Disconnect { .. } => self.udp_disconnect(sock),
+            Syscall::Send { data, .. } => return Some(self.udp_sendto(sock, data, None)),
+            Syscall::SendTo { data, addr, .. } => match self.udp_sockaddr(sock, *addr, Errno::ENETUNREACH) {
+                Ok(a) => return Some(self.udp_sendto(sock, data, Some(a))),
+                Err(e) => Err(e),
+            },
+            Syscall::Recv { len, .. } => return Some(self.udp_recv(sock, *len, false)),
+            Syscall::RecvFrom { len, .. } => return Some(self.udp_recv(sock, *len, true)),
+            // inet_listen(), inet_accept(): not for datagram sockets.
+            Syscall::Listen { .. } | Syscall::Accept { .. } => Err(Errno::EOPNOTSUPP),
+            Syscall::GetPeerName { .. } => {
+                let s = self.sockets.get(sock);
+                if s.state == TcpState::Established {
+                    Ok(SysReturn::Addr {
+                        addr: crate::addr::for_family(s.remote, s.family),
+                    })
+                } else {
+                    Err(Errno::ENOTCONN)
+                }
+            }
+            Syscall::Shutdown { how, .. } => {
+                // inet_shutdown(): an unconnected datagram socket is ENOTCONN.
+                let s = self.sockets.get_mut(sock);
+                if s.state != TcpState::Established {
+                    Err(Errno::ENOTCONN)
+                } else {
+                    s.shut_rd |= *how != How::Write;
+                    s.shut_wr |= *how != How::Read;
+                    self.wake(sock, Wake::All, 0);
+                    Ok(SysReturn::Value { value: 0 })
+                }
+            }
+            _ => return None,
+        };
+        Some(Step::Done(result))
+    }
+
+    /// A UDP destination in wire form. `AF_INET6` UDP sockets also take `sockaddr_in`
+    /// (`ip6_datagram_connect`, `udpv6_sendmsg` hand them to the IPv4 code) unless
+    /// `IPV6_V6ONLY`, which fails with `v6only_error`; `AF_INET` sockets refuse IPv6.
+    fn udp_sockaddr(&self, sock: SocketId, addr: SocketAddr, v6only_error: Errno) -> Result<SocketAddr, Errno> {
+        let s = self.sockets.get(sock);
+        let wire = crate::addr::to_wire(addr);
+        match (s.family, addr) {
+            (Family::Inet, SocketAddr::V6(_)) => Err(Errno::EAFNOSUPPORT),
+            (Family::Inet6, _) if s.v6only && wire.is_ipv4() => Err(v6only_error),
+            _ => Ok(wire),
+        }
+    }
+
+    /// `connect(AF_UNSPEC)` on TCP (`tcp_disconnect`): a listener stops, a connection is
+    /// aborted with a reset; the socket can be used again.
+    fn tcp_disconnect(&mut self, sock: SocketId) -> SysResult {
+        match self.sockets.get(sock).state {
+            TcpState::Closed => {}
+            TcpState::Listen => self.stop_listening(sock),
+            TcpState::SynSent => self.tcp_done(sock),
+            _ => {
+                self.send_reset_for(sock);
+                self.tcp_done(sock);
+            }
+        }
+        let s = self.sockets.get_mut(sock);
+        s.connecting = false;
+        s.shut_rd = false;
+        s.shut_wr = false;
+        s.rx.clear();
+        s.rx_fin = false;
+        Ok(SysReturn::Value { value: 0 })
     }
 
     /// Fails with `EMFILE` when the next descriptor would reach `RLIMIT_NOFILE`
@@ -254,17 +348,21 @@ impl World {
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL);
         }
-        if ty & 0xf != SOCK_STREAM {
-            return Err(Errno::ESOCKTNOSUPPORT);
-        }
-        // inet_create(): the protocol must match the type's (0 means the default).
-        if protocol != 0 && protocol != IPPROTO_TCP {
-            return Err(Errno::EPROTONOSUPPORT);
-        }
+        // inet_create(): the protocol must match the type's (0 means the type's default).
+        let proto = match (ty & 0xf, protocol) {
+            (SOCK_STREAM, 0 | IPPROTO_TCP) => Proto::Tcp,
+            (SOCK_DGRAM, 0 | IPPROTO_UDP) => Proto::Udp,
+            (SOCK_STREAM | SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+            _ => return Err(Errno::ESOCKTNOSUPPORT),
+        };
         // sock_map_fd() after sock_create(): the family and type are checked first.
         self.fd_available(pid)?;
         let host = self.process(pid).host;
         let mut s = Socket::new(host, family);
+        s.proto = proto;
+        if proto == Proto::Udp {
+            s.udp = Some(Box::default());
+        }
         s.nonblocking = flags & SOCK_NONBLOCK != 0;
         s.refs = 1;
         let id = self.sockets.insert(s);
@@ -299,6 +397,9 @@ impl World {
         // (no ip_nonlocal_bind, IP_FREEBIND or IP_TRANSPARENT).
         if !addr.ip().is_unspecified() && !self.hosts[host.0 as usize].is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
+        }
+        if self.sockets.get(sock).proto == Proto::Udp {
+            return self.udp_bind(sock, addr);
         }
         let s = self.sockets.get(sock);
         // "if (sk->sk_state != TCP_CLOSE || inet->inet_num) err = -EINVAL".
@@ -677,7 +778,7 @@ impl World {
             (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
             (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),
-            (SOL_SOCKET, SO_TYPE) => i64::from(SOCK_STREAM),
+            (SOL_SOCKET, SO_TYPE) => i64::from(if s.proto == Proto::Udp { SOCK_DGRAM } else { SOCK_STREAM }),
             (SOL_SOCKET, SO_ACCEPTCONN) => i64::from(s.state == TcpState::Listen),
             (SOL_SOCKET, SO_ERROR) => s.error.take().map_or(0, |e| i64::from(e.number())),
             _ => return Err(Errno::ENOPROTOOPT),
@@ -719,6 +820,10 @@ impl World {
     /// `tcp_close()`: the last descriptor is gone.
     fn tcp_close(&mut self, sock: SocketId) {
         let s = self.sockets.get_mut(sock);
+        if s.proto == Proto::Udp {
+            // udp_lib_close(): nothing to say goodbye to; the port is released at once.
+            return self.tcp_done(sock);
+        }
         s.shut_rd = true;
         match s.state {
             TcpState::Listen => {

@@ -110,10 +110,9 @@ impl World {
         // tcp_conn_request(): with the accept queue full (`sk_acceptq_is_full`: more than
         // backlog entries), the SYN is dropped silently and the client retransmits.
         if listen.accept_queue.len() as u32 > listen.max_backlog {
-            let summary = (&seg).into();
             self.trace(|| Event::Drop {
                 network: "-".into(),
-                segment: summary,
+                packet: crate::packet::PacketSummary::Tcp((&seg).into()),
                 reason: "listen queue overflow".into(),
             });
             return;
@@ -291,7 +290,7 @@ impl World {
             let reason = "accept queue full: handshake ACK ignored".to_string();
             self.trace(|| Event::Drop {
                 network: "-".into(),
-                segment,
+                packet: crate::packet::PacketSummary::Tcp(segment),
                 reason,
             });
             return false;

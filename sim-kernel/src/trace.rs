@@ -1,6 +1,6 @@
 //! The kernel's trace events: what a run shows (system calls, packets, views).
 
-use crate::packet::SegmentSummary;
+use crate::packet::PacketSummary;
 use crate::syscall::{SysReturn, Syscall};
 use serde::{Deserialize, Serialize};
 
@@ -61,19 +61,19 @@ pub enum Event {
         /// Which phase this line shows.
         phase: Phase,
     },
-    /// A segment put on a network.
+    /// A packet put on a network.
     Packet {
         /// The network's name (`lo` for loopback).
         network: String,
-        /// The segment.
-        segment: SegmentSummary,
+        /// The packet.
+        packet: PacketSummary,
     },
-    /// A segment that could not be delivered.
+    /// A packet that could not be delivered.
     Drop {
         /// The network's name.
         network: String,
-        /// The segment.
-        segment: SegmentSummary,
+        /// The packet.
+        packet: PacketSummary,
         /// Why.
         reason: String,
     },

@@ -8,9 +8,9 @@
 use crate::epoll::{Epoll, EpollId, Waiter};
 use crate::host::{BindBucket, FourTuple, Host, HostId, Iface, TcpTables};
 use crate::network::{NetId, Network};
-use crate::packet::{Segment, SegmentSummary};
+use crate::packet::Packet;
 use crate::process::{BlockedOn, Desc, FdTable, Pid, Process};
-use crate::socket::{SocketId, Sockets, TimerKind};
+use crate::socket::{Proto, SocketId, Sockets, TimerKind};
 use crate::sysctl::Sysctls;
 use crate::trace::Event;
 use petgraph::graph::{NodeIndex, UnGraph};
@@ -24,7 +24,7 @@ pub(crate) enum Pending {
     /// A process starts (or wakes from `sleep`).
     Run(Pid),
     /// A segment arrives at a host.
-    Deliver(HostId, Segment),
+    Deliver(HostId, Packet),
     /// A socket timer fires, if its generation still matches.
     Timer(SocketId, u64, TimerKind),
     /// A blocked call's deadline passes, if the process still waits with this deadline.
@@ -185,6 +185,7 @@ impl World {
             ifaces: Vec::new(),
             sysctl: Sysctls::default(),
             tcp: TcpTables::default(),
+            udp: Default::default(),
             port_secret: secrets.next_u64(),
             perturb_secret: secrets.next_u64(),
             perturb: Default::default(),
@@ -380,7 +381,11 @@ impl World {
                 }
                 self.sched.make_runnable(task(pid));
             }
-            Pending::Deliver(host, seg) => self.tcp_input(host, seg),
+            Pending::Deliver(host, packet) => match packet {
+                Packet::Tcp(seg) => self.tcp_input(host, seg),
+                Packet::Udp(datagram) => self.udp_input(host, datagram),
+                Packet::PortUnreachable(error) => self.udp_error(host, error),
+            },
             Pending::Timer(sock, generation, kind) => {
                 if self
                     .sockets
@@ -393,11 +398,12 @@ impl World {
         }
     }
 
-    /// Puts `seg` on the wire from `host`: loopback if the destination is local, otherwise the
-    /// attached network whose prefix holds the destination.
-    pub(crate) fn transmit(&mut self, host: HostId, seg: Segment) {
+    /// Puts a packet on the wire from `host`: loopback if the destination is local, otherwise
+    /// the attached network whose prefix holds the destination.
+    pub(crate) fn transmit(&mut self, host: HostId, packet: impl Into<Packet>) {
+        let packet = packet.into();
         let h = &self.hosts[host.0 as usize];
-        let dst = seg.dst.ip();
+        let dst = packet.dst_ip();
         let (network, latency, to) = if h.is_local(dst) {
             ("lo".to_string(), Duration::ZERO, Some(host))
         } else {
@@ -409,30 +415,32 @@ impl World {
             {
                 Some(n) => (n.name.clone(), n.latency, n.members.get(&dst).copied()),
                 None => {
-                    let summary = SegmentSummary::from(&seg);
+                    let reason = "no route".to_string();
                     self.trace(|| Event::Drop {
                         network: "-".into(),
-                        segment: summary,
-                        reason: "no route".into(),
+                        packet: (&packet).into(),
+                        reason,
                     });
                     return;
                 }
             }
         };
-        let summary = SegmentSummary::from(&seg);
         match to {
             Some(to) => {
                 self.trace(|| Event::Packet {
                     network,
-                    segment: summary,
+                    packet: (&packet).into(),
                 });
-                self.events.push(self.now.after(latency), Pending::Deliver(to, seg));
+                self.events.push(self.now.after(latency), Pending::Deliver(to, packet));
             }
-            None => self.trace(|| Event::Drop {
-                network,
-                segment: summary,
-                reason: "no host has this address".into(),
-            }),
+            None => {
+                let reason = "no host has this address".to_string();
+                self.trace(|| Event::Drop {
+                    network,
+                    packet: (&packet).into(),
+                    reason,
+                })
+            }
         }
     }
 
@@ -474,14 +482,16 @@ impl World {
     /// false for connect autobind and for children inheriting their listener's port.
     pub(crate) fn bucket_add(&mut self, sock: SocketId, port: u16, explicit: bool) {
         let s = self.sockets.get(sock);
-        let (host, reuse) = (s.host, s.reuseaddr);
-        let bucket = self.hosts[host.0 as usize]
-            .tcp
-            .bind
-            .get_or_insert_with(port, || BindBucket {
-                owners: Vec::new(),
-                connect_only: !explicit,
-            });
+        let (host, reuse, proto) = (s.host, s.reuseaddr, s.proto);
+        let h = &mut self.hosts[host.0 as usize];
+        let table = match proto {
+            Proto::Tcp => &mut h.tcp.bind,
+            Proto::Udp => &mut h.udp,
+        };
+        let bucket = table.get_or_insert_with(port, || BindBucket {
+            owners: Vec::new(),
+            connect_only: !explicit,
+        });
         // inet_csk_update_fastreuse(): an explicit bind claims a connect-made bucket unless it
         // joins sockets already there with SO_REUSEADDR set.
         if explicit && (bucket.owners.is_empty() || !reuse) {
@@ -502,17 +512,33 @@ impl World {
             return;
         }
         s.in_bind_table = false;
-        let (host, port, index) = (s.host, s.local.port(), s.bucket_index as usize);
-        let tables = &mut self.hosts[host.0 as usize].tcp;
-        let Some(bucket) = tables.bind.get_mut(&port) else {
+        let (host, port, index, proto) = (s.host, s.local.port(), s.bucket_index as usize, s.proto);
+        let h = &mut self.hosts[host.0 as usize];
+        let table = match proto {
+            Proto::Tcp => &mut h.tcp.bind,
+            Proto::Udp => &mut h.udp,
+        };
+        let Some(bucket) = table.get_mut(&port) else {
             return;
         };
-        bucket.owners.swap_remove(index);
-        if let Some(&moved) = bucket.owners.get(index) {
-            self.sockets.get_mut(moved).bucket_index = index as u32;
+        match proto {
+            // TCP: order does not matter, so the last owner fills the hole.
+            Proto::Tcp => {
+                bucket.owners.swap_remove(index);
+                if let Some(&moved) = bucket.owners.get(index) {
+                    self.sockets.get_mut(moved).bucket_index = index as u32;
+                }
+            }
+            // UDP: bind order decides ties between equally good sockets, so keep it.
+            Proto::Udp => {
+                bucket.owners.remove(index);
+                for (i, &later) in bucket.owners.iter().enumerate().skip(index) {
+                    self.sockets.get_mut(later).bucket_index = i as u32;
+                }
+            }
         }
         if bucket.owners.is_empty() {
-            tables.bind.remove(&port);
+            table.remove(&port);
         }
     }
 

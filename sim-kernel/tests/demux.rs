@@ -7,7 +7,7 @@
 //! of `/work/shared/design/linux-facts.md` it checks.
 
 use sim_core::{Duration, Instant, Record, TraceSink};
-use sim_kernel::packet::Flags;
+use sim_kernel::packet::{Flags, PacketSummary};
 use sim_kernel::syscall::{Fd, Payload, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SO_REUSEADDR, SO_REUSEPORT, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET};
 use sim_kernel::trace::Event;
@@ -478,7 +478,7 @@ fn syn_to_a_closed_port_is_refused() {
     let rsts = sink
         .borrow()
         .iter()
-        .filter(|r| matches!(&r.event, Event::Packet { segment, .. } if segment.flags.has(Flags::RST)))
+        .filter(|r| matches!(&r.event, Event::Packet { packet: PacketSummary::Tcp(segment), .. } if segment.flags.has(Flags::RST)))
         .count();
     assert!(rsts >= 4, "{rsts} resets");
     // Nothing is left in SYN-SENT.
@@ -548,7 +548,7 @@ fn connect_after_nonblocking_refusal_reports_the_error() {
     let syns = |sink: &Rc<RefCell<Vec<Record<Event>>>>| {
         sink.borrow()
             .iter()
-            .filter(|r| matches!(&r.event, Event::Packet { segment, .. } if segment.flags.has(Flags::SYN)))
+            .filter(|r| matches!(&r.event, Event::Packet { packet: PacketSummary::Tcp(segment), .. } if segment.flags.has(Flags::SYN)))
             .count()
     };
     assert_eq!(syns(&sink), 1);
@@ -690,7 +690,7 @@ fn backlog_admits_n_plus_one_then_syns_time_out() {
             .borrow()
             .iter()
             .filter(|r| {
-                matches!(&r.event, Event::Packet { segment, .. }
+                matches!(&r.event, Event::Packet { packet: PacketSummary::Tcp(segment), .. }
                     if segment.flags.has(Flags::SYN) && !segment.flags.has(Flags::ACK)
                         && segment.src.ip() == Ipv4Addr::new(10, 0, 0, 2))
             })
@@ -704,7 +704,7 @@ fn backlog_admits_n_plus_one_then_syns_time_out() {
         let first_timed_out = clients[n + 1].1;
         let retransmitted_at_one_second = sink.borrow().iter().any(|r| {
             r.at == first_timed_out.after(Duration::from_secs(1))
-                && matches!(&r.event, Event::Packet { segment, .. } if segment.flags.has(Flags::SYN))
+                && matches!(&r.event, Event::Packet { packet: PacketSummary::Tcp(segment), .. } if segment.flags.has(Flags::SYN))
         });
         assert!(
             retransmitted_at_one_second,
