@@ -26,6 +26,7 @@ use crate::interp::slice;
 use crate::render::{format_call, format_return};
 use crate::run::{ProcessEnd, RunOptions, RunReport};
 use serde::{Deserialize, Serialize};
+use sim_kernel::syscall::SockAddr;
 use sim_kernel::syscall::SysReturn;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -164,7 +165,8 @@ impl PortSet {
     }
 
     /// `ip:port`, or `ip:*` when the port is not one the scenario names.
-    pub fn addr(&self, a: SocketAddr) -> String {
+    pub fn addr(&self, a: &SockAddr) -> String {
+        let SockAddr::Inet(a) = *a else { return a.to_string() };
         if self.contains(a.port()) {
             a.to_string()
         } else {
@@ -220,8 +222,12 @@ fn collect_ports(body: &[Stmt], scopes: &mut Vec<(String, Option<(i64, i64)>)>, 
 /// A result as an outcome shows it: as the trace prints it, with unnamed ports as `*`.
 pub fn abstract_return(ret: &SysReturn, ports: &PortSet) -> String {
     match ret {
-        SysReturn::Addr { addr } => ports.addr(*addr),
-        SysReturn::Accepted { fd, peer } => format!("{fd} ({})", ports.addr(*peer)),
+        SysReturn::Addr { addr } => ports.addr(addr),
+        SysReturn::Accepted { fd, peer } => format!("{fd} ({})", ports.addr(peer)),
+        SysReturn::DataFrom { data, from } => {
+            let data = format_return(&SysReturn::Data { data: data.clone() });
+            format!("{data} ({})", ports.addr(from))
+        }
         other => format_return(other),
     }
 }
@@ -1032,7 +1038,13 @@ process a/p {
             assert!(ports.contains(p), "{p}");
         }
         assert!(!ports.contains(8003) && !ports.contains(40000));
-        assert_eq!(ports.addr("10.0.0.2:40000".parse().unwrap()), "10.0.0.2:*");
-        assert_eq!(ports.addr("10.0.0.1:80".parse().unwrap()), "10.0.0.1:80");
+        assert_eq!(
+            ports.addr(&SockAddr::Inet("10.0.0.2:40000".parse().unwrap())),
+            "10.0.0.2:*"
+        );
+        assert_eq!(
+            ports.addr(&SockAddr::Inet("10.0.0.1:80".parse().unwrap())),
+            "10.0.0.1:80"
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::ast::{self, ArgKind, Num, Outcome, PortPattern, Stmt, StmtKind, Templ
 use crate::calls;
 use crate::diagnostic::Diagnostic;
 use serde::Serialize;
-use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
+use sim_kernel::syscall::{How, Payload, SockAddr, SysReturn, Syscall};
 use sim_kernel::{Pid, World};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -310,14 +310,14 @@ impl<'a> ProcessScript<'a> {
                             None => true,
                             Some(p) => match ret {
                                 SysReturn::Accepted { peer: a, .. } | SysReturn::DataFrom { from: a, .. } => {
-                                    self.addr_matches(p, *a)?
+                                    self.addr_matches(p, a)?
                                 }
                                 _ => false,
                             },
                         }
                 }
                 Outcome::Addr(p) => match ret {
-                    SysReturn::Addr { addr } => self.addr_matches(p, *addr)?,
+                    SysReturn::Addr { addr } => self.addr_matches(p, addr)?,
                     _ => false,
                 },
             };
@@ -328,7 +328,8 @@ impl<'a> ProcessScript<'a> {
         Ok(false)
     }
 
-    fn addr_matches(&self, p: &ast::AddrPattern, a: SocketAddr) -> Result<bool, Diagnostic> {
+    fn addr_matches(&self, p: &ast::AddrPattern, a: &SockAddr) -> Result<bool, Diagnostic> {
+        let SockAddr::Inet(a) = *a else { return Ok(false) };
         match (&p.ip, a.ip()) {
             (ast::IpSpec::V4(octets), IpAddr::V4(got)) => {
                 for (want, got) in octets.iter().zip(got.octets()) {
@@ -383,12 +384,12 @@ impl<'a> ProcessScript<'a> {
             }
         };
         let fd = || -> Result<i32, Diagnostic> { int(0, None).map(|v| v as i32) };
-        let sockaddr = |i: usize| -> Result<SocketAddr, Diagnostic> {
+        let sockaddr = |i: usize| -> Result<SockAddr, Diagnostic> {
             match arg(i) {
                 Some(ast::Arg {
                     kind: ArgKind::Inet(a),
                     span,
-                }) => self.inet(a, *span),
+                }) => self.inet(a, *span).map(SockAddr::Inet),
                 Some(a) => Err(Diagnostic::error("expected a socket address", a.span, "here")),
                 None => Err(missing(call, i)),
             }
@@ -407,7 +408,10 @@ impl<'a> ProcessScript<'a> {
                 Some(ast::Arg {
                     kind: ArgKind::Name(name),
                     ..
-                }) if name == "AF_UNSPEC" => Syscall::Disconnect { fd: fd()? },
+                }) if name == "AF_UNSPEC" => Syscall::Connect {
+                    fd: fd()?,
+                    addr: SockAddr::Unspec,
+                },
                 _ => Syscall::Connect {
                     fd: fd()?,
                     addr: sockaddr(1)?,

@@ -111,7 +111,6 @@ pub fn format_call(call: &Syscall) -> String {
             Payload::Bytes(b) => format!("sendto({fd}, {}, {addr})", quote(b)),
             Payload::Zeros(n) => format!("sendto({fd}, {}, {addr})", size(*n)),
         },
-        Syscall::Disconnect { fd } => format!("connect({fd}, AF_UNSPEC)"),
         Syscall::Shutdown { fd, how } => {
             let how = match how {
                 How::Read => "SHUT_RD",

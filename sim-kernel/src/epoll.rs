@@ -161,6 +161,9 @@ impl World {
             Desc::Socket(s) => s,
             Desc::Stdio => return Err(Errno::EPERM),
             Desc::Epoll(_) => return Err(Errno::EINVAL),
+            // Unix-domain sockets are pollable in Linux; socksim's epoll watches only internet
+            // sockets so far (the Unix module will extend the watch target).
+            Desc::Unix(_) => return Err(Errno::EPERM),
         };
         let has_event = op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD;
         if has_event && events & EPOLLEXCLUSIVE != 0 && (op == EPOLL_CTL_MOD || events & !EXCLUSIVE_OK != 0) {

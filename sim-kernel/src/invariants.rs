@@ -50,7 +50,7 @@ impl World {
                 match desc {
                     Desc::Socket(s) => *socket_refs.entry(s).or_default() += 1,
                     Desc::Epoll(e) => *epoll_refs.entry(e.0).or_default() += 1,
-                    Desc::Stdio => {}
+                    Desc::Stdio | Desc::Unix(_) => {}
                 }
             }
         }
@@ -177,7 +177,7 @@ mod tests {
         );
         let bind = Syscall::Bind {
             fd: 3,
-            addr: "127.0.0.1:80".parse().unwrap(),
+            addr: "127.0.0.1:80".parse::<std::net::SocketAddr>().unwrap().into(),
         };
         w.syscall(pid, &bind, false);
         let id = w.sockets.iter().next().unwrap().0;

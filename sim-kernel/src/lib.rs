@@ -30,6 +30,7 @@ pub mod sysctl;
 mod tcp;
 pub mod trace;
 pub mod udp;
+pub mod unix;
 pub mod world;
 
 pub use errno::Errno;

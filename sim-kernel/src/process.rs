@@ -19,6 +19,8 @@ pub enum Desc {
     Socket(SocketId),
     /// An epoll instance.
     Epoll(EpollId),
+    /// A Unix-domain socket.
+    Unix(crate::unix::UnixId),
 }
 
 /// What a blocked process waits on (so a timeout can take it off the queue).

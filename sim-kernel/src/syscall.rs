@@ -34,6 +34,72 @@ impl Payload {
     }
 }
 
+/// An `AF_UNIX` address (`unix(7)`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnixAddr {
+    /// No name (an unbound socket; `sun_path` empty, address length 2).
+    Unnamed,
+    /// A filesystem path.
+    Path(String),
+    /// An abstract name (`sun_path[0] == 0`), without the leading NUL.
+    Abstract(Vec<u8>),
+}
+
+/// A socket address as a program passes or receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SockAddr {
+    /// `sockaddr_in` or `sockaddr_in6`.
+    Inet(SocketAddr),
+    /// `sockaddr_un`.
+    Unix(UnixAddr),
+    /// A bare `AF_UNSPEC` family (to dissolve an association with `connect`).
+    Unspec,
+}
+
+impl From<SocketAddr> for SockAddr {
+    fn from(a: SocketAddr) -> Self {
+        SockAddr::Inet(a)
+    }
+}
+
+impl From<std::net::SocketAddrV4> for SockAddr {
+    fn from(a: std::net::SocketAddrV4) -> Self {
+        SockAddr::Inet(a.into())
+    }
+}
+
+impl From<std::net::SocketAddrV6> for SockAddr {
+    fn from(a: std::net::SocketAddrV6) -> Self {
+        SockAddr::Inet(a.into())
+    }
+}
+
+impl SockAddr {
+    /// The internet address, if it is one.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            SockAddr::Inet(a) => Some(*a),
+            _ => None,
+        }
+    }
+}
+
+/// Renders as a scenario writes it: `10.0.0.1:80`, `[::1]:80`, `"/run/app.sock"`, `@"name"`,
+/// `unnamed`, `AF_UNSPEC`.
+impl std::fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SockAddr::Inet(a) => write!(f, "{a}"),
+            SockAddr::Unix(UnixAddr::Unnamed) => f.write_str("unnamed"),
+            SockAddr::Unix(UnixAddr::Path(p)) => write!(f, "{p:?}"),
+            SockAddr::Unix(UnixAddr::Abstract(name)) => write!(f, "@{:?}", String::from_utf8_lossy(name)),
+            SockAddr::Unspec => f.write_str("AF_UNSPEC"),
+        }
+    }
+}
+
 /// `shutdown()`'s direction (`SHUT_RD` = 0, `SHUT_WR` = 1, `SHUT_RDWR` = 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum How {
@@ -63,7 +129,7 @@ pub enum Syscall {
         /// Socket.
         fd: Fd,
         /// Local address.
-        addr: SocketAddr,
+        addr: SockAddr,
     },
     /// `listen(fd, backlog)`.
     Listen {
@@ -81,8 +147,8 @@ pub enum Syscall {
     Connect {
         /// Socket.
         fd: Fd,
-        /// Peer.
-        addr: SocketAddr,
+        /// Peer (`AF_UNSPEC` dissolves an association).
+        addr: SockAddr,
     },
     /// `send(fd, data)`.
     Send {
@@ -98,7 +164,7 @@ pub enum Syscall {
         /// What to send.
         data: Payload,
         /// Destination.
-        addr: SocketAddr,
+        addr: SockAddr,
     },
     /// `recvfrom(fd, len)`: like `recv`, and reports the sender.
     RecvFrom {
@@ -106,11 +172,6 @@ pub enum Syscall {
         fd: Fd,
         /// Buffer size.
         len: usize,
-    },
-    /// `connect(fd, {sa_family=AF_UNSPEC})`: dissolve a UDP association.
-    Disconnect {
-        /// Socket.
-        fd: Fd,
     },
     /// `recv(fd, len)`.
     Recv {
@@ -228,14 +289,14 @@ pub enum SysReturn {
     /// `0` and an address (`getsockname`, `getpeername`).
     Addr {
         /// The address.
-        addr: SocketAddr,
+        addr: SockAddr,
     },
     /// A new descriptor and the peer's address (`accept`).
     Accepted {
         /// The new descriptor.
         fd: Fd,
         /// The peer.
-        peer: SocketAddr,
+        peer: SockAddr,
     },
     /// An option's value (`getsockopt`); the call itself returns 0.
     OptVal {
@@ -261,7 +322,7 @@ pub enum SysReturn {
         /// The bytes.
         data: Vec<u8>,
         /// The sender.
-        from: SocketAddr,
+        from: SockAddr,
     },
     /// Bytes received (`recv`); the value is their count.
     Data {

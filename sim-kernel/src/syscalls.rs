@@ -11,7 +11,7 @@ use crate::packet::{Flags, Segment};
 use crate::ports::{self, TupleUse};
 use crate::process::{BlockedOn, Desc, NR_OPEN, Pid, RLIMIT_NOFILE, Rlimit};
 use crate::socket::{ListenState, Proto, Socket, SocketId, TcpState, TimerKind};
-use crate::syscall::{Fd, How, Outcome, Payload, SysReturn, Syscall};
+use crate::syscall::{Fd, How, Outcome, Payload, SockAddr, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
 use crate::world::{World, task};
 use sim_core::{Duration, Wake};
@@ -22,6 +22,8 @@ use std::rc::Rc;
 pub const AF_INET: i32 = 2;
 /// `AF_INET6`.
 pub const AF_INET6: i32 = 10;
+/// `AF_UNIX` (= `AF_LOCAL`).
+pub const AF_UNIX: i32 = 1;
 /// `IPPROTO_IPV6` (the option level).
 pub const IPPROTO_IPV6: i32 = 41;
 /// `IPV6_V6ONLY`.
@@ -152,7 +154,6 @@ impl World {
             | Syscall::SendTo { fd, .. }
             | Syscall::Recv { fd, .. }
             | Syscall::RecvFrom { fd, .. }
-            | Syscall::Disconnect { fd }
             | Syscall::Shutdown { fd, .. }
             | Syscall::GetSockName { fd }
             | Syscall::GetPeerName { fd }
@@ -164,27 +165,53 @@ impl World {
             None => return Step::Done(Err(Errno::EBADF)),
             Some(Desc::Stdio | Desc::Epoll(_)) => return Step::Done(Err(Errno::ENOTSOCK)),
             Some(Desc::Socket(s)) => s,
+            Some(Desc::Unix(u)) => return self.unix_dispatch(pid, u, call, resumed),
         };
+        // inet_bind(), inet_dgram_connect(), tcp_v4_connect(): an internet socket given an
+        // address of another family (AF_UNIX) is EAFNOSUPPORT.
+        if matches!(
+            call,
+            Syscall::Bind {
+                addr: SockAddr::Unix(_) | SockAddr::Unspec,
+                ..
+            } | Syscall::Connect {
+                addr: SockAddr::Unix(_),
+                ..
+            } | Syscall::SendTo {
+                addr: SockAddr::Unix(_),
+                ..
+            }
+        ) {
+            return Step::Done(Err(Errno::EAFNOSUPPORT));
+        }
         if self.sockets.get(sock).proto == Proto::Udp
             && let Some(step) = self.udp_dispatch(sock, call)
         {
             return step;
         }
         let result = match call {
-            Syscall::Bind { addr, .. } => self.sys_bind(sock, *addr),
+            Syscall::Bind {
+                addr: SockAddr::Inet(addr),
+                ..
+            } => self.sys_bind(sock, *addr),
             Syscall::Listen { backlog, .. } => self.sys_listen(sock, *backlog),
             Syscall::Accept { .. } => return self.sys_accept(pid, sock),
-            Syscall::Connect { addr, .. } => return self.sys_connect(sock, *addr, resumed),
+            Syscall::Connect {
+                addr: SockAddr::Inet(addr),
+                ..
+            } => return self.sys_connect(sock, *addr, resumed),
+            Syscall::Connect {
+                addr: SockAddr::Unspec, ..
+            } => self.tcp_disconnect(sock),
             // TCP ignores a destination given to sendto() and reports no sender to recvfrom()
             // (tcp_sendmsg, tcp_recvmsg).
             Syscall::Send { data, .. } | Syscall::SendTo { data, .. } => return self.sys_send(sock, data),
             Syscall::Recv { len, .. } | Syscall::RecvFrom { len, .. } => return self.sys_recv(sock, *len),
-            Syscall::Disconnect { .. } => self.tcp_disconnect(sock),
             Syscall::Shutdown { how, .. } => self.sys_shutdown(sock, *how),
             Syscall::GetSockName { .. } => {
                 let s = self.sockets.get(sock);
                 Ok(SysReturn::Addr {
-                    addr: crate::addr::for_family(s.local, s.family),
+                    addr: crate::addr::for_family(s.local, s.family).into(),
                 })
             }
             Syscall::GetPeerName { .. } => self.sys_getpeername(sock),
@@ -199,16 +226,32 @@ impl World {
     /// (`getsockname`, options).
     fn udp_dispatch(&mut self, sock: SocketId, call: &Syscall) -> Option<Step> {
         let result = match call {
-            Syscall::Bind { addr, .. } => self.sys_bind(sock, *addr),
-            Syscall::Connect { addr, .. } => self
+            Syscall::Bind {
+                addr: SockAddr::Inet(addr),
+                ..
+            } => self.sys_bind(sock, *addr),
+            Syscall::Connect {
+                addr: SockAddr::Inet(addr),
+                ..
+            } => self
                 .udp_sockaddr(sock, *addr, Errno::EAFNOSUPPORT)
                 .and_then(|a| self.udp_connect(sock, a)),
-            Syscall::Disconnect { .. } => self.udp_disconnect(sock),
+            Syscall::Connect {
+                addr: SockAddr::Unspec, ..
+            } => self.udp_disconnect(sock),
             Syscall::Send { data, .. } => return Some(self.udp_sendto(sock, data, None)),
-            Syscall::SendTo { data, addr, .. } => match self.udp_sockaddr(sock, *addr, Errno::ENETUNREACH) {
+            Syscall::SendTo {
+                data,
+                addr: SockAddr::Inet(addr),
+                ..
+            } => match self.udp_sockaddr(sock, *addr, Errno::ENETUNREACH) {
                 Ok(a) => return Some(self.udp_sendto(sock, data, Some(a))),
                 Err(e) => Err(e),
             },
+            // udp_sendmsg(): an AF_UNSPEC destination carries port 0.
+            Syscall::SendTo {
+                addr: SockAddr::Unspec, ..
+            } => Err(Errno::EINVAL),
             Syscall::Recv { len, .. } => return Some(self.udp_recv(sock, *len, false)),
             Syscall::RecvFrom { len, .. } => return Some(self.udp_recv(sock, *len, true)),
             // inet_listen(), inet_accept(): not for datagram sockets.
@@ -217,7 +260,7 @@ impl World {
                 let s = self.sockets.get(sock);
                 if s.state == TcpState::Established {
                     Ok(SysReturn::Addr {
-                        addr: crate::addr::for_family(s.remote, s.family),
+                        addr: crate::addr::for_family(s.remote, s.family).into(),
                     })
                 } else {
                     Err(Errno::ENOTCONN)
@@ -341,6 +384,7 @@ impl World {
         let family = match domain {
             AF_INET => Family::Inet,
             AF_INET6 => Family::Inet6,
+            AF_UNIX => return self.unix_socket(pid, ty, protocol),
             _ => return Err(Errno::EAFNOSUPPORT),
         };
         // __sys_socket(): flags other than NONBLOCK/CLOEXEC in the type are EINVAL.
@@ -513,7 +557,7 @@ impl World {
         // An AF_INET6 listener reports IPv4 peers as v4-mapped addresses.
         let peer = crate::addr::for_family(c.remote, c.family);
         let fd = self.process_mut(pid).fds.install(Desc::Socket(child));
-        Step::Done(Ok(SysReturn::Accepted { fd, peer }))
+        Step::Done(Ok(SysReturn::Accepted { fd, peer: peer.into() }))
     }
 
     /// `connect()` (`__inet_stream_connect`, `tcp_v4_connect`, `tcp_v6_connect`).
@@ -748,7 +792,7 @@ impl World {
             return Err(Errno::ENOTCONN);
         }
         Ok(SysReturn::Addr {
-            addr: crate::addr::for_family(s.remote, s.family),
+            addr: crate::addr::for_family(s.remote, s.family).into(),
         })
     }
 
@@ -813,6 +857,7 @@ impl World {
                     self.epoll_free(ep);
                 }
             }
+            Some(Desc::Unix(u)) => self.unix_release(u),
             Some(Desc::Stdio) | None => {}
         }
     }

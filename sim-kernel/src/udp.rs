@@ -221,7 +221,10 @@ impl World {
             let data = d.data[..len.min(d.data.len())].to_vec();
             let from = crate::addr::for_family(d.from, s.family);
             return Step::Done(Ok(if with_addr {
-                SysReturn::DataFrom { data, from }
+                SysReturn::DataFrom {
+                    data,
+                    from: from.into(),
+                }
             } else {
                 SysReturn::Data { data }
             }));

@@ -257,6 +257,7 @@ impl World {
             match desc {
                 Desc::Socket(s) => self.sockets.get_mut(s).refs += 1,
                 Desc::Epoll(e) => self.epoll_mut(e).refs += 1,
+                Desc::Unix(u) => self.unix_ref(u),
                 Desc::Stdio => {}
             }
         }

@@ -82,7 +82,7 @@ fn handshake_data_and_close() {
                     socket.clone(),
                     Syscall::Bind {
                         fd: 3,
-                        addr: addr("0.0.0.0:80"),
+                        addr: addr("0.0.0.0:80").into(),
                     },
                     Syscall::Listen { fd: 3, backlog: 128 },
                     Syscall::Accept { fd: 3 },
@@ -97,7 +97,7 @@ fn handshake_data_and_close() {
                     socket,
                     Syscall::Connect {
                         fd: 3,
-                        addr: addr("10.0.0.1:80"),
+                        addr: addr("10.0.0.1:80").into(),
                     },
                     Syscall::Send {
                         fd: 3,
@@ -110,7 +110,9 @@ fn handshake_data_and_close() {
         Some(sim_core::Instant(30_000_000_000)),
     );
     let srv = &results[&s.0];
-    assert!(matches!(srv[3], SysReturn::Accepted { fd: 4, peer } if peer.ip() == Ipv4Addr::new(10, 0, 0, 2)));
+    assert!(
+        matches!(srv[3], SysReturn::Accepted { fd: 4, ref peer } if peer.inet().unwrap().ip() == Ipv4Addr::new(10, 0, 0, 2))
+    );
     assert_eq!(
         srv[4],
         SysReturn::Data {
@@ -154,11 +156,11 @@ fn nothing_listening_is_refused() {
                 },
                 Syscall::Connect {
                     fd: 3,
-                    addr: addr("10.0.0.1:81"),
+                    addr: addr("10.0.0.1:81").into(),
                 },
                 Syscall::Connect {
                     fd: 3,
-                    addr: addr("127.0.0.1:81"),
+                    addr: addr("127.0.0.1:81").into(),
                 },
             ],
         )],

@@ -142,7 +142,13 @@ impl Sim {
     }
 
     fn bind(&mut self, pid: Pid, fd: Fd, addr: &str) -> SysReturn {
-        self.call(pid, Syscall::Bind { fd, addr: sa(addr) })
+        self.call(
+            pid,
+            Syscall::Bind {
+                fd,
+                addr: sa(addr).into(),
+            },
+        )
     }
 
     fn listen(&mut self, pid: Pid, fd: Fd, backlog: i32) -> SysReturn {
@@ -161,19 +167,25 @@ impl Sim {
     }
 
     fn connect(&mut self, pid: Pid, fd: Fd, addr: &str) -> SysReturn {
-        self.call(pid, Syscall::Connect { fd, addr: sa(addr) })
+        self.call(
+            pid,
+            Syscall::Connect {
+                fd,
+                addr: sa(addr).into(),
+            },
+        )
     }
 
     fn accept(&mut self, pid: Pid, fd: Fd) -> (Fd, SocketAddr) {
         match self.call(pid, Syscall::Accept { fd }) {
-            SysReturn::Accepted { fd, peer } => (fd, peer),
+            SysReturn::Accepted { fd, peer } => (fd, peer.inet().unwrap()),
             other => panic!("accept() failed: {other:?}"),
         }
     }
 
     fn local(&mut self, pid: Pid, fd: Fd) -> SocketAddr {
         match self.call(pid, Syscall::GetSockName { fd }) {
-            SysReturn::Addr { addr } => addr,
+            SysReturn::Addr { addr } => addr.inet().unwrap(),
             other => panic!("getsockname() failed: {other:?}"),
         }
     }

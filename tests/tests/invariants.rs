@@ -102,7 +102,7 @@ impl Sim {
 
     fn addr_of(&mut self, pid: Pid, call: Syscall) -> SocketAddr {
         match self.call(pid, call.clone()) {
-            SysReturn::Addr { addr } => addr,
+            SysReturn::Addr { addr } => addr.inet().unwrap(),
             other => panic!("{call:?} failed: {other:?}"),
         }
     }
@@ -183,7 +183,7 @@ impl Harness {
                 let fd = sim.socket(srv);
                 let bind = Syscall::Bind {
                     fd,
-                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into(),
+                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED.into(), port).into(),
                 };
                 assert_eq!(sim.call(srv, bind), OK);
                 assert_eq!(sim.call(srv, Syscall::Listen { fd, backlog: 128 }), OK);
@@ -214,7 +214,13 @@ impl Harness {
         let free = self.free_ports(d);
         let cli = self.cli;
         let fd = self.sim.socket(cli);
-        match self.sim.call(cli, Syscall::Connect { fd, addr: dest(d) }) {
+        match self.sim.call(
+            cli,
+            Syscall::Connect {
+                fd,
+                addr: dest(d).into(),
+            },
+        ) {
             OK => {
                 let local = self.sim.addr_of(cli, Syscall::GetSockName { fd });
                 let peer = self.sim.addr_of(cli, Syscall::GetPeerName { fd });
@@ -238,7 +244,7 @@ impl Harness {
                 );
                 let (srv, lfd) = (self.servers[d / 2], self.listeners[d % 2]);
                 let (server_fd, seen) = match self.sim.call(srv, Syscall::Accept { fd: lfd }) {
-                    SysReturn::Accepted { fd, peer } => (fd, peer),
+                    SysReturn::Accepted { fd, peer } => (fd, peer.inet().unwrap()),
                     other => return Err(TestCaseError::fail(format!("accept: {other:?}"))),
                 };
                 prop_assert_eq!(seen, local, "the server sees the client's 4-tuple");
@@ -406,7 +412,13 @@ fn model_walkthrough() {
     assert!(h.free_ports(0).is_empty());
     let cli = h.cli;
     let fd = h.sim.socket(cli);
-    let r = h.sim.call(cli, Syscall::Connect { fd, addr: dest(0) });
+    let r = h.sim.call(
+        cli,
+        Syscall::Connect {
+            fd,
+            addr: dest(0).into(),
+        },
+    );
     assert_eq!(r.errno(), Some(Errno::EADDRNOTAVAIL));
     h.sim.close(cli, fd);
     h.close(0).unwrap();

@@ -1,0 +1,1637 @@
+#!/usr/bin/env python3
+"""socksim's oracle: run a scenario on the REAL Linux kernel and check its expectations.
+
+Input: the syntax tree that `socksim check --ast FILE` prints (JSON), plus the source file
+(for line:column in reports). Normally started by `tools/oracle/run FILE`, which runs this
+under `unshare -n` so that it gets a fresh network namespace of its own.
+
+What it does, in order:
+
+1. Refuses to run unless it is in a fresh network namespace: only `lo` exists and `lo` is
+   still down (and, when `tools/oracle/run` passed the outer namespace's inode, the inode
+   differs). It never touches the host's real network namespace.
+2. Checks the whole scenario statically and exits 2, before doing anything, if it uses
+   something the oracle cannot do (processes on several hosts, an unknown call or constant, a
+   sysctl outside `net.*`, ...).
+3. Brings `lo` up, adds every address of the (single) host to `lo` as a /32 (/128), writes the
+   host's sysctls to /proc/sys (per network namespace, so the host is not affected).
+4. Runs every process as a real OS process (os.fork), with only descriptors 0, 1 and 2 open
+   (all on /dev/null), so descriptor numbers match socksim's. A controller (this process)
+   schedules them the way socksim does — one process at a time, in declaration order (first
+   come, first served where socksim would draw from the seed), `sleep` in real time — and
+   detects calls that block in the kernel. `fork NAME { ... }` is a real fork().
+5. Makes the real system calls (through ctypes/libc so that arguments and errno reach the
+   kernel exactly as written; `fcntl` through the fcntl module), prints one line per call in
+   socksim's trace format and compares each inline expectation exactly as socksim does.
+
+Exit status: 0 every expectation held; 1 at least one failed (or the kernel refused the
+setup, e.g. a sysctl value); 2 the oracle cannot run this scenario (the reason is printed).
+"""
+
+import argparse
+import ctypes
+import errno as errno_mod
+import fcntl
+import heapq
+import ipaddress
+import json
+import os
+import platform
+import select
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import traceback
+from collections import deque
+
+EXIT_OK, EXIT_FAILED, EXIT_UNSUPPORTED = 0, 1, 2
+
+# socksim's process model: RLIMIT_NOFILE as a process started by systemd gets it.
+SOCKSIM_NOFILE = (1024, 524288)
+# The control channel of each process lives at this descriptor, far above what a scenario
+# allocates, so that descriptor numbers (and EMFILE) match socksim's.
+CTRL_FD = 65535
+# socksim's guard against loops that never yield.
+MAX_STATEMENTS_PER_STEP = 1_000_000
+
+
+class Unsupported(Exception):
+    """The scenario uses something the oracle cannot do (exit 2)."""
+
+
+class SetupRefused(Exception):
+    """The kernel refused the world's setup (exit 1)."""
+
+
+# --------------------------------------------------------------------------------------------
+# The language's constants: the same names, values, kinds and ORDER as scenarios/src/calls.rs
+# (the order decides which name is printed for a value, as socksim's renderer does).
+
+CONSTANTS = [
+    ("AF_INET", 2, "Domain"),
+    ("AF_INET6", 10, "Domain"),
+    ("AF_UNIX", 1, "Domain"),
+    ("AF_LOCAL", 1, "Domain"),
+    ("SOCK_STREAM", 1, "Type"),
+    ("SOCK_DGRAM", 2, "Type"),
+    ("SOCK_SEQPACKET", 5, "Type"),
+    ("SOCK_NONBLOCK", 0o4000, "Type"),
+    ("SOCK_CLOEXEC", 0o2000000, "Type"),
+    ("IPPROTO_TCP", 6, "Protocol"),
+    ("IPPROTO_UDP", 17, "Protocol"),
+    ("IPPROTO_IP", 0, "Protocol"),
+    ("SOL_SOCKET", 1, "Level"),
+    ("IPPROTO_IPV6", 41, "Level"),
+    ("SO_REUSEADDR", 2, "OptName"),
+    ("SO_REUSEPORT", 15, "OptName"),
+    ("SO_ERROR", 4, "OptName"),
+    ("SO_TYPE", 3, "OptName"),
+    ("SO_ACCEPTCONN", 30, "OptName"),
+    ("SO_LINGER", 13, "OptName"),
+    ("SO_SNDBUF", 7, "OptName"),
+    ("SO_RCVBUF", 8, "OptName"),
+    ("SO_KEEPALIVE", 9, "OptName"),
+    ("IPV6_V6ONLY", 26, "OptName"),
+    ("IP_BIND_ADDRESS_NO_PORT", 24, "OptName"),
+    ("F_GETFL", 3, "FcntlCmd"),
+    ("F_SETFL", 4, "FcntlCmd"),
+    ("O_RDWR", 2, "FileFlags"),
+    ("O_NONBLOCK", 0o4000, "FileFlags"),
+    ("EPOLL_CLOEXEC", 0o2000000, "EpollFlags"),
+    ("EPOLL_CTL_ADD", 1, "EpollOp"),
+    ("EPOLL_CTL_DEL", 2, "EpollOp"),
+    ("EPOLL_CTL_MOD", 3, "EpollOp"),
+    ("EPOLLIN", 0x001, "EpollEvents"),
+    ("EPOLLPRI", 0x002, "EpollEvents"),
+    ("EPOLLOUT", 0x004, "EpollEvents"),
+    ("EPOLLERR", 0x008, "EpollEvents"),
+    ("EPOLLHUP", 0x010, "EpollEvents"),
+    ("EPOLLRDHUP", 0x2000, "EpollEvents"),
+    ("EPOLLEXCLUSIVE", 1 << 28, "EpollEvents"),
+    ("EPOLLONESHOT", 1 << 30, "EpollEvents"),
+    ("EPOLLET", 1 << 31, "EpollEvents"),
+    ("RLIMIT_NOFILE", 7, "Resource"),
+    ("SHUT_RD", 0, "How"),
+    ("SHUT_WR", 1, "How"),
+    ("SHUT_RDWR", 2, "How"),
+]
+CONST_BY_NAME = {name: (value, kind) for name, value, kind in CONSTANTS}
+
+# Constants the oracle cannot pass to the kernel the way socksim means them.
+UNSUPPORTED_CONSTANTS = {
+    "SO_LINGER": "SO_LINGER takes a struct linger, not an integer",
+    "AF_UNIX": "Unix-domain addresses have no syntax the oracle knows",
+    "AF_LOCAL": "Unix-domain addresses have no syntax the oracle knows",
+}
+
+
+def _cross_check_constants():
+    """The table above must agree with the running system's headers (via Python's modules)."""
+    checks = {
+        "AF_INET": socket.AF_INET, "AF_INET6": socket.AF_INET6, "SOCK_STREAM": socket.SOCK_STREAM,
+        "SOCK_NONBLOCK": socket.SOCK_NONBLOCK, "SOCK_CLOEXEC": socket.SOCK_CLOEXEC,
+        "SOL_SOCKET": socket.SOL_SOCKET, "SO_REUSEADDR": socket.SO_REUSEADDR,
+        "SO_REUSEPORT": socket.SO_REUSEPORT, "SO_ERROR": socket.SO_ERROR, "SO_TYPE": socket.SO_TYPE,
+        "SO_ACCEPTCONN": socket.SO_ACCEPTCONN, "F_GETFL": fcntl.F_GETFL, "F_SETFL": fcntl.F_SETFL,
+        "O_NONBLOCK": os.O_NONBLOCK, "O_RDWR": os.O_RDWR, "EPOLLIN": select.EPOLLIN,
+        "EPOLLOUT": select.EPOLLOUT, "EPOLLRDHUP": select.EPOLLRDHUP, "EPOLLET": select.EPOLLET,
+        "EPOLLEXCLUSIVE": select.EPOLLEXCLUSIVE, "EPOLLONESHOT": select.EPOLLONESHOT,
+        "SHUT_WR": socket.SHUT_WR, "IPPROTO_TCP": socket.IPPROTO_TCP,
+    }
+    for name, value in checks.items():
+        if CONST_BY_NAME[name][0] != value:
+            raise SystemExit(f"oracle: internal error: {name} is {value} here, not {CONST_BY_NAME[name][0]}")
+
+
+# socksim's errno names (sim-kernel/src/errno.rs), preferred over Python's aliases.
+SOCKSIM_ERRNOS = [
+    ("EPERM", 1), ("ENOENT", 2), ("EINTR", 4), ("EBADF", 9), ("EAGAIN", 11), ("ENOMEM", 12),
+    ("EACCES", 13), ("EFAULT", 14), ("EEXIST", 17), ("ENOTDIR", 20), ("EISDIR", 21),
+    ("EINVAL", 22), ("ENFILE", 23), ("EMFILE", 24), ("ENOSPC", 28), ("EPIPE", 32),
+    ("ENAMETOOLONG", 36), ("ENOTSOCK", 88), ("EDESTADDRREQ", 89), ("EMSGSIZE", 90),
+    ("EPROTOTYPE", 91), ("ENOPROTOOPT", 92), ("EPROTONOSUPPORT", 93), ("ESOCKTNOSUPPORT", 94),
+    ("EOPNOTSUPP", 95), ("EAFNOSUPPORT", 97), ("EADDRINUSE", 98), ("EADDRNOTAVAIL", 99),
+    ("ENETUNREACH", 101), ("ECONNABORTED", 103), ("ECONNRESET", 104), ("ENOBUFS", 105),
+    ("EISCONN", 106), ("ENOTCONN", 107), ("ETIMEDOUT", 110), ("ECONNREFUSED", 111),
+    ("EHOSTUNREACH", 113), ("EALREADY", 114), ("EINPROGRESS", 115),
+]
+SOCKSIM_ERRNO_NAME = {num: name for name, num in SOCKSIM_ERRNOS}
+
+
+def errno_name(num):
+    if num in SOCKSIM_ERRNO_NAME:
+        return SOCKSIM_ERRNO_NAME[num]
+    return errno_mod.errorcode.get(num, f"E{num}")
+
+
+# The calls the oracle runs: parameter kinds and how many trailing ones may be left out.
+CALLS = {
+    "socket": (["Domain", "Type", "Protocol"], 1),
+    "bind": (["Fd", "SockAddr"], 0),
+    "listen": (["Fd", "Int"], 1),
+    "accept": (["Fd"], 0),
+    "connect": (["Fd", "SockAddr"], 0),
+    "send": (["Fd", "Payload"], 0),
+    "recv": (["Fd", "Int"], 0),
+    "shutdown": (["Fd", "How"], 0),
+    "close": (["Fd"], 0),
+    "getsockname": (["Fd"], 0),
+    "getpeername": (["Fd"], 0),
+    "setsockopt": (["Fd", "Level", "OptName", "Int"], 0),
+    "getsockopt": (["Fd", "Level", "OptName"], 0),
+    "fcntl": (["Fd", "FcntlCmd", "FileFlags"], 1),
+    "epoll_create1": (["EpollFlags"], 1),
+    "epoll_ctl": (["Fd", "EpollOp", "Fd", "EpollEvents"], 1),
+    "epoll_wait": (["Fd", "Int", "Int"], 0),
+    "setrlimit": (["Resource", "Int", "Int"], 0),
+    "getrlimit": (["Resource"], 0),
+}
+
+# --------------------------------------------------------------------------------------------
+# Rendering, as scenarios/src/render.rs does it.
+
+STRING_LIMIT = 32
+
+
+def constant_name(kind, value):
+    for name, v, k in CONSTANTS:
+        if k == kind and v == value:
+            return name
+    return str(value)
+
+
+def flag_names(kind, value):
+    names = []
+    rest = value
+    for name, v, k in CONSTANTS:
+        if k != kind or v == 0:
+            continue
+        if value & v == v and rest & v != 0:
+            names.append(name)
+            rest &= ~v
+    if rest != 0 or not names:
+        names.append("0" if rest == 0 else hex(rest))
+    return "|".join(names)
+
+
+def quote(data):
+    out = ['"']
+    for b in data[:STRING_LIMIT]:
+        if b == 0x22:
+            out.append('\\"')
+        elif b == 0x5C:
+            out.append("\\\\")
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x09:
+            out.append("\\t")
+        elif b == 0x0D:
+            out.append("\\r")
+        elif b == 0:
+            out.append("\\0")
+        elif 0x20 <= b <= 0x7E:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    out.append('"')
+    if len(data) > STRING_LIMIT:
+        out.append("...")
+    return "".join(out)
+
+
+def size_text(n):
+    if n == 0:
+        return "0"
+    if n % (1 << 20) == 0:
+        return f"{n >> 20}MiB"
+    if n % (1 << 10) == 0:
+        return f"{n >> 10}KiB"
+    return str(n)
+
+
+def ip_text(ip):
+    """An IP address as Rust's Display prints it."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"::ffff:{ip.ipv4_mapped}"
+        return ip.compressed
+    return str(ip)
+
+
+def sockaddr_text(addr):
+    """(ip, port, scope) as Rust's SocketAddr Display prints it."""
+    ip, port, scope = addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        s = ip_text(ip)
+        if scope:
+            s += f"%{scope}"
+        return f"[{s}]:{port}"
+    return f"{ip}:{port}"
+
+
+def vtime_text(ns):
+    return f"{ns // 1_000_000_000}.{(ns % 1_000_000_000) // 1000:06d}"
+
+
+class Ret:
+    """What a call returned (sim_kernel::syscall::SysReturn)."""
+
+    __slots__ = ("kind", "v", "errno", "addr", "fd", "name", "soft", "hard", "events", "data")
+
+    def __init__(self, kind, **kw):
+        self.kind = kind
+        self.v = kw.get("v", 0)
+        self.errno = kw.get("errno")
+        self.addr = kw.get("addr")
+        self.fd = kw.get("fd")
+        self.name = kw.get("name")
+        self.soft = kw.get("soft")
+        self.hard = kw.get("hard")
+        self.events = kw.get("events")
+        self.data = kw.get("data")
+
+    def value(self):
+        if self.kind == "value":
+            return self.v
+        if self.kind == "error":
+            return -1
+        if self.kind in ("addr", "optval", "limit"):
+            return 0
+        if self.kind == "events":
+            return len(self.events)
+        if self.kind == "accepted":
+            return self.fd
+        if self.kind == "data":
+            return len(self.data)
+        raise AssertionError(self.kind)
+
+    def detail(self):
+        if self.kind == "optval":
+            if self.name == 4 and self.v != 0 and self.v in SOCKSIM_ERRNO_NAME:
+                return SOCKSIM_ERRNO_NAME[self.v]
+            return str(self.v)
+        if self.kind == "limit":
+            return f"{self.soft}, {self.hard}"
+        if self.kind == "events":
+            return ", ".join(f"{fd} {flag_names('EpollEvents', ev)}" for fd, ev in self.events)
+        return None
+
+    def text(self):
+        if self.kind == "value":
+            return str(self.v)
+        if self.kind == "error":
+            return f"-1 {errno_name(self.errno)}"
+        if self.kind == "addr":
+            return sockaddr_text(self.addr)
+        if self.kind == "accepted":
+            return f"{self.fd} ({sockaddr_text(self.addr)})"
+        if self.kind in ("optval", "events", "limit"):
+            return f"{self.value()} [{self.detail()}]"
+        if self.kind == "data":
+            return "0" if not self.data else f"{len(self.data)} {quote(self.data)}"
+        raise AssertionError(self.kind)
+
+
+def err(num):
+    return Ret("error", errno=num)
+
+
+def line_col(source, offset):
+    raw = source.encode("utf-8")
+    offset = min(offset, len(raw))
+    before = raw[:offset].decode("utf-8", errors="ignore")
+    line = before.count("\n") + 1
+    last = before.rsplit("\n", 1)[-1]
+    return line, len(last) + 1
+
+
+def span_text(source_bytes, span):
+    return source_bytes[span["start"]:span["end"]].decode("utf-8", errors="replace")
+
+
+# --------------------------------------------------------------------------------------------
+# The syntax tree (scenarios/src/ast.rs as serde prints it). Both the IPv4-only form
+# (`octets`) and the newer `ip: {V4|V6}` form of addresses are read.
+
+
+def one_key(node, what):
+    if isinstance(node, str):
+        return node, None
+    if not isinstance(node, dict) or len(node) != 1:
+        raise Unsupported(f"unexpected {what} in the syntax tree: {json.dumps(node)[:120]}")
+    return next(iter(node.items()))
+
+
+def ip_spec(node):
+    """Returns ('v4', [Num x4]) or ('v6', IPv6Address)."""
+    if "octets" in node:
+        return "v4", node["octets"]
+    if "ip" in node:
+        tag, val = one_key(node["ip"], "address")
+        if tag == "V4":
+            return "v4", val
+        if tag == "V6":
+            return "v6", ipaddress.IPv6Address(val)
+        raise Unsupported(f"address form {tag} is not supported by the oracle")
+    raise Unsupported(f"unexpected address in the syntax tree: {json.dumps(node)[:120]}")
+
+
+class StaticCheck:
+    """Everything the oracle cannot do is found before anything runs."""
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.problems = []
+
+    def run(self):
+        sc = self.scenario
+        hosts = {h["name"]["name"]: h for h in sc.get("hosts", [])}
+        used = sorted({p["host"]["name"] for p in sc.get("processes", [])})
+        if len(used) > 1:
+            self.problems.append(
+                f"processes run on {len(used)} hosts ({', '.join(used)}); the oracle emulates exactly one "
+                "host (one network namespace)")
+        others = sorted(set(hosts) - set(used))
+        if used and others:
+            self.problems.append(
+                f"host(s) {', '.join(others)} have no process; the oracle emulates only the host that runs "
+                "processes, so their addresses would not exist")
+        if not used and len(hosts) > 1:
+            self.problems.append("several hosts and no process")
+        for h in hosts.values():
+            for s in h.get("sysctls", []):
+                name = s["name"]["name"]
+                if not name.startswith("net."):
+                    self.problems.append(f"sysctl {name}: only net.* sysctls are per network namespace")
+        for p in sc.get("processes", []):
+            self.body(p["body"])
+        return self.problems
+
+    def body(self, stmts):
+        for st in stmts:
+            kind = st["kind"]
+            if isinstance(kind, str):
+                if kind not in ("Ss", "Exit"):
+                    self.problems.append(f"statement {kind} is not supported")
+                continue
+            tag, val = one_key(kind, "statement")
+            if tag == "Call":
+                self.call(val)
+            elif tag in ("Repeat", "For", "Fork"):
+                self.body(val["body"])
+            elif tag in ("Sleep", "Note"):
+                pass
+            else:
+                self.problems.append(f"statement {tag} is not supported")
+
+    def call(self, c):
+        name = c["call"]["name"]["name"]
+        if name not in CALLS:
+            self.problems.append(f"call {name}() is not supported by the oracle")
+            return
+        params, _ = CALLS[name]
+        for i, arg in enumerate(c["call"]["args"]):
+            tag, val = one_key(arg["kind"], "argument")
+            if tag == "Name" and val in UNSUPPORTED_CONSTANTS:
+                self.problems.append(f"{name}(): {val}: {UNSUPPORTED_CONSTANTS[val]}")
+            if tag == "Flags":
+                for f in val:
+                    if f not in CONST_BY_NAME:
+                        self.problems.append(f"{name}(): unknown constant {f}")
+            if tag == "Inet":
+                try:
+                    ip_spec(val)
+                except Unsupported as e:
+                    self.problems.append(str(e))
+            if tag not in ("Name", "Num", "Size", "Str", "Inet", "Flags"):
+                self.problems.append(f"{name}(): argument kind {tag} is not supported")
+            if i < len(params) and params[i] == "SockAddr" and tag != "Inet":
+                self.problems.append(f"{name}(): only IPv4/IPv6 socket addresses are supported")
+        exp = c.get("expect")
+        if exp:
+            for alt in exp["alternatives"]:
+                tag, val = one_key(alt, "expectation")
+                if tag not in ("Value", "Error", "Addr"):
+                    self.problems.append(f"expectation form {tag} is not supported")
+                try:
+                    if tag == "Addr":
+                        ip_spec(val)
+                    if tag == "Value" and val.get("addr"):
+                        ip_spec(val["addr"])
+                except Unsupported as e:
+                    self.problems.append(str(e))
+                if tag == "Value":
+                    extra = set(val) - {"value", "data", "addr", "detail"}
+                    if any(val.get(k) is not None for k in extra):
+                        self.problems.append(f"expectation field(s) {sorted(extra)} are not supported")
+
+
+# --------------------------------------------------------------------------------------------
+# libc through ctypes: the arguments reach the kernel exactly as written.
+
+libc = ctypes.CDLL(None, use_errno=True)
+c_int, c_uint, c_void_p, c_size_t, c_ssize_t = ctypes.c_int, ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_ssize_t
+
+
+def _proto(name, res, *args):
+    f = getattr(libc, name)
+    f.restype = res
+    f.argtypes = list(args)
+    return f
+
+
+SYS = {
+    "socket": _proto("socket", c_int, c_int, c_int, c_int),
+    "bind": _proto("bind", c_int, c_int, c_void_p, c_uint),
+    "listen": _proto("listen", c_int, c_int, c_int),
+    "accept": _proto("accept", c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
+    "connect": _proto("connect", c_int, c_int, c_void_p, c_uint),
+    "send": _proto("send", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
+    "recv": _proto("recv", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
+    "shutdown": _proto("shutdown", c_int, c_int, c_int),
+    "close": _proto("close", c_int, c_int),
+    "getsockname": _proto("getsockname", c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
+    "getpeername": _proto("getpeername", c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
+    "setsockopt": _proto("setsockopt", c_int, c_int, c_int, c_int, c_void_p, c_uint),
+    "getsockopt": _proto("getsockopt", c_int, c_int, c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
+    "epoll_create1": _proto("epoll_create1", c_int, c_int),
+    "epoll_ctl": _proto("epoll_ctl", c_int, c_int, c_int, c_int, c_void_p),
+    "epoll_wait": _proto("epoll_wait", c_int, c_int, c_void_p, c_int, c_int),
+    "setrlimit": _proto("setrlimit", c_int, c_int, c_void_p),
+    "getrlimit": _proto("getrlimit", c_int, c_int, c_void_p),
+}
+MSG_NOSIGNAL = 0x4000
+# struct epoll_event is packed on x86_64 (12 bytes), naturally aligned elsewhere (16 bytes).
+EPOLL_EVENT = struct.Struct("=IQ" if platform.machine() in ("x86_64", "AMD64") else "IxxxxQ")
+EP_MAX_EVENTS = (2**31 - 1) // EPOLL_EVENT.size
+
+
+class Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+
+
+def sys_call(name, *args):
+    """(result, errno): errno is 0 on success."""
+    ctypes.set_errno(0)
+    r = SYS[name](*args)
+    if r == -1:
+        return r, ctypes.get_errno()
+    return r, 0
+
+
+def make_sockaddr(family_tag, ip, port):
+    if family_tag == "v4":
+        return struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + ip.packed + bytes(8)
+    return struct.pack("=H", socket.AF_INET6) + struct.pack("!H", port) + bytes(4) + ip.packed + bytes(4)
+
+
+def parse_sockaddr(buf, length):
+    if length < 2:
+        return (ipaddress.IPv4Address(0), 0, 0)
+    family = struct.unpack_from("=H", buf, 0)[0]
+    if family == socket.AF_INET:
+        port = struct.unpack_from("!H", buf, 2)[0]
+        return (ipaddress.IPv4Address(bytes(buf[4:8])), port, 0)
+    if family == socket.AF_INET6:
+        port = struct.unpack_from("!H", buf, 2)[0]
+        scope = struct.unpack_from("=I", buf, 24)[0]
+        return (ipaddress.IPv6Address(bytes(buf[8:24])), port, scope)
+    raise Unsupported(f"the kernel returned an address of family {family}")
+
+
+def get_nofile():
+    r = Rlimit()
+    SYS["getrlimit"](7, ctypes.byref(r))
+    return r.cur, r.max
+
+
+def set_nofile(soft, hard):
+    r = Rlimit(soft, hard)
+    res, e = sys_call("setrlimit", 7, ctypes.byref(r))
+    if e:
+        raise OSError(e, os.strerror(e))
+
+
+def nr_open():
+    with open("/proc/sys/fs/nr_open") as f:
+        return int(f.read())
+
+
+def place_fd(make, target):
+    """Creates a descriptor with make() and moves it to `target`, whatever the limits are:
+    the limits are raised for the moment (we are root), then put back exactly."""
+    saved = get_nofile()
+    top = nr_open()
+    set_nofile(top, top)
+    try:
+        fd = make()
+        if fd != target:
+            os.dup2(fd, target, inheritable=False)
+            os.close(fd)
+    finally:
+        set_nofile(*saved)
+
+
+# --------------------------------------------------------------------------------------------
+# A process: runs its statements with real system calls, one step at a time, as the
+# controller says. Lives in its own OS process (forked from the controller, or from its
+# parent for `fork`).
+
+
+class Channel:
+    """JSON lines over the control socket at CTRL_FD."""
+
+    def __init__(self):
+        self.buf = b""
+
+    def send(self, obj):
+        data = (json.dumps(obj) + "\n").encode()
+        while data:
+            n = os.write(CTRL_FD, data)
+            data = data[n:]
+
+    def recv(self):
+        while b"\n" not in self.buf:
+            chunk = os.read(CTRL_FD, 65536)
+            if not chunk:
+                os._exit(3)  # the controller is gone
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+
+def connect_control(address):
+    def make():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(address)
+        return s.detach()
+
+    place_fd(make, CTRL_FD)
+
+
+class Runner:
+    def __init__(self, vpid, host, name, source_bytes, ctrl_address):
+        self.vpid = vpid
+        self.host = host
+        self.name = name
+        self.source = source_bytes
+        self.ctrl_address = ctrl_address
+        self.ch = Channel()
+        self.vars = {}
+        self.loop_vars = {}
+        self.statements = 0
+
+    # -- plumbing
+
+    def wait_go(self):
+        msg = self.ch.recv()
+        if msg.get("op") != "go":
+            raise RuntimeError(f"expected go, got {msg}")
+        self.statements = 0
+
+    def main(self, body):
+        try:
+            self.ch.send({"t": "hello", "vpid": self.vpid, "pid": os.getpid()})
+            self.wait_go()
+            self.block(body)
+            self.exit()
+        except Unsupported as e:
+            self.ch.send({"t": "unsupported", "msg": str(e)})
+        except BaseException:
+            self.ch.send({"t": "crash", "msg": traceback.format_exc()})
+        os._exit(0)
+
+    def exit(self):
+        self.ch.send({"t": "exit"})
+        os._exit(0)
+
+    # -- statements
+
+    def num(self, n):
+        tag, val = one_key(n, "number")
+        if tag == "Lit":
+            return val
+        if tag == "Var":
+            name = val["name"]
+            if name not in self.loop_vars:
+                raise Unsupported(f"`${name}` is not a loop variable here")
+            return self.loop_vars[name]
+        raise Unsupported(f"number form {tag}")
+
+    def template(self, t):
+        out = []
+        for part in t["parts"]:
+            tag, val = one_key(part, "name part")
+            out.append(val if tag == "Lit" else str(self.num({"Var": val})))
+        return "".join(out)
+
+    def block(self, stmts):
+        for st in stmts:
+            self.stmt(st)
+
+    def stmt(self, st):
+        self.statements += 1
+        if self.statements >= MAX_STATEMENTS_PER_STEP:
+            raise Unsupported(f"the process ran {MAX_STATEMENTS_PER_STEP} statements without a system call")
+        kind = st["kind"]
+        if kind == "Ss":
+            self.ch.send({"t": "ss"})
+            self.ch.recv()
+            return
+        if kind == "Exit":
+            self.exit()
+        tag, val = one_key(kind, "statement")
+        if tag == "Call":
+            self.call(val)
+        elif tag == "Repeat":
+            for _ in range(max(0, self.num(val["count"]))):
+                self.block(val["body"])
+        elif tag == "For":
+            var = val["var"]["name"]
+            v, last = self.num(val["from"]), self.num(val["to"])
+            while v <= last:
+                self.loop_vars[var] = v
+                self.block(val["body"])
+                v += 1
+            self.loop_vars.pop(var, None)
+        elif tag == "Fork":
+            self.fork(self.template(val["name"]), val["body"])
+        elif tag == "Sleep":
+            self.ch.send({"t": "sleep", "ns": val})
+            self.wait_go()
+        elif tag == "Note":
+            self.ch.send({"t": "note", "text": val})
+        else:
+            raise Unsupported(f"statement {tag}")
+
+    def fork(self, name, body):
+        self.ch.send({"t": "fork", "name": name})
+        child_vpid = self.ch.recv()["pid"]
+        pid = os.fork()
+        if pid == 0:
+            # The child: its own control connection, then its block, then exit.
+            self.ch = Channel()
+            connect_control(self.ctrl_address)
+            self.vpid, self.name = child_vpid, name
+            self.ch.send({"t": "hello", "vpid": child_vpid, "pid": os.getpid()})
+            try:
+                self.wait_go()
+                self.block(body)
+                self.exit()
+            except Unsupported as e:
+                self.ch.send({"t": "unsupported", "msg": str(e)})
+            except BaseException:
+                self.ch.send({"t": "crash", "msg": traceback.format_exc()})
+            os._exit(0)
+        self.ch.send({"t": "forked", "child": child_vpid, "pid": pid})
+        self.wait_go()
+
+    # -- calls
+
+    def int_arg(self, arg):
+        tag, val = one_key(arg["kind"], "argument")
+        if tag == "Num":
+            return self.num(val)
+        if tag == "Size":
+            return val
+        if tag == "Name":
+            if val in self.vars:
+                return self.vars[val]
+            if val in CONST_BY_NAME:
+                return CONST_BY_NAME[val][0]
+            raise Unsupported(f"`{val}` is not bound here")
+        if tag == "Flags":
+            acc = 0
+            for f in val:
+                acc |= CONST_BY_NAME[f][0]
+            return acc
+        raise Unsupported(f"expected a number, found {tag}")
+
+    def sockaddr(self, arg):
+        tag, val = one_key(arg["kind"], "argument")
+        if tag != "Inet":
+            raise Unsupported("expected a socket address")
+        fam, ip = ip_spec(val)
+        if fam == "v4":
+            octets = [self.num(n) for n in ip]
+            if any(not 0 <= o <= 255 for o in octets):
+                raise Unsupported(f"address octet out of range: {octets}")
+            ip = ipaddress.IPv4Address(bytes(octets))
+        port = self.num(val["port"])
+        if not 0 <= port <= 65535:
+            raise Unsupported(f"port {port} is out of range 0..=65535")
+        return fam, ip, port
+
+    def call(self, c):
+        call = c["call"]
+        name = call["name"]["name"]
+        args = call["args"]
+
+        def int_(i, default=None):
+            if i >= len(args):
+                if default is None:
+                    raise Unsupported(f"`{name}` needs argument {i + 1}")
+                return default
+            return self.int_arg(args[i])
+
+        line, thunk, predict = self.lower(name, args, int_)
+        self.ch.send({"t": "start", "line": line, "predict": predict})
+        ret = thunk()
+        binds = c.get("binds") or []
+        if binds:
+            self.vars[binds[0]["name"]] = ret.fd if ret.kind == "accepted" else ret.value()
+        held = None
+        msg = {"t": "done", "line": line, "ret": ret.text()}
+        exp = c.get("expect")
+        if exp:
+            held = self.matches(exp, ret)
+            msg["held"] = held
+            msg["span"] = exp["span"]
+            msg["expected"] = span_text(self.source, exp["span"])
+            msg["call"] = span_text(self.source, call["span"])
+        self.ch.send(msg)
+        self.wait_go()
+
+    def lower(self, name, args, int_):
+        """Returns (the call as the trace prints it, a thunk making the call, may it block?)."""
+        if name == "socket":
+            domain, ty, proto = int_(0), int_(1), int_(2, 0)
+            t = constant_name("Type", ty & 0xF)
+            for flag in (0o4000, 0o2000000):
+                if ty & flag:
+                    t += "|" + constant_name("Type", flag)
+            line = f"socket({constant_name('Domain', domain)}, {t}, {constant_name('Protocol', proto)})"
+            return line, lambda: self.r_value(sys_call("socket", domain, ty, proto)), False
+        fd = int_(0) if name not in ("epoll_create1", "setrlimit", "getrlimit") else None
+        if fd is not None:
+            fd = ctypes.c_int(fd).value
+        if name in ("bind", "connect"):
+            fam, ip, port = self.sockaddr(args[1])
+            addr_text = sockaddr_text((ip, port, 0))
+            sa = make_sockaddr(fam, ip, port)
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                buf = ctypes.create_string_buffer(sa, len(sa))
+                return self.r_value(sys_call(name, fd, buf, len(sa)))
+
+            predict = False
+            return f"{name}({fd}, {addr_text})", run, predict
+        if name == "listen":
+            backlog = max(-1, min(int_(1, 4096), 2**31 - 1))
+            return f"listen({fd}, {backlog})", lambda: self.guard(fd) or self.r_value(sys_call("listen", fd, backlog)), False
+        if name == "accept":
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                buf = ctypes.create_string_buffer(128)
+                ln = c_uint(128)
+                r, e = sys_call("accept", fd, buf, ctypes.byref(ln))
+                if e:
+                    return err(e)
+                return Ret("accepted", fd=r, addr=parse_sockaddr(buf.raw, ln.value))
+
+            return f"accept({fd})", run, self.would_block(fd, "accept")
+        if name == "close":
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                return self.r_value(sys_call("close", fd))
+
+            return f"close({fd})", run, False
+        if name in ("getsockname", "getpeername"):
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                buf = ctypes.create_string_buffer(128)
+                ln = c_uint(128)
+                r, e = sys_call(name, fd, buf, ctypes.byref(ln))
+                if e:
+                    return err(e)
+                return Ret("addr", addr=parse_sockaddr(buf.raw, ln.value))
+
+            return f"{name}({fd})", run, False
+        if name == "send":
+            tag, val = one_key(args[1]["kind"], "payload")
+            if tag == "Str":
+                data = val.encode("utf-8")
+                shown = quote(data)
+            else:
+                n = val if tag == "Size" else max(0, self.int_arg(args[1]))
+                data = bytes(n)
+                shown = size_text(n)
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                buf = ctypes.create_string_buffer(data, len(data))
+                return self.r_value(sys_call("send", fd, buf, len(data), MSG_NOSIGNAL))
+
+            return f"send({fd}, {shown})", run, False
+        if name == "recv":
+            n = max(0, int_(1))
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                cap = min(n, 64 << 20)
+                buf = ctypes.create_string_buffer(max(cap, 1))
+                r, e = sys_call("recv", fd, buf, cap, 0)
+                if e:
+                    return err(e)
+                return Ret("data", data=buf.raw[:r])
+
+            return f"recv({fd}, {n})", run, n > 0 and self.would_block(fd, "recv")
+        if name == "shutdown":
+            how = {0: 0, 1: 1}.get(int_(1), 2)
+            shown = ["SHUT_RD", "SHUT_WR", "SHUT_RDWR"][how]
+            return f"shutdown({fd}, {shown})", lambda: self.guard(fd) or self.r_value(sys_call("shutdown", fd, how)), False
+        if name == "setsockopt":
+            level, opt, value = int_(1), int_(2), int_(3)
+            line = (f"setsockopt({fd}, {constant_name('Level', level)}, {constant_name('OptName', opt)}, {value})")
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                v = ctypes.c_int(ctypes.c_int(value).value)
+                return self.r_value(sys_call("setsockopt", fd, level, opt, ctypes.byref(v), 4))
+
+            return line, run, False
+        if name == "getsockopt":
+            level, opt = int_(1), int_(2)
+            line = f"getsockopt({fd}, {constant_name('Level', level)}, {constant_name('OptName', opt)})"
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                v = ctypes.c_int(0)
+                ln = c_uint(4)
+                r, e = sys_call("getsockopt", fd, level, opt, ctypes.byref(v), ctypes.byref(ln))
+                if e:
+                    return err(e)
+                return Ret("optval", name=opt, v=v.value)
+
+            return line, run, False
+        if name == "fcntl":
+            cmd, arg = int_(1), int_(2, 0)
+            if constant_name("FcntlCmd", cmd) == "F_GETFL":
+                line = f"fcntl({fd}, F_GETFL)"
+            else:
+                line = f"fcntl({fd}, {constant_name('FcntlCmd', cmd)}, {flag_names('FileFlags', arg)})"
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                try:
+                    return Ret("value", v=fcntl.fcntl(fd, cmd, arg))
+                except OSError as e:
+                    return err(e.errno)
+
+            return line, run, False
+        if name == "epoll_create1":
+            flags = int_(0, 0)
+            return (f"epoll_create1({flag_names('EpollFlags', flags)})",
+                    lambda: self.r_value(sys_call("epoll_create1", flags)), False)
+        if name == "epoll_ctl":
+            op, target, events = int_(1), ctypes.c_int(int_(2)).value, int_(3, 0) & 0xFFFFFFFF
+            line = f"epoll_ctl({fd}, {constant_name('EpollOp', op)}, {target}, {flag_names('EpollEvents', events)})"
+
+            def run():
+                if CTRL_FD in (fd, target):
+                    return err(errno_mod.EBADF)
+                ev = ctypes.create_string_buffer(EPOLL_EVENT.pack(events, target & 0xFFFFFFFFFFFFFFFF), EPOLL_EVENT.size)
+                return self.r_value(sys_call("epoll_ctl", fd, op, target, ev))
+
+            return line, run, False
+        if name == "epoll_wait":
+            maxevents = max(-(2**31), min(int_(1), 2**31 - 1))
+            timeout = int_(2)
+            ctimeout = max(-(2**31), min(timeout, 2**31 - 1))
+
+            def run():
+                if fd == CTRL_FD:
+                    return err(errno_mod.EBADF)
+                room = maxevents if 0 < maxevents <= EP_MAX_EVENTS else 1
+                room = min(room, 4096)
+                passed = maxevents if not 0 < maxevents <= EP_MAX_EVENTS else room
+                buf = ctypes.create_string_buffer(EPOLL_EVENT.size * room)
+                r, e = sys_call("epoll_wait", fd, buf, passed, ctimeout)
+                if e:
+                    return err(e)
+                events = []
+                for i in range(r):
+                    evs, data = EPOLL_EVENT.unpack_from(buf.raw, i * EPOLL_EVENT.size)
+                    events.append((ctypes.c_int(data & 0xFFFFFFFF).value, evs))
+                return Ret("events", events=events)
+
+            predict = maxevents > 0 and timeout != 0 and self.would_block(fd, "epoll_wait")
+            return f"epoll_wait({fd}, {maxevents}, {timeout})", run, predict
+        if name == "setrlimit":
+            resource_, soft, hard = int_(0), max(0, int_(1)), max(0, int_(2))
+            line = f"setrlimit({constant_name('Resource', resource_)}, {soft}, {hard})"
+
+            def run():
+                r = Rlimit(min(soft, 2**64 - 1), min(hard, 2**64 - 1))
+                return self.r_value(sys_call("setrlimit", resource_, ctypes.byref(r)))
+
+            return line, run, False
+        if name == "getrlimit":
+            resource_ = int_(0)
+
+            def run():
+                r = Rlimit()
+                _, e = sys_call("getrlimit", resource_, ctypes.byref(r))
+                if e:
+                    return err(e)
+                return Ret("limit", soft=r.cur, hard=r.max)
+
+            return f"getrlimit({constant_name('Resource', resource_)})", run, False
+        raise Unsupported(f"call {name}() is not supported by the oracle")
+
+    @staticmethod
+    def guard(fd):
+        return err(errno_mod.EBADF) if fd == CTRL_FD else None
+
+    @staticmethod
+    def r_value(res):
+        r, e = res
+        return err(e) if e else Ret("value", v=r)
+
+    @staticmethod
+    def would_block(fd, what):
+        """A best guess, made without changing any state, of whether the call will sleep.
+        (The controller also notices calls that take long; this only makes it faster.)"""
+        try:
+            if fd == CTRL_FD or fd < 0:
+                return False
+            if what == "epoll_wait":
+                if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:[eventpoll]":
+                    return False
+            else:
+                if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                    return False
+                if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+                    return False
+                v = ctypes.c_int(0)
+                ln = c_uint(4)
+                sys_call("getsockopt", fd, 1, 30, ctypes.byref(v), ctypes.byref(ln))
+                if (what == "accept") != bool(v.value):
+                    return False
+            p = select.poll()
+            p.register(fd, select.POLLIN | select.POLLPRI | select.POLLRDHUP)
+            return not p.poll(0)
+        except OSError:
+            return False
+
+    # -- expectations (scenarios/src/interp.rs `matches`)
+
+    def matches(self, exp, ret):
+        for alt in exp["alternatives"]:
+            tag, val = one_key(alt, "expectation")
+            if tag == "Error":
+                ok = ret.kind == "error" and errno_name(ret.errno) == val["name"]
+            elif tag == "Value":
+                ok = ret.kind != "error" and ret.value() == self.num(val["value"])
+                if ok and val.get("data") is not None:
+                    ok = ret.kind == "data" and ret.data == val["data"].encode("utf-8")
+                if ok and val.get("detail") is not None:
+                    got = ret.detail()
+                    ok = got is not None and "".join(got.split()) == val["detail"]
+                if ok and val.get("addr") is not None:
+                    ok = ret.kind == "accepted" and self.addr_matches(val["addr"], ret.addr)
+            elif tag == "Addr":
+                ok = ret.kind == "addr" and self.addr_matches(val, ret.addr)
+            else:
+                raise Unsupported(f"expectation form {tag}")
+            if ok:
+                return True
+        return False
+
+    def addr_matches(self, pattern, addr):
+        ip, port, _ = addr
+        fam, want = ip_spec(pattern)
+        if fam == "v4":
+            if not isinstance(ip, ipaddress.IPv4Address):
+                return False
+            if [self.num(n) for n in want] != list(ip.packed):
+                return False
+        else:
+            if not isinstance(ip, ipaddress.IPv6Address) or ip != want:
+                return False
+        tag, val = one_key(pattern["port"], "port pattern")
+        if tag == "Any":
+            return True
+        if tag == "Exact":
+            return self.num(val) == port
+        if tag == "Range":
+            return self.num(val[0]) <= port <= self.num(val[1])
+        raise Unsupported(f"port pattern {tag}")
+
+
+# --------------------------------------------------------------------------------------------
+# The controller: spawns the processes, schedules them like socksim, prints the trace.
+
+
+class Proc:
+    def __init__(self, vpid, host, name):
+        self.vpid = vpid
+        self.host = host
+        self.name = name
+        self.label = f"{host}/{name}[{vpid}]"
+        self.conn = None
+        self.realpid = None
+        self.pidfd = None
+        self.state = "new"  # new, runnable, sleeping, blocked, exited
+        self.inbox = deque()
+        self.rbuf = b""
+        self.blocked_line = None
+        self.blocked_kind = None
+        self.blocked_since = None
+
+
+class Controller:
+    def __init__(self, scenario, source_bytes, source_name, args, host_info):
+        self.sc = scenario
+        self.source = source_bytes
+        self.source_text = source_bytes.decode("utf-8", errors="replace")
+        self.source_name = source_name
+        self.args = args
+        self.host_info = host_info
+        self.scale = args.time_scale
+        self.vt = 0
+        self.until = scenario.get("until_ns")
+        self.procs = {}
+        self.next_vpid = 1
+        self.runq = deque()
+        self.sleepers = []
+        self.seq = 0
+        self.checked = 0
+        self.failures = []
+        self.unsupported = None
+        self.width = 0
+        self.sel = selectors.DefaultSelector()
+        self.listener = None
+        self.address = None
+        self.pending_conns = []
+        self.ended_reason = "nothing left to happen"
+
+    # -- output
+
+    def out(self, label, text):
+        pad = max(self.width, len(label))
+        self.width = pad
+        sys.stdout.write(f"{vtime_text(self.vt)} {label:<{pad}}  {text}\n")
+        sys.stdout.flush()
+
+    # -- channel
+
+    def listen(self):
+        self.address = f"\0socksim-oracle-{os.getpid()}"
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.address)
+        self.listener.listen(128)
+        self.listener.setblocking(False)
+        _KEEP.append(self.listener)
+        self.sel.register(self.listener, selectors.EVENT_READ, None)
+
+    def send(self, p, obj):
+        p.conn.sendall((json.dumps(obj) + "\n").encode())
+
+    def pump(self, timeout):
+        """Reads whatever arrives within `timeout` seconds (None: wait for something)."""
+        got = False
+        for key, _ in self.sel.select(timeout):
+            if key.data is None:
+                try:
+                    conn, _ = self.listener.accept()
+                except BlockingIOError:
+                    continue
+                conn.setblocking(True)
+                _KEEP.append(conn)
+                holder = {"conn": conn, "buf": b""}
+                self.pending_conns.append(holder)
+                self.sel.register(conn, selectors.EVENT_READ, holder)
+                continue
+            holder = key.data
+            conn = holder["conn"] if isinstance(holder, dict) else holder.conn
+            try:
+                chunk = conn.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                self.sel.unregister(conn)
+                if isinstance(holder, Proc):
+                    holder.inbox.append({"t": "eof"})
+                    got = True
+                continue
+            if isinstance(holder, dict):
+                holder["buf"] += chunk
+                if b"\n" in holder["buf"]:
+                    line, rest = holder["buf"].split(b"\n", 1)
+                    hello = json.loads(line)
+                    p = self.procs[hello["vpid"]]
+                    p.conn = conn
+                    p.realpid = hello["pid"]
+                    p.rbuf = rest
+                    self.pending_conns.remove(holder)
+                    self.sel.modify(conn, selectors.EVENT_READ, p)
+                    self._split(p)
+                    got = True
+                continue
+            holder.rbuf += chunk
+            self._split(holder)
+            got = True
+        return got
+
+    @staticmethod
+    def _split(p):
+        while b"\n" in p.rbuf:
+            line, p.rbuf = p.rbuf.split(b"\n", 1)
+            p.inbox.append(json.loads(line))
+
+    def wait_from(self, p, timeout):
+        """The next message from p, or None after `timeout` seconds (None: no limit)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not p.inbox:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            self.pump(left)
+        return p.inbox.popleft()
+
+    # -- processes
+
+    def new_proc(self, host, name):
+        p = Proc(self.next_vpid, host, name)
+        self.next_vpid += 1
+        self.procs[p.vpid] = p
+        self.width = max(self.width, len(p.label))
+        return p
+
+    def spawn_declared(self):
+        decls = self.sc.get("processes", [])
+        for d in decls:
+            self.new_proc(d["host"]["name"], d["name"]["name"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for d, p in zip(decls, list(self.procs.values())):
+            pid = os.fork()
+            if pid == 0:
+                start_runner(p.vpid, p.host, p.name, d["body"], self.source, self.address, self.args)
+            p.realpid = pid
+            p.pidfd = os.pidfd_open(pid)
+        for p in list(self.procs.values()):
+            while p.conn is None:
+                if not self.pump(10):
+                    raise RuntimeError(f"process {p.label} did not start")
+            p.pidfd = p.pidfd or os.pidfd_open(p.realpid)
+        for d, p in zip(decls, list(self.procs.values())):
+            start = d.get("start_ns", 0) or 0
+            if start == 0:
+                p.state = "runnable"
+                self.runq.append(p)
+            else:
+                self.sleep_until(p, start)
+
+    def sleep_until(self, p, when):
+        p.state = "sleeping"
+        self.seq += 1
+        heapq.heappush(self.sleepers, (when, self.seq, p.vpid))
+
+    def exit_wait(self, p):
+        if p.pidfd is not None:
+            select.select([p.pidfd], [], [], 10)
+            os.close(p.pidfd)
+            p.pidfd = None
+        try:
+            os.waitpid(p.realpid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        p.state = "exited"
+
+    # -- one step of one process (scenarios/src/interp.rs `step`)
+
+    def step(self, p):
+        self.send(p, {"op": "go"})
+        call_line = None
+        deadline = None
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            msg = self.wait_from(p, timeout if deadline is not None else 120)
+            if msg is None:
+                if call_line is None:
+                    raise RuntimeError(f"{p.label} stopped answering")
+                self.out(p.label, f"{call_line} <blocked>")
+                p.state = "blocked"
+                p.blocked_line = call_line
+                p.blocked_since = self.vt
+                return
+            t = msg["t"]
+            if t == "note":
+                self.out(p.label, f"# {msg['text']}")
+            elif t == "ss":
+                self.ss(p)
+                self.send(p, {"op": "ok"})
+            elif t == "start":
+                call_line = msg["line"]
+                grace = self.args.block_grace_predicted if msg["predict"] else self.args.block_grace
+                deadline = time.monotonic() + grace
+            elif t == "done":
+                self.finish_call(p, msg, resumed=False)
+                p.state = "runnable"
+                self.runq.append(p)
+                return
+            elif t == "sleep":
+                self.sleep_until(p, self.vt + msg["ns"])
+                return
+            elif t == "fork":
+                child = self.new_proc(p.host, msg["name"])
+                self.send(p, {"pid": child.vpid})
+                forked = self.wait_from(p, 30)
+                if not forked or forked.get("t") != "forked":
+                    raise RuntimeError(f"{p.label}: fork failed: {forked}")
+                child.realpid = forked["pid"]
+                child.pidfd = os.pidfd_open(child.realpid)
+                while child.conn is None:
+                    if not self.pump(10):
+                        raise RuntimeError(f"{child.label} did not start")
+                self.out(p.label, f"fork() = {child.vpid}")
+                child.state = "runnable"
+                self.runq.append(child)
+                p.state = "runnable"
+                self.runq.append(p)
+                return
+            elif t == "exit":
+                self.exit_wait(p)
+                self.out(p.label, "+++ exited with 0 +++")
+                return
+            elif t == "unsupported":
+                raise Unsupported(f"{p.label}: {msg['msg']}")
+            elif t == "crash":
+                raise RuntimeError(f"{p.label} crashed:\n{msg['msg']}")
+            elif t == "eof":
+                raise RuntimeError(f"{p.label} went away")
+            else:
+                raise RuntimeError(f"unexpected message {msg}")
+
+    def finish_call(self, p, msg, resumed):
+        text = f"{msg['line']} = {msg['ret']}" + (" <resumed>" if resumed else "")
+        self.out(p.label, text)
+        if "held" in msg:
+            self.checked += 1
+            if not msg["held"]:
+                line, col = line_col(self.source_text, msg["span"]["start"])
+                self.out(p.label, f"!!! expectation failed (line {line}:{col}): expected {msg['expected']}, got = {msg['ret']}")
+                self.failures.append((line, col, msg["call"], msg["expected"], msg["ret"]))
+
+    def collect_resumed(self):
+        """Blocked processes whose call returned: print them (in pid order) and run them."""
+        for p in sorted(self.procs.values(), key=lambda q: q.vpid):
+            if p.state != "blocked" or not p.inbox:
+                continue
+            msg = p.inbox.popleft()
+            if msg["t"] == "eof":
+                raise RuntimeError(f"{p.label} went away")
+            if msg["t"] != "done":
+                raise RuntimeError(f"{p.label}: unexpected {msg}")
+            self.finish_call(p, msg, resumed=True)
+            p.state = "runnable"
+            p.blocked_line = None
+            self.runq.append(p)
+
+    def any_blocked(self):
+        return any(p.state == "blocked" for p in self.procs.values())
+
+    def idle_limit(self):
+        """How long (real seconds) to wait for a blocked call when nothing else can happen."""
+        limit = self.args.idle
+        for p in self.procs.values():
+            if p.state != "blocked":
+                continue
+            line = p.blocked_line or ""
+            if line.startswith("connect("):
+                r = self.host_info.get("tcp_syn_retries", 6)
+                limit = max(limit, float(2 ** (r + 1) - 1) + 2)
+            elif line.startswith("send("):
+                limit = max(limit, 5.0)
+            elif line.startswith("epoll_wait("):
+                try:
+                    ms = int(line.rsplit(",", 1)[1].rstrip(")"))
+                    if ms > 0:
+                        limit = max(limit, ms / 1000 + 1)
+                except ValueError:
+                    pass
+        return limit
+
+    def ss(self, p):
+        self.out(p.label, "ss")
+        try:
+            res = subprocess.run(["ss", "-tanp"], capture_output=True, text=True, timeout=10)
+            text = res.stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            text = f"(ss failed: {e})\n"
+        indent = " " * (self.width + 11)
+        for line in text.rstrip("\n").split("\n"):
+            if line:
+                sys.stdout.write(f"{indent}{line}\n")
+        sys.stdout.flush()
+
+    # -- the run (scenarios/src/run.rs)
+
+    def run(self):
+        self.listen()
+        self.spawn_declared()
+        while True:
+            if self.until is not None and self.vt >= self.until:
+                self.ended_reason = "time limit reached"
+                break
+            if self.runq:
+                p = self.runq.popleft()
+                self.step(p)
+                if self.any_blocked():
+                    self.pump(self.args.settle)
+                    self.collect_resumed()
+                continue
+            self.collect_resumed()
+            if self.runq:
+                continue
+            target = self.sleepers[0][0] if self.sleepers else None
+            if self.until is not None and (target is None or target > self.until):
+                target = self.until
+            if target is None:
+                if not self.any_blocked():
+                    break
+                wait = self.idle_limit()
+            else:
+                wait = max(0, target - self.vt) * self.scale / 1e9
+            began = time.monotonic()
+            deadline = began + wait
+            woke = False
+            while self.any_blocked():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.pump(left)
+                if any(p.state == "blocked" and p.inbox for p in self.procs.values()):
+                    woke = True
+                    break
+            if not woke and not self.any_blocked():
+                left = deadline - time.monotonic()
+                if left > 0:
+                    time.sleep(left)
+            elapsed = time.monotonic() - began
+            if woke:
+                advance = int(elapsed / self.scale * 1e9) if self.scale > 0 else 0
+                self.vt += advance
+                if target is not None:
+                    self.vt = min(self.vt, target)
+                self.collect_resumed()
+                continue
+            if target is None:
+                self.vt += int(elapsed * 1e9)
+                break
+            self.vt = max(self.vt, target)
+            while self.sleepers and self.sleepers[0][0] <= self.vt:
+                _, _, vpid = heapq.heappop(self.sleepers)
+                p = self.procs[vpid]
+                p.state = "runnable"
+                self.runq.append(p)
+        return self.finish()
+
+    def finish(self):
+        blocked = [p for p in self.procs.values() if p.state == "blocked"]
+        failed = len(self.failures)
+        sys.stdout.write("== summary (real kernel) ==\n")
+        sys.stdout.write(f"kernel:       Linux {platform.release()} (unshare -n)\n")
+        sys.stdout.write(f"ended:        {vtime_text(self.vt)} ({self.ended_reason})\n")
+        sys.stdout.write(f"expectations: {self.checked} checked, {self.checked - failed} held, {failed} failed\n")
+        if not blocked:
+            sys.stdout.write("blocked:      none\n")
+        for i, p in enumerate(blocked):
+            head = "blocked:     " if i == 0 else "             "
+            sys.stdout.write(f"{head} {p.host}/{p.name}[{p.vpid}] in {p.blocked_line}\n")
+        sys.stdout.flush()
+        for line, col, call, expected, got in self.failures:
+            sys.stderr.write(f"{self.source_name}:{line}:{col}: expectation failed: `{call}` expected {expected}, "
+                             f"got = {got} (real kernel)\n")
+        return EXIT_FAILED if self.failures else EXIT_OK
+
+    def kill_all(self):
+        for p in self.procs.values():
+            if p.state != "exited" and p.realpid:
+                try:
+                    os.kill(p.realpid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs.values():
+            if p.realpid:
+                try:
+                    os.waitpid(p.realpid, 0)
+                except ChildProcessError:
+                    pass
+
+
+_KEEP = []  # objects owning descriptors: never collected (runners must not close them)
+
+
+def start_runner(vpid, host, name, body, source, address, args):
+    """In a freshly forked process: keep only 0, 1, 2 (on /dev/null), connect the control
+    channel at CTRL_FD, set socksim's limits, and run."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, 2**20)
+        connect_control(address)
+        if not args.keep_rlimit:
+            saved = SOCKSIM_NOFILE
+        else:
+            saved = get_nofile()
+        set_nofile(*saved)
+        Runner(vpid, host, name, source, address).main(body)
+    finally:
+        os._exit(4)
+
+
+# --------------------------------------------------------------------------------------------
+# The world: one host's addresses on lo, its sysctls.
+
+
+def if_flags(name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        res = fcntl.ioctl(s.fileno(), 0x8913, struct.pack("16sH22x", name.encode(), 0))  # SIOCGIFFLAGS
+        return struct.unpack_from("16sH", res)[1]
+    finally:
+        s.close()
+
+
+def check_namespace(args):
+    names = [n for _, n in socket.if_nameindex()]
+    if names != ["lo"]:
+        raise SystemExit(
+            f"oracle: refusing to run: this network namespace has interfaces {names}, not just lo. "
+            "Run it as `unshare -n python3 tools/oracle/oracle.py ...` (tools/oracle/run does).")
+    outer = os.environ.get("SOCKSIM_ORACLE_OUTER_NETNS")
+    ours = os.stat("/proc/self/ns/net").st_ino
+    if outer and int(outer) == ours:
+        raise SystemExit("oracle: refusing to run: still in the caller's network namespace (use unshare -n)")
+    if if_flags("lo") & 1 and not args.reuse_netns:
+        raise SystemExit("oracle: refusing to run: lo is already up, so this is not a fresh namespace "
+                         "(unshare -n gives one)")
+    if os.geteuid() != 0:
+        raise SystemExit("oracle: must run as root (inside unshare -n)")
+
+
+def setup_world(scenario):
+    hosts = scenario.get("hosts", [])
+    used = {p["host"]["name"] for p in scenario.get("processes", [])}
+    host = next((h for h in hosts if h["name"]["name"] in used), hosts[0] if hosts else None)
+    info = {"notes": []}
+
+    def ip_cmd(*argv):
+        try:
+            res = subprocess.run(["ip", *argv], capture_output=True, text=True)
+        except FileNotFoundError:
+            raise Unsupported("the `ip` command (iproute2) is needed")
+        if res.returncode != 0:
+            raise SetupRefused(f"ip {' '.join(argv)}: {res.stderr.strip()}")
+
+    ip_cmd("link", "set", "lo", "up")
+    if host is None:
+        return info
+    for a in host.get("addrs", []):
+        ip = ipaddress.ip_address(a["addr"])
+        if ip.is_loopback:
+            continue
+        if ip.version == 4:
+            ip_cmd("addr", "add", f"{ip}/32", "dev", "lo")
+        else:
+            ip_cmd("-6", "addr", "add", f"{ip}/128", "dev", "lo", "nodad")
+        info["notes"].append(f"{ip} on lo")
+    for s in host.get("sysctls", []):
+        name = s["name"]["name"]
+        values = " ".join(str(v) for v in s["values"])
+        path = "/proc/sys/" + name.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(values)
+        except OSError as e:
+            raise SetupRefused(f"the kernel rejects sysctl {name} = {values}: {errno_name(e.errno)} ({e.strerror})")
+        info["notes"].append(f"{name} = {values}")
+        if name == "net.ipv4.tcp_syn_retries":
+            info["tcp_syn_retries"] = s["values"][0]
+    info["host"] = host["name"]["name"]
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ast", required=True, help="the JSON that `socksim check --ast FILE` printed")
+    ap.add_argument("--source", help="the scenario file (for line:column and expectation text)")
+    ap.add_argument("--time-scale", type=float, default=1.0,
+                    help="real seconds per virtual second for `sleep` and `at` (default 1)")
+    ap.add_argument("--idle", type=float, default=0.5,
+                    help="real seconds to wait for a blocked call when nothing else can happen (default 0.5)")
+    ap.add_argument("--block-grace", type=float, default=1.0,
+                    help="real seconds before a call that should not block is reported blocked (default 1)")
+    ap.add_argument("--block-grace-predicted", type=float, default=0.01, help=argparse.SUPPRESS)
+    ap.add_argument("--settle", type=float, default=0.005, help=argparse.SUPPRESS)
+    ap.add_argument("--keep-rlimit", action="store_true",
+                    help="keep the inherited RLIMIT_NOFILE instead of socksim's 1024/524288")
+    ap.add_argument("--reuse-netns", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    _cross_check_constants()
+
+    with open(args.ast) as f:
+        scenario = json.load(f)
+    source = b""
+    if args.source:
+        with open(args.source, "rb") as f:
+            source = f.read()
+    name = args.source or args.ast
+
+    problems = StaticCheck(scenario).run()
+    if problems:
+        for p in problems:
+            print(f"oracle: {name}: unsupported: {p}", file=sys.stderr)
+        return EXIT_UNSUPPORTED
+
+    check_namespace(args)
+    try:
+        info = setup_world(scenario)
+    except SetupRefused as e:
+        print(f"oracle: {name}: setup failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except Unsupported as e:
+        print(f"oracle: {name}: unsupported: {e}", file=sys.stderr)
+        return EXIT_UNSUPPORTED
+
+    inherited = get_nofile()
+    limits = "inherited" if args.keep_rlimit else f"{SOCKSIM_NOFILE[0]}/{SOCKSIM_NOFILE[1]} as in socksim"
+    print(f"# oracle: Linux {platform.release()}, fresh netns; host {info.get('host', '-')}: "
+          + ", ".join(["lo up"] + info["notes"])
+          + f"; RLIMIT_NOFILE {limits} (inherited {inherited[0]}/{inherited[1]})")
+    sys.stdout.flush()
+
+    ctl = Controller(scenario, source, name, args, info)
+    try:
+        return ctl.run()
+    except Unsupported as e:
+        sys.stdout.flush()
+        print(f"oracle: {name}: unsupported: {e}", file=sys.stderr)
+        return EXIT_UNSUPPORTED
+    finally:
+        ctl.kill_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
