@@ -183,7 +183,7 @@ impl Harness {
                 let fd = sim.socket(srv);
                 let bind = Syscall::Bind {
                     fd,
-                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED.into(), port).into(),
+                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into(),
                 };
                 assert_eq!(sim.call(srv, bind), OK);
                 assert_eq!(sim.call(srv, Syscall::Listen { fd, backlog: 128 }), OK);
