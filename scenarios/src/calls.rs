@@ -254,9 +254,9 @@ pub const CONSTANTS: &[Constant] = &[
     c("SO_ERROR", 4, OptName),
     c("SO_TYPE", 3, OptName),
     c("SO_ACCEPTCONN", 30, OptName),
-    later("SO_LINGER", 13, OptName, "SO_LINGER is not simulated yet"),
-    later("SO_SNDBUF", 7, OptName, "buffer sizes are not simulated yet"),
-    later("SO_RCVBUF", 8, OptName, "buffer sizes are not simulated yet"),
+    c("SO_LINGER", 13, OptName),
+    c("SO_SNDBUF", 7, OptName),
+    c("SO_RCVBUF", 8, OptName),
     later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
     c("IPV6_V6ONLY", 26, OptName),
     later(

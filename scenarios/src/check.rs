@@ -47,7 +47,17 @@ pub fn check(scenario: &Scenario) -> Vec<Diagnostic> {
 
 /// Calls of the full design that this version does not simulate yet: a clearer message than
 /// "unknown call".
-const PLANNED_CALLS: &[&str] = &["socketpair", "accept4", "sendmsg", "recvmsg", "dup", "dup2", "unlink", "mkdir", "chmod"];
+const PLANNED_CALLS: &[&str] = &[
+    "socketpair",
+    "accept4",
+    "sendmsg",
+    "recvmsg",
+    "dup",
+    "dup2",
+    "unlink",
+    "mkdir",
+    "chmod",
+];
 
 struct Checker<'a> {
     scenario: &'a Scenario,

@@ -787,19 +787,19 @@ pub fn shell_quote(path: &str) -> String {
     }
 }
 
-fn percent(count: u64, total: u64) -> String {
+pub(crate) fn percent(count: u64, total: u64) -> String {
     if total == 0 {
         return "0.0%".into();
     }
     format!("{:.1}%", count as f64 * 100.0 / total as f64)
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Splits an outcome's text into its per-process blocks.
-fn blocks(text: &str) -> Vec<&str> {
+pub(crate) fn blocks(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, _) in text.match_indices('\n') {
@@ -815,7 +815,7 @@ fn blocks(text: &str) -> Vec<&str> {
     out
 }
 
-fn indent(out: &mut String, block: &str) {
+pub(crate) fn indent(out: &mut String, block: &str) {
     for line in block.lines() {
         let _ = writeln!(out, "    {line}");
     }

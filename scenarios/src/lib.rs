@@ -26,6 +26,7 @@ pub mod bench;
 pub mod calls;
 pub mod check;
 pub mod diagnostic;
+pub mod exhaustive;
 pub mod explore;
 pub mod interp;
 pub mod parse;

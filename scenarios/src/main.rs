@@ -4,7 +4,9 @@
 //! (unreadable file, syntax or check error, bad arguments).
 //!
 //! Seed sweeps: `socksim explore FILE --seeds A..B [--jobs N] [--shard K/N] [--format json]`
-//! runs seeds A to B-1 and groups them by outcome; `socksim merge R1.json R2.json ...` joins
+//! runs seeds A to B-1 and groups them by outcome; `socksim explore FILE --exhaustive
+//! [--depth K] [--seed N] [--max-schedules N] [--save-schedules DIR]` visits every schedule
+//! instead; `socksim merge R1.json R2.json ...` joins
 //! the JSON results of shards; `socksim shrink FILE --seed N [--output S]` reduces a failing
 //! run's schedule to the decisions that matter; `socksim run FILE --schedule S` replays one.
 
@@ -60,8 +62,30 @@ enum Command {
         /// The scenario file (`*.scn`).
         file: PathBuf,
         /// The seeds: `A..B` runs A to B-1 (like Rust's ranges), `A..=B` includes B.
-        #[arg(long, value_name = "A..B")]
-        seeds: SeedRange,
+        #[arg(long, value_name = "A..B", required_unless_present = "exhaustive")]
+        seeds: Option<SeedRange>,
+        /// Instead of sampling seeds, visit every schedule (every sequence of choices where
+        /// several processes could run) under one seed, pruning reorderings of steps that
+        /// commute, and list every reachable outcome with a schedule that produces it.
+        #[arg(long, conflicts_with_all = ["seeds", "shard", "jobs"])]
+        exhaustive: bool,
+        /// With --exhaustive: branch only at the first K decisions of each run; later ones are
+        /// first come, first served (default: no limit).
+        #[arg(long, value_name = "K", requires = "exhaustive")]
+        depth: Option<usize>,
+        /// With --exhaustive: the seed of every run (default: the scenario's).
+        #[arg(long, requires = "exhaustive")]
+        seed: Option<u64>,
+        /// With --exhaustive: stop after this many runs and say the search is incomplete.
+        #[arg(long, value_name = "N", requires = "exhaustive", default_value_t = socksim::exhaustive::DEFAULT_MAX_SCHEDULES)]
+        max_schedules: u64,
+        /// With --exhaustive: write one schedule file per outcome into DIR
+        /// (`outcome-1.sched`, ...), for `socksim run FILE --schedule`.
+        #[arg(long, value_name = "DIR", requires = "exhaustive")]
+        save_schedules: Option<PathBuf>,
+        /// With --exhaustive: run every schedule, without pruning (to check the pruning).
+        #[arg(long, requires = "exhaustive")]
+        no_prune: bool,
         /// Threads running seeds in parallel (default: the available cores). The result does
         /// not depend on it.
         #[arg(long, value_name = "N")]
@@ -134,10 +158,33 @@ fn main() -> ExitCode {
         Command::Explore {
             file,
             seeds,
+            exhaustive: true,
+            depth,
+            seed,
+            max_schedules,
+            save_schedules,
+            no_prune,
+            format,
+            ..
+        } => {
+            let options = socksim::exhaustive::ExhaustiveOptions {
+                seed,
+                depth,
+                max_schedules,
+                no_prune,
+            };
+            debug_assert!(seeds.is_none());
+            explore_exhaustive(&file, &options, save_schedules.as_deref(), format)
+        }
+        Command::Explore {
+            file,
+            seeds: Some(seeds),
             jobs,
             shard,
             format,
+            ..
         } => explore(&file, seeds, jobs, shard, format),
+        Command::Explore { seeds: None, .. } => bad_input("explore needs --seeds A..B or --exhaustive"),
         Command::Merge { files, format } => merge(&files, format),
         Command::Shrink {
             file,
@@ -310,6 +357,60 @@ fn explore(file: &Path, seeds: SeedRange, jobs: Option<usize>, shard: Option<Sha
     }];
     let result = ExploreResult::new(sweep, &file.display().to_string(), &source, coverage);
     finish_sweep(&result, format)
+}
+
+fn explore_exhaustive(
+    file: &Path,
+    options: &socksim::exhaustive::ExhaustiveOptions,
+    save: Option<&Path>,
+    format: Format,
+) -> ExitCode {
+    let source = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let scenario = match socksim::load(&source) {
+        Ok(s) => s,
+        Err(diagnostics) => return report(file, &source, &diagnostics),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let name = file.display().to_string();
+    let result = socksim::exhaustive::search(&scenario, &source, &name, options, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let mut saved = Vec::new();
+    if let Some(dir) = save {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return bad_input(format!("cannot create {}: {e}", dir.display()));
+        }
+        for (i, o) in result.outcomes.iter().enumerate() {
+            let path = dir.join(format!("outcome-{}.sched", i + 1));
+            if let Err(code) = write_file(&path, &result.schedule_file(&o.schedule).render()) {
+                return code;
+            }
+            saved.push(path.display().to_string());
+        }
+    }
+    match format {
+        Format::Text => print(&socksim::exhaustive::render_text(&result, &saved)),
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&result).expect("exhaustive results serialize");
+            json.push('\n');
+            print(&json);
+        }
+    }
+    if let Some(e) = result.errors.first() {
+        eprintln!("error: some runs stopped with an error: {}", e.message);
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if result.failed() {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The progress bar on stderr: hidden unless stderr is a terminal.

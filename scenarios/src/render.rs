@@ -271,7 +271,7 @@ impl SeqTracker {
         if s.flags.has(Flags::ACK) {
             let _ = write!(out, ", ack {}", rel(self.isn.get(&(s.dst, s.src)), s.ack));
         }
-        let _ = write!(out, ", length {}", s.len);
+        let _ = write!(out, ", win {}, length {}", s.window, s.len);
         out
     }
 }

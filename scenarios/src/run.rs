@@ -57,6 +57,11 @@ pub struct RunOptions {
     /// Record which process ran, and at which statement, at every scheduling decision
     /// ([`RunReport::steps`]): what the shrinker prints.
     pub steps: bool,
+    /// Call [`World::check_invariants`] after every step (and once more at the end); a broken
+    /// invariant stops the run with an error that names the step, the process and the
+    /// statement. It costs time linear in the world's size per step: for tests and property
+    /// tests, not for sweeps.
+    pub check_invariants: bool,
 }
 
 /// Why the run stopped.
@@ -270,10 +275,63 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
     Ok(world)
 }
 
+/// One process step as a [`StepObserver`] sees it once the step and everything it caused at
+/// the same instant (loopback deliveries, zero-latency networks) have happened.
+#[derive(Debug)]
+pub struct StepDone<'r> {
+    /// The process that ran.
+    pub pid: u32,
+    /// Its host's index in the world (the order of the scenario's `host` declarations).
+    pub host: usize,
+    /// The decision that picked it (its index in [`RunReport::decisions`]), or `None` when it
+    /// was the only runnable process.
+    pub decision: Option<usize>,
+    /// When it ran.
+    pub at: Instant,
+    /// The trace records of the step and of its same-instant consequences, in order (empty
+    /// unless [`RunOptions::trace`]).
+    pub records: &'r [Record<TraceEvent>],
+}
+
+/// Watches a run step by step and may stop it early: what the exhaustive search uses to cut
+/// schedules that are equivalent to ones already explored.
+pub trait StepObserver {
+    /// `pid` is about to run; `decision` is the index of the decision that picked it, if there
+    /// was a choice. Returning `false` stops the run before the step.
+    fn before_step(&mut self, world: &World, pid: u32, decision: Option<usize>) -> bool;
+
+    /// A step finished (see [`StepDone`]).
+    fn after_step(&mut self, step: &StepDone<'_>);
+}
+
+/// An observer that watches nothing.
+struct Unobserved;
+
+impl StepObserver for Unobserved {
+    fn before_step(&mut self, _: &World, _: u32, _: Option<usize>) -> bool {
+        true
+    }
+
+    fn after_step(&mut self, _: &StepDone<'_>) {}
+}
+
 /// Runs `scenario` (already checked) whose text is `source`.
 pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<RunReport, Diagnostic> {
+    run_observed(scenario, source, options, &mut Unobserved).map(|r| r.expect("an unobserved run is never stopped"))
+}
+
+/// Runs like [`run`], showing every step to `observer`; `Ok(None)` when the observer stopped
+/// the run. With [`RunOptions::fifo_after_schedule`] a run may be repeated with a longer
+/// padding of zeros, so the observer must accept seeing the same steps again from the start
+/// (each repetition begins with the first step).
+pub fn run_observed(
+    scenario: &Scenario,
+    source: &str,
+    options: &RunOptions,
+    observer: &mut dyn StepObserver,
+) -> Result<Option<RunReport>, Diagnostic> {
     if !options.fifo_after_schedule {
-        return run_once(scenario, source, options, options.schedule.clone());
+        return run_once(scenario, source, options, options.schedule.clone(), observer);
     }
     // The scheduler draws from the seed's stream once a replayed list runs out. To make every
     // later choice 0 instead, replay the list padded with zeros; if the run made more decisions
@@ -285,9 +343,11 @@ pub fn run(scenario: &Scenario, source: &str, options: &RunOptions) -> Result<Ru
         choices.extend_from_slice(given);
         choices.resize(given.len() + padding, 0);
         let len = choices.len();
-        let report = run_once(scenario, source, options, Some(choices))?;
+        let Some(report) = run_once(scenario, source, options, Some(choices), observer)? else {
+            return Ok(None);
+        };
         if report.decisions.len() <= len {
-            return Ok(report);
+            return Ok(Some(report));
         }
         padding = padding.saturating_mul(2).max(report.decisions.len());
     }
@@ -298,7 +358,8 @@ fn run_once(
     source: &str,
     options: &RunOptions,
     schedule: Option<Vec<u32>>,
-) -> Result<RunReport, Diagnostic> {
+    observer: &mut dyn StepObserver,
+) -> Result<Option<RunReport>, Diagnostic> {
     let seed = options.seed.or(scenario.seed).unwrap_or(0);
     let mut world = build_world(scenario, seed)?;
     let trace = options.trace.then(SharedTrace::default);
@@ -329,12 +390,47 @@ fn run_once(
     };
     let mut steps = Vec::new();
     let until = scenario.until_ns.map(Instant);
+    // The step that ran last: (pid, host, decision, when, where its records start).
+    let mut last: Option<(u32, usize, Option<usize>, Instant, usize)> = None;
+    let finish_step = |last: &mut Option<(u32, usize, Option<usize>, Instant, usize)>,
+                       observer: &mut dyn StepObserver| {
+        let Some((pid, host, decision, at, start)) = last.take() else {
+            return;
+        };
+        let all = trace.as_ref().map(|t| t.0.borrow());
+        let records = all.as_deref().map_or(&[][..], |r| {
+            // Records at a later instant belong to later events, not to this step.
+            let tail = &r[start.min(r.len())..];
+            &tail[..tail.iter().take_while(|rec| rec.at == at).count()]
+        });
+        observer.after_step(&StepDone {
+            pid,
+            host,
+            decision,
+            at,
+            records,
+        });
+    };
     let end = loop {
         let decided = world.scheduler().decisions().len();
-        match world.next(until) {
+        let next = world.next(until);
+        finish_step(&mut last, observer);
+        match next {
             Next::Run(pid) => {
+                let decision = (world.scheduler().decisions().len() > decided).then_some(decided);
+                if !observer.before_step(&world, pid.0, decision) {
+                    return Ok(None);
+                }
+                let host = world.process(pid).host.0 as usize;
+                let start = trace.as_ref().map_or(0, |t| t.0.borrow().len());
+                last = Some((pid.0, host, decision, world.now(), start));
                 let script = scripts.get_mut(&pid).expect("every process has a script");
                 let step = script.step(&mut world, source, &mut checks)?;
+                if options.check_invariants
+                    && let Err(violation) = world.check_invariants()
+                {
+                    return Err(invariant_broken(&world, source, pid, script.current_stmt(), &violation));
+                }
                 if options.steps && world.scheduler().decisions().len() > decided {
                     let p = world.process(pid);
                     steps.push(DecisionStep {
@@ -357,6 +453,16 @@ fn run_once(
             Next::TimeLimit => break EndReason::TimeLimit,
         }
     };
+    if options.check_invariants
+        && let Err(violation) = world.check_invariants()
+    {
+        let what = format!("a kernel invariant is broken at the end of the run: {violation}");
+        return Err(Diagnostic::error(
+            what,
+            ast::Span { start: 0, end: 0 },
+            "in this scenario",
+        ));
+    }
     let blocked = world
         .processes()
         .iter()
@@ -404,7 +510,7 @@ fn run_once(
     let end_time = world.now();
     drop(world);
     let records = trace.map(|t| t.0.take()).unwrap_or_default();
-    Ok(RunReport {
+    Ok(Some(RunReport {
         seed,
         records,
         checked: checks.checked,
@@ -415,7 +521,42 @@ fn run_once(
         decisions,
         processes,
         steps,
-    })
+    }))
+}
+
+/// The error for a broken kernel invariant after `pid`'s step at `stmt`.
+fn invariant_broken(
+    world: &World,
+    source: &str,
+    pid: Pid,
+    stmt: Option<&ast::Stmt>,
+    violation: &sim_kernel::invariants::Violation,
+) -> Diagnostic {
+    let p = world.process(pid);
+    let label = format!("{}/{}", world.host(p.host).name, p.name);
+    let step = world.scheduler().decisions().len();
+    let span = stmt.map_or(ast::Span { start: 0, end: 0 }, |s| s.span);
+    let (line, _) = crate::diagnostic::line_col(source, span.start);
+    let what = match stmt {
+        Some(s) => format!(
+            "line {line}: `{}`",
+            crate::interp::slice(source, s.span)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+        ),
+        None => "the end of its body".to_string(),
+    };
+    Diagnostic::error(
+        format!(
+            "a kernel invariant is broken after {label}[{}] ran {what} at {} (after {step} scheduling decisions): {violation}",
+            pid.0,
+            world.now()
+        ),
+        span,
+        "after this step",
+    )
 }
 
 /// Line and column of a span's start, for reports.

@@ -13,6 +13,12 @@ use sim_core::{Instant, WaitQueue};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+/// `sk_sndbuf` of a new TCP socket: `net.ipv4.tcp_wmem[1]` (16384). socksim does not
+/// autotune buffers.
+pub const SNDBUF_DEFAULT: u32 = 16384;
+/// `sk_rcvbuf` of a new TCP socket: `net.ipv4.tcp_rmem[1]` (131072).
+pub const RCVBUF_DEFAULT: u32 = 131072;
+
 /// Index of a socket in the world's slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SocketId(pub u32);
@@ -179,6 +185,22 @@ pub struct Socket {
     pub rcv_nxt: u32,
     /// Received bytes not yet read.
     pub rx: VecDeque<u8>,
+    /// Bytes written by the application and not yet sent (the unsent part of the write queue).
+    pub tx: VecDeque<u8>,
+    /// The peer's advertised receive window (bytes it can take beyond `snd_una`).
+    pub snd_wnd: u32,
+    /// The window we advertised last.
+    pub adv_wnd: u32,
+    /// `sk_sndbuf`: bytes queued (unsent + unacknowledged) may not exceed it.
+    pub sndbuf: u32,
+    /// `sk_rcvbuf`: half of it is offered as the receive window (`tcp_adv_win_scale = 1`).
+    pub rcvbuf: u32,
+    /// Bytes of the current (blocked) `send()` already queued.
+    pub send_progress: usize,
+    /// Our FIN has gone out (it may have waited for queued data).
+    pub fin_sent: bool,
+    /// `SO_LINGER` with a zero timeout: close() resets the connection.
+    pub linger_zero: bool,
     /// The peer's FIN has arrived.
     pub rx_fin: bool,
     /// A pending error reported by the next call (`sk_err`).
@@ -225,6 +247,14 @@ impl Socket {
             snd_una: 0,
             rcv_nxt: 0,
             rx: VecDeque::new(),
+            tx: VecDeque::new(),
+            snd_wnd: 0,
+            adv_wnd: 0,
+            sndbuf: SNDBUF_DEFAULT,
+            rcvbuf: RCVBUF_DEFAULT,
+            send_progress: 0,
+            fin_sent: false,
+            linger_zero: false,
             rx_fin: false,
             error: None,
             time_wait_since: Instant::ZERO,

@@ -7,7 +7,7 @@
 use crate::addr::Family;
 use crate::epoll::Waiter;
 use crate::errno::Errno;
-use crate::packet::{Flags, Segment};
+use crate::packet::Flags;
 use crate::ports::{self, TupleUse};
 use crate::process::{BlockedOn, Desc, NR_OPEN, Pid, RLIMIT_NOFILE, Rlimit};
 use crate::socket::{ListenState, Proto, Socket, SocketId, TcpState, TimerKind};
@@ -16,7 +16,6 @@ use crate::trace::{Event, Phase};
 use crate::world::{World, task};
 use sim_core::{Duration, Wake};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::rc::Rc;
 
 /// `AF_INET` (`include/linux/socket.h`).
 pub const AF_INET: i32 = 2;
@@ -45,9 +44,9 @@ pub const SOL_SOCKET: i32 = 1;
 /// `SO_REUSEADDR`.
 pub const SO_REUSEADDR: i32 = 2;
 
-/// The largest segment payload: loopback's MTU 65536 and Ethernet's 1500 less 40 header bytes
-/// would differ; socksim sends each `send()` as segments of at most this many bytes.
-const MSS: usize = 65483;
+/// The largest segment payload. Linux derives it from the route's MTU (65483 on loopback,
+/// 1460 on Ethernet); socksim uses loopback's for every network.
+pub(crate) const MSS: usize = 65483;
 
 /// The initial retransmission timeout, `TCP_TIMEOUT_INIT` (1 s, RFC 6298).
 const RTO_INIT: Duration = Duration::from_secs(1);
@@ -79,6 +78,18 @@ pub const SO_ERROR: i32 = 4;
 pub const SO_REUSEPORT: i32 = 15;
 /// `SO_ACCEPTCONN`.
 pub const SO_ACCEPTCONN: i32 = 30;
+/// `SO_SNDBUF`.
+pub const SO_SNDBUF: i32 = 7;
+/// `SO_RCVBUF`.
+pub const SO_RCVBUF: i32 = 8;
+/// `SO_LINGER`.
+pub const SO_LINGER: i32 = 13;
+/// `net.core.wmem_max` / `rmem_max` (212992): setsockopt values above are clamped.
+const RMEM_MAX: i64 = 212_992;
+/// `SOCK_MIN_SNDBUF` (2 × (2048 + sizeof(struct sk_buff)), 4608 on x86_64).
+const SOCK_MIN_SNDBUF: u32 = 4608;
+/// `SOCK_MIN_RCVBUF` (2048 + sizeof(struct sk_buff), 2304 on x86_64).
+const SOCK_MIN_RCVBUF: u32 = 2304;
 
 impl World {
     /// Makes (or, with `resumed`, retries after a wake-up) one call for `pid`, records it in
@@ -642,16 +653,9 @@ impl World {
         s.snd_nxt = iss.wrapping_add(1);
         s.error = None;
         s.syn_retries = 0;
-        let syn = Segment {
-            src: s.local,
-            dst: addr,
-            flags: Flags::SYN,
-            seq: iss,
-            ack: 0,
-            payload: None,
-        };
         let nonblocking = s.nonblocking;
         s.connecting = true;
+        let syn = self.segment_from(sock, Flags::SYN, iss, None);
         self.ehash_insert(sock);
         self.arm_timer(sock, RTO_INIT, TimerKind::SynRetransmit);
         self.transmit(host, syn);
@@ -688,10 +692,14 @@ impl World {
         }
     }
 
-    /// `send()` (`tcp_sendmsg_locked`): a pending error first, then the state.
+    /// `send()` (`tcp_sendmsg_locked`): a pending error first, then the state, then as much
+    /// as the send buffer holds (`sk_stream_memory_free`); the rest waits for acknowledgements
+    /// (`sk_stream_wait_memory`), or, non-blocking, the call returns what fit — `EAGAIN` if
+    /// nothing did. The queue drains as the peer's window allows.
     fn sys_send(&mut self, sock: SocketId, data: &Payload) -> Step {
         let s = self.sockets.get_mut(sock);
         if let Some(e) = s.error.take() {
+            s.send_progress = 0;
             return Step::Done(Err(e));
         }
         if s.state == TcpState::SynSent {
@@ -704,37 +712,34 @@ impl World {
         }
         // Not connected, or our side already shut: EPIPE (SIGPIPE is ignored in socksim).
         if !s.state.can_send() || s.shut_wr {
-            return Step::Done(Err(Errno::EPIPE));
+            let done = s.send_progress;
+            s.send_progress = 0;
+            return Step::Done(if done > 0 {
+                Ok(SysReturn::Value { value: done as i64 })
+            } else {
+                Err(Errno::EPIPE)
+            });
         }
         let total = data.len();
-        let bytes: Rc<[u8]> = match data {
-            Payload::Bytes(b) => b.clone(),
-            Payload::Zeros(n) => vec![0u8; *n].into(),
-        };
-        let (host, src, dst, ack) = (s.host, s.local, s.remote, s.rcv_nxt);
-        let mut offset = 0;
-        while offset < total {
-            let end = (offset + MSS).min(total);
-            let s = self.sockets.get_mut(sock);
-            let seq = s.snd_nxt;
-            s.snd_nxt = seq.wrapping_add((end - offset) as u32);
-            let payload: Rc<[u8]> = if offset == 0 && end == total {
-                bytes.clone()
-            } else {
-                bytes[offset..end].into()
-            };
-            let seg = Segment {
-                src,
-                dst,
-                flags: Flags::PSH | Flags::ACK,
-                seq,
-                ack,
-                payload: Some(payload),
-            };
-            self.transmit(host, seg);
-            offset = end;
+        let queued = s.tx.len() + s.snd_nxt.wrapping_sub(s.snd_una) as usize;
+        let room = (s.sndbuf as usize).saturating_sub(queued);
+        let from = s.send_progress;
+        let n = room.min(total - from);
+        match data {
+            Payload::Bytes(b) => s.tx.extend(b[from..from + n].iter().copied()),
+            Payload::Zeros(_) => s.tx.extend(std::iter::repeat_n(0u8, n)),
         }
-        Step::Done(Ok(SysReturn::Value { value: total as i64 }))
+        s.send_progress += n;
+        let (done, nonblocking) = (s.send_progress, s.nonblocking);
+        self.tcp_push(sock);
+        if done == total || (nonblocking && done > 0) {
+            self.sockets.get_mut(sock).send_progress = 0;
+            return Step::Done(Ok(SysReturn::Value { value: done as i64 }));
+        }
+        if nonblocking {
+            return Step::Done(Err(Errno::EAGAIN));
+        }
+        Step::Block(BlockedOn::Socket(sock), false)
     }
 
     /// `recv()` (`tcp_recvmsg_locked`): data first, then EOF, then a pending error, then wait.
@@ -743,6 +748,19 @@ impl World {
         if !s.rx.is_empty() && len > 0 {
             let n = len.min(s.rx.len());
             let data: Vec<u8> = s.rx.drain(..n).collect();
+            // __tcp_cleanup_rbuf(): when reading opened the window to at least twice what was
+            // last advertised (and that was at most half the maximum), say so at once.
+            let advertised = s.adv_wnd;
+            let max = s.rcvbuf / 2;
+            let now = self.rcv_window(sock);
+            // Only a connection that can still receive has a window to announce.
+            let receiving = matches!(
+                self.sockets.get(sock).state,
+                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+            );
+            if receiving && advertised * 2 <= max && now >= 2 * advertised.max(1) {
+                self.send_ack(sock);
+            }
             return Step::Done(Ok(SysReturn::Data { data }));
         }
         if len == 0 {
@@ -802,6 +820,13 @@ impl World {
         match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => s.reuseaddr = value != 0,
             (SOL_SOCKET, SO_REUSEPORT) => s.reuseport = value != 0,
+            // sk_setsockopt(): the kernel doubles the value to pay for its own overhead, with a
+            // floor (SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF) and a ceiling (wmem_max / rmem_max, 212992).
+            (SOL_SOCKET, SO_SNDBUF) => s.sndbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_SNDBUF),
+            (SOL_SOCKET, SO_RCVBUF) => s.rcvbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_RCVBUF),
+            // SO_LINGER takes a struct linger; socksim's integer form: a negative value turns
+            // lingering off, N >= 0 turns it on with a timeout of N seconds.
+            (SOL_SOCKET, SO_LINGER) => s.linger_zero = value == 0,
             // do_ipv6_setsockopt(): IPV6_V6ONLY only on AF_INET6, and only before bind().
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => {
                 if s.in_bind_table {
@@ -821,6 +846,8 @@ impl World {
         let value = match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
             (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
+            (SOL_SOCKET, SO_SNDBUF) => i64::from(s.sndbuf),
+            (SOL_SOCKET, SO_RCVBUF) => i64::from(s.rcvbuf),
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),
             (SOL_SOCKET, SO_TYPE) => i64::from(if s.proto == Proto::Udp { SOCK_DGRAM } else { SOCK_STREAM }),
             (SOL_SOCKET, SO_ACCEPTCONN) => i64::from(s.state == TcpState::Listen),
@@ -876,8 +903,9 @@ impl World {
                 self.tcp_done(sock);
             }
             TcpState::Closed | TcpState::SynSent => self.tcp_done(sock),
-            // RFC 2525 §2.17 (tcp_close): unread data means the peer is told with a reset.
-            _ if !s.rx.is_empty() => {
+            // RFC 2525 §2.17 (tcp_close): unread data means the peer is told with a reset; so
+            // does SO_LINGER with a zero timeout (no FIN, no TIME_WAIT).
+            _ if !s.rx.is_empty() || s.linger_zero => {
                 self.send_reset_for(sock);
                 self.tcp_done(sock);
             }
@@ -937,31 +965,15 @@ impl World {
             other => other,
         };
         s.shut_wr = true;
-        let seg = Segment {
-            src: s.local,
-            dst: s.remote,
-            flags: Flags::FIN | Flags::ACK,
-            seq: s.snd_nxt,
-            ack: s.rcv_nxt,
-            payload: None,
-        };
-        s.snd_nxt = s.snd_nxt.wrapping_add(1);
-        let host = s.host;
-        self.transmit(host, seg);
+        // The FIN follows any data still queued (tcp_send_fin appends it to the queue).
+        self.tcp_push(sock);
     }
 
     /// Sends RST for a synchronised connection (`tcp_send_active_reset`).
     pub(crate) fn send_reset_for(&mut self, sock: SocketId) {
-        let s = self.sockets.get(sock);
-        let seg = Segment {
-            src: s.local,
-            dst: s.remote,
-            flags: Flags::RST | Flags::ACK,
-            seq: s.snd_nxt,
-            ack: s.rcv_nxt,
-            payload: None,
-        };
-        let host = s.host;
+        let seq = self.sockets.get(sock).snd_nxt;
+        let seg = self.segment_from(sock, Flags::RST | Flags::ACK, seq, None);
+        let host = self.sockets.get(sock).host;
         self.transmit(host, seg);
     }
 }

@@ -9,11 +9,12 @@ use crate::errno::Errno;
 use crate::host::{FourTuple, HostId};
 use crate::packet::{Flags, Segment};
 use crate::socket::{Socket, SocketId, TcpState, TimerKind};
-use crate::syscalls::TIME_WAIT_LEN;
+use crate::syscalls::{MSS, TIME_WAIT_LEN};
 use crate::trace::Event;
 use crate::world::World;
 use sim_core::{Duration, Wake};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 
 impl World {
     /// A segment arrives at `host`.
@@ -80,6 +81,7 @@ impl World {
                 flags: Flags::RST,
                 seq: seg.ack,
                 ack: 0,
+                window: 0,
                 payload: None,
             }
         } else {
@@ -90,6 +92,7 @@ impl World {
                 flags: Flags::RST | Flags::ACK,
                 seq: 0,
                 ack,
+                window: 0,
                 payload: None,
             }
         };
@@ -117,10 +120,14 @@ impl World {
             });
             return;
         }
-        let (reuse, family, v6only) = (l.reuseaddr, l.family, l.v6only);
+        // sk_clone_lock(): the child starts as a copy of the listener — options and buffer
+        // sizes included.
+        let (reuse, family, v6only, sndbuf, rcvbuf) = (l.reuseaddr, l.family, l.v6only, l.sndbuf, l.rcvbuf);
         let iss = self.hosts[host.0 as usize].isn_rng.next_u32();
         let mut child = Socket::new(host, family);
         child.v6only = v6only;
+        child.sndbuf = sndbuf;
+        child.rcvbuf = rcvbuf;
         child.state = TcpState::SynRecv;
         child.local = seg.dst;
         child.remote = seg.src;
@@ -130,6 +137,7 @@ impl World {
         child.snd_una = iss;
         child.snd_nxt = iss.wrapping_add(1);
         child.rcv_nxt = seg.seq.wrapping_add(1);
+        child.snd_wnd = seg.window;
         let child = self.sockets.insert(child);
         // __inet_inherit_port(): the child holds the listener's port.
         self.bucket_add(child, seg.dst.port(), false);
@@ -183,7 +191,7 @@ impl World {
             return self.send_ack(sock);
         }
         if seg.flags.has(Flags::ACK) {
-            self.tcp_ack(sock, seg.ack);
+            self.tcp_ack(sock, seg.ack, seg.window);
             if self.sockets.try_get(sock).is_none_or(|s| s.state == TcpState::Closed) {
                 return;
             }
@@ -250,6 +258,7 @@ impl World {
                 flags: Flags::RST,
                 seq: seg.ack,
                 ack: 0,
+                window: 0,
                 payload: None,
             };
             return self.transmit(host, rst);
@@ -260,6 +269,7 @@ impl World {
         s.state = TcpState::Established;
         s.rcv_nxt = seg.seq.wrapping_add(1);
         s.snd_una = seg.ack;
+        s.snd_wnd = seg.window;
         self.cancel_timers(sock);
         self.send_ack(sock);
         // tcp_finish_connect() -> sk_state_change: wake everyone.
@@ -285,6 +295,7 @@ impl World {
                 flags: Flags::ACK,
                 seq: c.rcv_nxt,
                 ack: c.snd_nxt,
+                window: 0,
                 len: 0,
             };
             let reason = "accept queue full: handshake ACK ignored".to_string();
@@ -330,14 +341,26 @@ impl World {
     }
 
     /// An acknowledgement: our FIN may now be acknowledged.
-    fn tcp_ack(&mut self, sock: SocketId, ack: u32) {
+    fn tcp_ack(&mut self, sock: SocketId, ack: u32, window: u32) {
         let s = self.sockets.get_mut(sock);
         // Accept only acknowledgements of what was sent (RFC 9293 §3.10.7.4).
         if ack.wrapping_sub(s.snd_una) > s.snd_nxt.wrapping_sub(s.snd_una) {
             return;
         }
+        let freed = ack != s.snd_una;
+        let opened = window > s.snd_wnd;
         s.snd_una = ack;
-        let fin_acked = s.shut_wr && ack == s.snd_nxt;
+        s.snd_wnd = window;
+        let fin_acked = s.fin_sent && ack == s.snd_nxt;
+        if freed || opened {
+            // More may go out now, and writers blocked on a full buffer may continue
+            // (tcp_data_snd_check, sk_stream_write_space).
+            self.tcp_push(sock);
+            if freed {
+                self.wake(sock, Wake::One, crate::epoll::EPOLLOUT);
+            }
+        }
+        let s = self.sockets.get_mut(sock);
         match s.state {
             TcpState::FinWait1 if fin_acked => {
                 s.state = TcpState::FinWait2;
@@ -373,31 +396,77 @@ impl World {
 
     /// Sends a SYN-ACK for a SYN_RECV child (`tcp_v4_send_synack`).
     pub(crate) fn send_synack(&mut self, child: SocketId) {
-        let c = self.sockets.get(child);
-        let synack = Segment {
-            src: c.local,
-            dst: c.remote,
-            flags: Flags::SYN | Flags::ACK,
-            seq: c.iss,
-            ack: c.rcv_nxt,
-            payload: None,
-        };
-        let host = c.host;
+        let iss = self.sockets.get(child).iss;
+        let synack = self.segment_from(child, Flags::SYN | Flags::ACK, iss, None);
+        let host = self.sockets.get(child).host;
         self.transmit(host, synack);
     }
 
-    fn send_ack(&mut self, sock: SocketId) {
+    pub(crate) fn send_ack(&mut self, sock: SocketId) {
+        let seq = self.sockets.get(sock).snd_nxt;
+        let seg = self.segment_from(sock, Flags::ACK, seq, None);
+        let host = self.sockets.get(sock).host;
+        self.transmit(host, seg);
+    }
+
+    /// The receive window to advertise: half the receive buffer (`tcp_adv_win_scale = 1`:
+    /// the other half pays for overhead), less what waits unread (`tcp_select_window`).
+    pub(crate) fn rcv_window(&self, sock: SocketId) -> u32 {
         let s = self.sockets.get(sock);
-        let seg = Segment {
+        (s.rcvbuf / 2).saturating_sub(s.rx.len() as u32)
+    }
+
+    /// A segment from `sock` to its peer with our acknowledgement and window filled in.
+    pub(crate) fn segment_from(
+        &mut self,
+        sock: SocketId,
+        flags: Flags,
+        seq: u32,
+        payload: Option<Rc<[u8]>>,
+    ) -> Segment {
+        let window = self.rcv_window(sock);
+        let s = self.sockets.get_mut(sock);
+        s.adv_wnd = window;
+        let ack = if flags.has(Flags::ACK) { s.rcv_nxt } else { 0 };
+        Segment {
             src: s.local,
             dst: s.remote,
-            flags: Flags::ACK,
-            seq: s.snd_nxt,
-            ack: s.rcv_nxt,
-            payload: None,
-        };
-        let host = s.host;
-        self.transmit(host, seg);
+            flags,
+            seq,
+            ack,
+            window,
+            payload,
+        }
+    }
+
+    /// Sends what the peer's window allows from the write queue, then a pending FIN once the
+    /// queue is empty (`tcp_write_xmit`, `tcp_send_fin`). Without loss there is no congestion
+    /// window to respect: the receiver's window is the only limit.
+    pub(crate) fn tcp_push(&mut self, sock: SocketId) {
+        loop {
+            let s = self.sockets.get_mut(sock);
+            let in_flight = s.snd_nxt.wrapping_sub(s.snd_una);
+            let room = s.snd_wnd.saturating_sub(in_flight) as usize;
+            let n = s.tx.len().min(room).min(MSS);
+            if n == 0 {
+                break;
+            }
+            let payload: Rc<[u8]> = s.tx.drain(..n).collect::<Vec<u8>>().into();
+            let seq = s.snd_nxt;
+            s.snd_nxt = seq.wrapping_add(n as u32);
+            let seg = self.segment_from(sock, Flags::PSH | Flags::ACK, seq, Some(payload));
+            let host = self.sockets.get(sock).host;
+            self.transmit(host, seg);
+        }
+        let s = self.sockets.get_mut(sock);
+        if s.shut_wr && !s.fin_sent && s.tx.is_empty() {
+            s.fin_sent = true;
+            let seq = s.snd_nxt;
+            s.snd_nxt = seq.wrapping_add(1);
+            let fin = self.segment_from(sock, Flags::FIN | Flags::ACK, seq, None);
+            let host = self.sockets.get(sock).host;
+            self.transmit(host, fin);
+        }
     }
 
     /// A socket timer fired.
@@ -426,16 +495,9 @@ impl World {
                 }
                 s.syn_retries += 1;
                 let backoff = Duration::from_secs(1u64 << s.syn_retries.min(30));
-                let syn = Segment {
-                    src: s.local,
-                    dst: s.remote,
-                    flags: Flags::SYN,
-                    seq: s.iss,
-                    ack: 0,
-                    payload: None,
-                };
-                let host = s.host;
+                let (iss, host) = (s.iss, s.host);
                 self.arm_timer(sock, backoff, TimerKind::SynRetransmit);
+                let syn = self.segment_from(sock, Flags::SYN, iss, None);
                 self.transmit(host, syn);
             }
             _ => {}

@@ -52,9 +52,9 @@ EXIT_OK, EXIT_FAILED, EXIT_UNSUPPORTED = 0, 1, 2
 
 # socksim's process model: RLIMIT_NOFILE as a process started by systemd gets it.
 SOCKSIM_NOFILE = (1024, 524288)
-# The control channel of each process lives at this descriptor, far above what a scenario
-# allocates, so that descriptor numbers (and EMFILE) match socksim's.
-CTRL_FD = 65535
+# The control channel of each process: a descriptor at or above the soft RLIMIT_NOFILE, where
+# the scenario cannot allocate, so that descriptor numbers (and EMFILE) match socksim's.
+CTRL_FD = None
 # socksim's guard against loops that never yield.
 MAX_STATEMENTS_PER_STEP = 1_000_000
 
@@ -556,24 +556,35 @@ def set_nofile(soft, hard):
         raise OSError(e, os.strerror(e))
 
 
-def nr_open():
-    with open("/proc/sys/fs/nr_open") as f:
-        return int(f.read())
+def fd_is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
 
 
-def place_fd(make, target):
-    """Creates a descriptor with make() and moves it to `target`, whatever the limits are:
-    the limits are raised for the moment (we are root), then put back exactly."""
-    saved = get_nofile()
-    top = nr_open()
-    set_nofile(top, top)
+def place_fd(make):
+    """Creates a descriptor with make() and moves it to the highest free number below the
+    hard RLIMIT_NOFILE, which is at or above the soft limit, so the scenario (whose
+    descriptors all lie below the soft limit) can never see it or collide with it. The soft
+    limit is raised to the hard one for the moment (no privilege needed) and put back.
+    Returns the number, or raises Unsupported when there is no room above the soft limit."""
+    soft, hard = get_nofile()
+    hard_fd = min(hard, 1 << 20)
+    target = next((n for n in range(hard_fd - 1, max(soft, 3) - 1, -1) if not fd_is_open(n)), None)
+    if target is None:
+        raise Unsupported(f"no free descriptor between the soft and hard RLIMIT_NOFILE ({soft}, {hard}) "
+                          "for the oracle's control channel")
+    set_nofile(hard, hard)
     try:
         fd = make()
         if fd != target:
             os.dup2(fd, target, inheritable=False)
             os.close(fd)
     finally:
-        set_nofile(*saved)
+        set_nofile(soft, hard)
+    return target
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,12 +616,18 @@ class Channel:
 
 
 def connect_control(address):
+    """Connects this process's control channel and records its descriptor in CTRL_FD."""
+    global CTRL_FD
+
     def make():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(address)
         return s.detach()
 
-    place_fd(make, CTRL_FD)
+    old = CTRL_FD
+    CTRL_FD = place_fd(make)
+    if old is not None and old != CTRL_FD:
+        os.close(old)  # the parent's channel, inherited by fork
 
 
 class Runner:
@@ -1156,6 +1173,7 @@ class Controller:
                 holder = {"conn": conn, "buf": b""}
                 self.pending_conns.append(holder)
                 self.sel.register(conn, selectors.EVENT_READ, holder)
+                got = True
                 continue
             holder = key.data
             conn = holder["conn"] if isinstance(holder, dict) else holder.conn
@@ -1482,20 +1500,32 @@ _KEEP = []  # objects owning descriptors: never collected (runners must not clos
 def start_runner(vpid, host, name, body, source, address, args):
     """In a freshly forked process: keep only 0, 1, 2 (on /dev/null), connect the control
     channel at CTRL_FD, set socksim's limits, and run."""
+    diag = 2
     try:
+        soft, hard = get_nofile()
+        if args.keep_rlimit:
+            limits = (soft, hard)
+        else:
+            # socksim's limits; the hard one only as far as we may (no CAP_SYS_RESOURCE needed).
+            limits = (min(SOCKSIM_NOFILE[0], hard), min(SOCKSIM_NOFILE[1], hard))
+        set_nofile(*limits)
+        diag = place_fd(lambda: os.dup(2))  # the controller's stderr, until the channel works
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         null = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.closerange(3, 2**20)
+        os.closerange(3, diag)
+        os.closerange(diag + 1, 2**20)
         connect_control(address)
-        if not args.keep_rlimit:
-            saved = SOCKSIM_NOFILE
-        else:
-            saved = get_nofile()
-        set_nofile(*saved)
+        os.close(diag)
+    except BaseException:
+        try:
+            os.write(diag, f"oracle: process {host}/{name}[{vpid}] could not start:\n{traceback.format_exc()}".encode())
+        finally:
+            os._exit(4)
+    try:
         Runner(vpid, host, name, source, address).main(body)
     finally:
         os._exit(4)
@@ -1616,10 +1646,16 @@ def main():
         return EXIT_UNSUPPORTED
 
     inherited = get_nofile()
-    limits = "inherited" if args.keep_rlimit else f"{SOCKSIM_NOFILE[0]}/{SOCKSIM_NOFILE[1]} as in socksim"
+    if args.keep_rlimit:
+        limits = f"{inherited[0]}/{inherited[1]} (inherited)"
+    else:
+        soft, hard = min(SOCKSIM_NOFILE[0], inherited[1]), min(SOCKSIM_NOFILE[1], inherited[1])
+        limits = f"{soft}/{hard}"
+        if (soft, hard) != SOCKSIM_NOFILE:
+            limits += f" (socksim: {SOCKSIM_NOFILE[0]}/{SOCKSIM_NOFILE[1]}; the inherited hard limit is {inherited[1]})"
     print(f"# oracle: Linux {platform.release()}, fresh netns; host {info.get('host', '-')}: "
           + ", ".join(["lo up"] + info["notes"])
-          + f"; RLIMIT_NOFILE {limits} (inherited {inherited[0]}/{inherited[1]})")
+          + f"; RLIMIT_NOFILE {limits}")
     sys.stdout.flush()
 
     ctl = Controller(scenario, source, name, args, info)
