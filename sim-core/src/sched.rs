@@ -28,14 +28,14 @@ pub struct TaskId(pub u32);
 /// wake one at a time in arrival order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WaitQueue<W = TaskId> {
-    entries: VecDeque<(W, bool)>,
+    /// Boxed and allocated on the first waiter: most sockets never have one, and a socket's
+    /// size matters when there are millions.
+    entries: Option<Box<VecDeque<(W, bool)>>>,
 }
 
 impl<W> Default for WaitQueue<W> {
     fn default() -> Self {
-        WaitQueue {
-            entries: VecDeque::new(),
-        }
+        WaitQueue { entries: None }
     }
 }
 
@@ -51,41 +51,45 @@ pub struct Woken {
 impl<W: Copy + PartialEq> WaitQueue<W> {
     /// Whether nobody waits.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.as_ref().is_none_or(|e| e.is_empty())
     }
 
     /// How many waiters there are.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.as_ref().map_or(0, |e| e.len())
     }
 
     /// Adds a waiter: exclusive ones at the tail, others at the head.
     pub fn add(&mut self, waiter: W, exclusive: bool) {
         if exclusive {
-            self.entries.push_back((waiter, true));
+            self.entries.get_or_insert_default().push_back((waiter, true));
         } else {
-            self.entries.push_front((waiter, false));
+            self.entries.get_or_insert_default().push_front((waiter, false));
         }
     }
 
     /// Removes `waiter` wherever it is.
     pub fn remove(&mut self, waiter: W) {
-        self.entries.retain(|&(w, _)| w != waiter);
+        if let Some(e) = self.entries.as_mut() {
+            e.retain(|&(w, _)| w != waiter);
+        }
     }
 
     /// The waiters from head to tail.
     pub fn waiters(&self) -> impl Iterator<Item = W> + '_ {
-        self.entries.iter().map(|&(w, _)| w)
+        self.entries.iter().flat_map(|e| e.iter()).map(|&(w, _)| w)
     }
 
     /// Keeps only the waiters for which `keep` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(W) -> bool) {
-        self.entries.retain(|&(w, _)| keep(w));
+        if let Some(e) = self.entries.as_mut() {
+            e.retain(|&(w, _)| keep(w));
+        }
     }
 
     /// Whether `waiter` is on the queue.
     pub fn contains(&self, waiter: W) -> bool {
-        self.entries.iter().any(|&(w, _)| w == waiter)
+        self.waiters().any(|w| w == waiter)
     }
 
     /// Wakes waiters from the head, stopping once `nr_exclusive` exclusive waiters woke;
@@ -93,13 +97,14 @@ impl<W: Copy + PartialEq> WaitQueue<W> {
     pub fn wake(&mut self, nr_exclusive: usize, mut f: impl FnMut(W) -> Woken) {
         let mut remaining = nr_exclusive;
         let mut i = 0;
-        while i < self.entries.len() && remaining > 0 {
-            let (waiter, exclusive) = self.entries[i];
+        let Some(entries) = self.entries.as_mut() else { return };
+        while i < entries.len() && remaining > 0 {
+            let (waiter, exclusive) = entries[i];
             let result = f(waiter);
             if result.keep {
                 i += 1;
             } else {
-                self.entries.remove(i);
+                entries.remove(i);
             }
             if result.woke && exclusive {
                 remaining -= 1;

@@ -20,13 +20,34 @@ pub struct Iface {
     pub network: NetId,
 }
 
-/// A connection's identity: local and remote address and port.
+/// A connection's identity: local and remote address and port, packed into 36 bytes (IPv4
+/// as v4-mapped IPv6, which never occurs otherwise since addresses are kept in wire form) —
+/// the established table holds two of these per connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FourTuple {
-    /// Our side.
-    pub local: SocketAddr,
-    /// Their side.
-    pub remote: SocketAddr,
+    local_ip: [u8; 16],
+    remote_ip: [u8; 16],
+    local_port: u16,
+    remote_port: u16,
+}
+
+fn ip16(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+impl FourTuple {
+    /// The key of the connection from `local` to `remote`.
+    pub fn new(local: SocketAddr, remote: SocketAddr) -> FourTuple {
+        FourTuple {
+            local_ip: ip16(local.ip()),
+            remote_ip: ip16(remote.ip()),
+            local_port: local.port(),
+            remote_port: remote.port(),
+        }
+    }
 }
 
 /// The sockets holding one local port (Linux's `inet_bind_bucket`).

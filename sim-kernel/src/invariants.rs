@@ -74,10 +74,7 @@ impl World {
             }
             let host = &self.hosts[s.host.0 as usize];
             if s.in_ehash {
-                let key = FourTuple {
-                    local: s.local,
-                    remote: s.remote,
-                };
+                let key = FourTuple::new(s.local, s.remote);
                 ensure!(
                     host.tcp.established.get(&key) == Some(&id),
                     "socket {id:?} ({} -> {}) is not in its host's established table",

@@ -162,7 +162,7 @@ pub fn check_established(
     explicitly_bound: bool,
     now: Instant,
 ) -> Option<TupleUse> {
-    let Some(&holder) = host.tcp.established.get(&FourTuple { local, remote }) else {
+    let Some(&holder) = host.tcp.established.get(&FourTuple::new(local, remote)) else {
         return Some(TupleUse::Free);
     };
     let s = sockets.get(holder);

@@ -23,6 +23,41 @@ pub const RCVBUF_DEFAULT: u32 = 131072;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SocketId(pub u32);
 
+/// A FIFO of bytes that costs one pointer until it first holds data: most of a big
+/// simulation's connections never carry any, and a socket's size is multiplied by millions.
+#[derive(Debug, Default)]
+pub struct ByteQueue(Option<Box<VecDeque<u8>>>);
+
+impl ByteQueue {
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends bytes.
+    pub fn extend(&mut self, bytes: impl IntoIterator<Item = u8>) {
+        self.0.get_or_insert_default().extend(bytes);
+    }
+
+    /// Removes and returns the first `n` bytes (fewer if fewer are held).
+    pub fn take_front(&mut self, n: usize) -> Vec<u8> {
+        match self.0.as_mut() {
+            Some(q) => q.drain(..n.min(q.len())).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// The transport protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Proto {
@@ -184,9 +219,9 @@ pub struct Socket {
     /// Next sequence number expected from the peer.
     pub rcv_nxt: u32,
     /// Received bytes not yet read.
-    pub rx: VecDeque<u8>,
+    pub rx: ByteQueue,
     /// Bytes written by the application and not yet sent (the unsent part of the write queue).
-    pub tx: VecDeque<u8>,
+    pub tx: ByteQueue,
     /// The peer's advertised receive window (bytes it can take beyond `snd_una`).
     pub snd_wnd: u32,
     /// The window we advertised last.
@@ -246,8 +281,8 @@ impl Socket {
             snd_nxt: 0,
             snd_una: 0,
             rcv_nxt: 0,
-            rx: VecDeque::new(),
-            tx: VecDeque::new(),
+            rx: ByteQueue::default(),
+            tx: ByteQueue::default(),
             snd_wnd: 0,
             adv_wnd: 0,
             sndbuf: SNDBUF_DEFAULT,

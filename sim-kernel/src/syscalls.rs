@@ -747,7 +747,7 @@ impl World {
         let s = self.sockets.get_mut(sock);
         if !s.rx.is_empty() && len > 0 {
             let n = len.min(s.rx.len());
-            let data: Vec<u8> = s.rx.drain(..n).collect();
+            let data: Vec<u8> = s.rx.take_front(n);
             // __tcp_cleanup_rbuf(): when reading opened the window to at least twice what was
             // last advertised (and that was at most half the maximum), say so at once.
             let advertised = s.adv_wnd;

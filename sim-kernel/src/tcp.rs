@@ -20,10 +20,7 @@ impl World {
     /// A segment arrives at `host`.
     pub(crate) fn tcp_input(&mut self, host: HostId, seg: Segment) {
         let tables = &self.hosts[host.0 as usize].tcp;
-        if let Some(&sock) = tables.established.get(&FourTuple {
-            local: seg.dst,
-            remote: seg.src,
-        }) {
+        if let Some(&sock) = tables.established.get(&FourTuple::new(seg.dst, seg.src)) {
             return self.tcp_rcv_state(sock, seg);
         }
         if let Some(listener) = self.lookup_listener(host, seg.dst, seg.src) {
@@ -451,7 +448,7 @@ impl World {
             if n == 0 {
                 break;
             }
-            let payload: Rc<[u8]> = s.tx.drain(..n).collect::<Vec<u8>>().into();
+            let payload: Rc<[u8]> = s.tx.take_front(n).into();
             let seq = s.snd_nxt;
             s.snd_nxt = seq.wrapping_add(n as u32);
             let seg = self.segment_from(sock, Flags::PSH | Flags::ACK, seq, Some(payload));

@@ -546,13 +546,7 @@ impl World {
     pub(crate) fn ehash_insert(&mut self, sock: SocketId) {
         let s = self.sockets.get_mut(sock);
         s.in_ehash = true;
-        let (host, key) = (
-            s.host,
-            FourTuple {
-                local: s.local,
-                remote: s.remote,
-            },
-        );
+        let (host, key) = (s.host, FourTuple::new(s.local, s.remote));
         self.hosts[host.0 as usize].tcp.established.insert(key, sock);
     }
 
@@ -562,13 +556,7 @@ impl World {
             return;
         }
         s.in_ehash = false;
-        let (host, key) = (
-            s.host,
-            FourTuple {
-                local: s.local,
-                remote: s.remote,
-            },
-        );
+        let (host, key) = (s.host, FourTuple::new(s.local, s.remote));
         let established = &mut self.hosts[host.0 as usize].tcp.established;
         if established.get(&key) == Some(&sock) {
             established.remove(&key);
