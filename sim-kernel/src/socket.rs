@@ -237,6 +237,9 @@ pub struct Socket {
     pub fin_sent: bool,
     /// `SO_LINGER` with a zero timeout: close() resets the connection.
     pub linger_zero: bool,
+    /// `IP_BIND_ADDRESS_NO_PORT`: `bind(addr, 0)` records only the address; `connect()`
+    /// picks the port later, sharing it across destinations (`__inet_bind`).
+    pub bind_no_port: bool,
     /// The peer's FIN has arrived.
     pub rx_fin: bool,
     /// A pending error reported by the next call (`sk_err`).
@@ -291,6 +294,7 @@ impl Socket {
             send_progress: 0,
             fin_sent: false,
             linger_zero: false,
+            bind_no_port: false,
             rx_fin: false,
             error: None,
             time_wait_since: Instant::ZERO,

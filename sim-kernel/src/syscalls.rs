@@ -78,6 +78,10 @@ pub const SO_ERROR: i32 = 4;
 pub const SO_REUSEPORT: i32 = 15;
 /// `SO_ACCEPTCONN`.
 pub const SO_ACCEPTCONN: i32 = 30;
+/// `SOL_IP` (= `IPPROTO_IP`), the IPv4 option level.
+pub const SOL_IP: i32 = 0;
+/// `IP_BIND_ADDRESS_NO_PORT`.
+pub const IP_BIND_ADDRESS_NO_PORT: i32 = 24;
 /// `SO_SNDBUF`.
 pub const SO_SNDBUF: i32 = 7;
 /// `SO_RCVBUF`.
@@ -461,6 +465,13 @@ impl World {
         if s.state != TcpState::Closed || s.local.port() != 0 || s.in_bind_table {
             return Err(Errno::EINVAL);
         }
+        if addr.port() == 0 && s.bind_no_port {
+            // __inet_bind() with IP_BIND_ADDRESS_NO_PORT: remember the address, defer the port.
+            let s = self.sockets.get_mut(sock);
+            s.local = SocketAddr::new(addr.ip(), 0);
+            s.addr_locked = !addr.ip().is_unspecified();
+            return Ok(SysReturn::Value { value: 0 });
+        }
         let port = if addr.port() == 0 {
             ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, addr.ip())?
         } else {
@@ -820,6 +831,7 @@ impl World {
         match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => s.reuseaddr = value != 0,
             (SOL_SOCKET, SO_REUSEPORT) => s.reuseport = value != 0,
+            (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => s.bind_no_port = value != 0,
             // sk_setsockopt(): the kernel doubles the value to pay for its own overhead, with a
             // floor (SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF) and a ceiling (wmem_max / rmem_max, 212992).
             (SOL_SOCKET, SO_SNDBUF) => s.sndbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_SNDBUF),
@@ -846,6 +858,7 @@ impl World {
         let value = match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
             (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
+            (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => i64::from(s.bind_no_port),
             (SOL_SOCKET, SO_SNDBUF) => i64::from(s.sndbuf),
             (SOL_SOCKET, SO_RCVBUF) => i64::from(s.rcvbuf),
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),

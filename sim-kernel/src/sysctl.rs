@@ -22,6 +22,9 @@ pub struct Sysctls {
     /// `net.ipv4.tcp_fin_timeout`: seconds an orphaned FIN_WAIT2 waits for the peer's FIN.
     /// Default 60 (`TCP_FIN_TIMEOUT`).
     pub tcp_fin_timeout: u32,
+    /// `net.ipv4.tcp_abort_on_overflow`: reset a handshake whose final ACK finds the accept
+    /// queue full, instead of ignoring the ACK. Default 0.
+    pub tcp_abort_on_overflow: bool,
 }
 
 impl Default for Sysctls {
@@ -33,6 +36,7 @@ impl Default for Sysctls {
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
             tcp_fin_timeout: 60,
+            tcp_abort_on_overflow: false,
         }
     }
 }
@@ -45,6 +49,7 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.ipv4.tcp_syn_retries", 1, 1, 127),
     ("net.ipv4.tcp_synack_retries", 1, 0, 255),
     ("net.ipv4.tcp_fin_timeout", 1, 1, i32::MAX as i64),
+    ("net.ipv4.tcp_abort_on_overflow", 1, 0, 1),
 ];
 
 impl Sysctls {
@@ -73,6 +78,7 @@ impl Sysctls {
             "net.ipv4.tcp_syn_retries" => self.tcp_syn_retries = values[0] as u8,
             "net.ipv4.tcp_synack_retries" => self.tcp_synack_retries = values[0] as u8,
             "net.ipv4.tcp_fin_timeout" => self.tcp_fin_timeout = values[0] as u32,
+            "net.ipv4.tcp_abort_on_overflow" => self.tcp_abort_on_overflow = values[0] != 0,
             _ => unreachable!("every SETTABLE name is handled"),
         }
         Ok(())

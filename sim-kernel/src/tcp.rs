@@ -110,8 +110,9 @@ impl World {
         // tcp_conn_request(): with the accept queue full (`sk_acceptq_is_full`: more than
         // backlog entries), the SYN is dropped silently and the client retransmits.
         if listen.accept_queue.len() as u32 > listen.max_backlog {
+            let at = self.hosts[host.0 as usize].name.clone();
             self.trace(|| Event::Drop {
-                network: "-".into(),
+                network: at,
                 packet: crate::packet::PacketSummary::Tcp((&seg).into()),
                 reason: "listen queue overflow".into(),
             });
@@ -160,6 +161,11 @@ impl World {
                 }
                 if !seg.flags.has(Flags::ACK) || seg.ack != s.iss.wrapping_add(1) {
                     return;
+                }
+                if s.parent.is_none() {
+                    // Simultaneous open (RFC 9293 §3.5, figure 8): our SYN crossed the peer's;
+                    // its SYN-ACK completes the handshake.
+                    return self.finish_simultaneous_open(sock, &seg);
                 }
                 if !self.establish_child(sock) {
                     return;
@@ -260,6 +266,18 @@ impl World {
             };
             return self.transmit(host, rst);
         }
+        if seg.flags.has(Flags::SYN) && !seg.flags.has(Flags::ACK) {
+            // Simultaneous open: the peer connected to us at the same time. Answer its SYN with
+            // a SYN-ACK carrying our own initial number, and wait in SYN_RECV
+            // (tcp_rcv_synsent_state_process, "simultaneous connect").
+            s.state = TcpState::SynRecv;
+            s.rcv_nxt = seg.seq.wrapping_add(1);
+            s.snd_wnd = seg.window;
+            let iss = s.iss;
+            let synack = self.segment_from(sock, Flags::SYN | Flags::ACK, iss, None);
+            let host = self.sockets.get(sock).host;
+            return self.transmit(host, synack);
+        }
         if !(acceptable && seg.flags.has(Flags::SYN)) {
             return;
         }
@@ -295,12 +313,23 @@ impl World {
                 window: 0,
                 len: 0,
             };
-            let reason = "accept queue full: handshake ACK ignored".to_string();
+            let abort = self.hosts[c.host.0 as usize].sysctl.tcp_abort_on_overflow;
+            let reason = if abort {
+                "accept queue full: handshake ACK answered with a reset (tcp_abort_on_overflow)"
+            } else {
+                "accept queue full: handshake ACK ignored"
+            };
+            let at = self.hosts[c.host.0 as usize].name.clone();
             self.trace(|| Event::Drop {
-                network: "-".into(),
+                network: at,
                 packet: crate::packet::PacketSummary::Tcp(segment),
-                reason,
+                reason: reason.to_string(),
             });
+            if abort {
+                // tcp_check_req(), embryonic_reset: the client hears a reset and the request goes.
+                self.send_reset_for(child);
+                self.drop_request(child);
+            }
             return false;
         }
         self.cancel_timers(child);
@@ -314,6 +343,19 @@ impl World {
         // inet_csk_wait_for_connect() sleeps exclusively: wake one accept().
         self.wake(listener, Wake::One, EPOLLIN);
         true
+    }
+
+    /// The last step of a simultaneous open: the peer's SYN-ACK acknowledges our SYN.
+    fn finish_simultaneous_open(&mut self, sock: SocketId, seg: &Segment) {
+        let s = self.sockets.get_mut(sock);
+        s.state = TcpState::Established;
+        s.snd_una = seg.ack;
+        s.snd_wnd = seg.window;
+        self.cancel_timers(sock);
+        if seg.flags.has(Flags::SYN) {
+            self.send_ack(sock);
+        }
+        self.wake(sock, Wake::All, 0);
     }
 
     /// A SYN_RECV child was reset before completing.

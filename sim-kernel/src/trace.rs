@@ -70,7 +70,8 @@ pub enum Event {
     },
     /// A packet that could not be delivered.
     Drop {
-        /// The network's name.
+        /// Where it was dropped: the network's name, or the host's name when the host itself
+        /// discarded it (a full accept queue, no route).
         network: String,
         /// The packet.
         packet: PacketSummary,

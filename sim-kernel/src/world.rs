@@ -417,8 +417,9 @@ impl World {
                 Some(n) => (n.name.clone(), n.latency, n.members.get(&dst).copied()),
                 None => {
                     let reason = "no route".to_string();
+                    let at = h.name.clone();
                     self.trace(|| Event::Drop {
-                        network: "-".into(),
+                        network: at,
                         packet: (&packet).into(),
                         reason,
                     });
