@@ -346,10 +346,12 @@ pub fn text(report: &RunReport) -> String {
     let label = |pid: &u32| labels.get(pid).cloned().unwrap_or_else(|| format!("[{pid}]"));
     let mut seqs = SeqTracker::default();
     let mut out = String::new();
-    let indent = " ".repeat(width + 11);
+    // Times are right-aligned to the longest one, so columns stay put past 10 s.
+    let time_width = report.records.iter().map(|r| r.at.to_string().len()).max().unwrap_or(8);
+    let indent = " ".repeat(time_width + 1 + width + 2);
     for Record { at, event } in &report.records {
         let mut line = |who: &str, what: &str| {
-            let _ = writeln!(out, "{at} {who:<width$}  {what}");
+            let _ = writeln!(out, "{:>time_width$} {who:<width$}  {what}", at.to_string());
         };
         match event {
             TraceEvent::Kernel(e) => match e {

@@ -77,6 +77,10 @@ impl World {
                 } else {
                     s.remote
                 };
+                // ss prints a listener's peer as `*:*` only beside a dual-stack `*` local
+                // address; a specific IPv6 listener shows `[::]:*`.
+                let dual_stack_local = s.local.ip().is_unspecified() && s.local.is_ipv6() && !s.v6only;
+                let peer_v6only = s.v6only || !dual_stack_local;
                 let row = SsRow {
                     netid: match s.proto {
                         Proto::Tcp => "tcp".into(),
@@ -89,7 +93,7 @@ impl World {
                     recv_q,
                     send_q,
                     local: fmt_addr(s.local, s.family, s.v6only),
-                    peer: fmt_addr(peer, s.family, s.v6only),
+                    peer: fmt_addr(peer, s.family, peer_v6only),
                     process,
                 };
                 (s.state != TcpState::Listen, s.local, s.remote, row)

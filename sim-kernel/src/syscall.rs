@@ -13,6 +13,7 @@ pub type Fd = i32;
 
 /// Bytes to send.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Payload {
     /// These exact bytes.
     Bytes(Rc<[u8]>),
@@ -120,6 +121,7 @@ pub enum Syscall {
         /// Address family (`AF_INET` = 2).
         domain: i32,
         /// Socket type, with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` or'ed in.
+        #[serde(rename = "type")]
         ty: i32,
         /// Protocol (0 = default).
         protocol: i32,
@@ -221,11 +223,13 @@ pub enum Syscall {
         arg: i64,
     },
     /// `epoll_create1(flags)`.
+    #[serde(rename = "epoll_create1")]
     EpollCreate1 {
         /// `EPOLL_CLOEXEC` or 0.
         flags: i32,
     },
     /// `epoll_ctl(epfd, op, fd, events)`.
+    #[serde(rename = "epoll_ctl")]
     EpollCtl {
         /// The epoll instance.
         epfd: Fd,
@@ -237,6 +241,7 @@ pub enum Syscall {
         events: u32,
     },
     /// `epoll_wait(epfd, maxevents, timeout_ms)`.
+    #[serde(rename = "epoll_wait")]
     EpollWait {
         /// The epoll instance.
         epfd: Fd,

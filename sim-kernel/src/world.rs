@@ -81,6 +81,8 @@ pub struct World {
     pub(crate) tracing: bool,
     /// Timer ids are unique across the run, so a stale timer never matches a reused slot.
     last_timer_id: u64,
+    /// Processes declared but not yet started (announced in the trace when they start).
+    not_started: std::collections::BTreeSet<Pid>,
 }
 
 impl World {
@@ -104,6 +106,7 @@ impl World {
             sink: Box::new(NullSink),
             tracing: false,
             last_timer_id: 0,
+            not_started: Default::default(),
         }
     }
 
@@ -245,6 +248,8 @@ impl World {
     /// Creates a process on `host` that becomes runnable at `start`.
     pub fn spawn(&mut self, host: HostId, name: &str, start: Instant) -> Pid {
         let pid = self.new_process(host, name, FdTable::default(), None);
+        // The trace announces the process when it starts, not when the scenario declares it.
+        self.not_started.insert(pid);
         self.events.push(start, Pending::Run(pid));
         pid
     }
@@ -282,14 +287,22 @@ impl World {
             timed_out: false,
             exited: false,
         });
-        let host_name = self.hosts[host.0 as usize].name.clone();
+        if parent.is_some() {
+            self.announce(pid, parent);
+        }
+        pid
+    }
+
+    /// Records that `pid` came to life.
+    fn announce(&mut self, pid: Pid, parent: Option<Pid>) {
+        let p = self.process(pid);
+        let (host, name) = (self.hosts[p.host.0 as usize].name.clone(), p.name.clone());
         self.trace(|| Event::Spawn {
             pid: pid.0,
-            host: host_name,
-            name: name.to_string(),
+            host,
+            name,
             parent: parent.map(|p| p.0),
         });
-        pid
     }
 
     /// Sets `pid`'s `RLIMIT_NOFILE` before it runs, as `ulimit -n` or systemd's
@@ -367,7 +380,12 @@ impl World {
 
     fn handle(&mut self, pending: Pending) {
         match pending {
-            Pending::Run(pid) => self.sched.make_runnable(task(pid)),
+            Pending::Run(pid) => {
+                if self.not_started.remove(&pid) {
+                    self.announce(pid, None);
+                }
+                self.sched.make_runnable(task(pid));
+            }
             Pending::Timeout(pid, deadline) => {
                 let p = self.process_mut(pid);
                 if p.deadline != Some(deadline) || p.exited {
