@@ -230,3 +230,148 @@ fn step(world: &mut World, pid: Pid, role: &mut Role, n: usize, server_ports: us
 fn listeners_next_fd(listeners: &[i32]) -> i32 {
     3 + listeners.len() as i32
 }
+
+/// What the churn benchmark measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ChurnResult {
+    /// Connect/close cycles completed.
+    pub cycles: usize,
+    /// Server ports the client cycled over.
+    pub server_ports: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Cycles per wall-clock second.
+    pub cycles_per_second: f64,
+    /// The most sockets alive at once (mostly the client's TIME_WAIT remnants).
+    pub peak_sockets: usize,
+    /// Peak resident memory growth, in bytes per socket at the peak.
+    pub bytes_per_peak_socket: Option<f64>,
+    /// Virtual time the run took.
+    pub virtual_time: String,
+}
+
+/// Connect/close churn through TIME_WAIT: the client connects, closes first (so it keeps a
+/// TIME_WAIT remnant for 60 s) and connects again, `n` times, round-robin over enough server
+/// ports that TIME_WAIT never exhausts a destination; the server accepts, reads the EOF and
+/// closes. With a million cycles, hundreds of thousands of TIME_WAIT sockets share one host's
+/// tables while the port allocator keeps finding free 4-tuples.
+#[allow(clippy::disallowed_methods)] // wall-clock timing of the simulator itself
+pub fn churn(n: usize) -> ChurnResult {
+    // One cycle takes two round trips of 100 µs (handshake, then FIN exchange), so about 300k
+    // cycles fit in TIME_WAIT's 60 s; 14,116 even ports per destination port hold them.
+    let server_ports = 64usize;
+    let rss_before = kib("VmRSS:");
+    let start = std::time::Instant::now();
+    let mut world = World::new(1);
+    let lan = world
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, sim_core::Duration::from_micros(50))
+        .expect("fresh world");
+    let server = world.add_host("server").expect("fresh world");
+    let client = world.add_host("client").expect("fresh world");
+    world.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan).expect("fresh world");
+    world.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan).expect("fresh world");
+    let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
+    world.spawn(client, "client", sim_core::Instant(1_000_000));
+    let socket = Syscall::Socket { domain: AF_INET, ty: SOCK_STREAM, protocol: 0 };
+
+    // Each side runs a fixed cycle of calls; `pending` is a call to retry after a wake-up.
+    let mut server_step = 0usize;
+    let mut server_fd = 0i32;
+    let mut server_pending: Option<Syscall> = None;
+    let mut client_done = 0usize;
+    let mut client_fd = 0i32;
+    let mut client_phase = 0u8;
+    let mut client_pending: Option<Syscall> = None;
+    let mut peak_sockets = 0usize;
+    let setup = 3 * server_ports;
+
+    while let Next::Run(pid) = world.next(None) {
+        if pid == server_pid {
+            let (call, resumed) = match server_pending.take() {
+                Some(c) => (c, true),
+                None if server_step < setup => {
+                    let listener = (server_step / 3) as i32 + 3;
+                    let port = 80 + (server_step / 3) as u16;
+                    let call = match server_step % 3 {
+                        0 => socket.clone(),
+                        1 => Syscall::Bind { fd: listener, addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into() },
+                        _ => Syscall::Listen { fd: listener, backlog: 4096 },
+                    };
+                    (call, false)
+                }
+                None => {
+                    let cycle = (server_step - setup) / 3;
+                    if cycle >= n {
+                        continue;
+                    }
+                    let call = match (server_step - setup) % 3 {
+                        0 => Syscall::Accept { fd: (cycle % server_ports) as i32 + 3 },
+                        1 => Syscall::Recv { fd: server_fd, len: 1 },
+                        _ => Syscall::Close { fd: server_fd },
+                    };
+                    (call, false)
+                }
+            };
+            match world.syscall(pid, &call, resumed) {
+                Outcome::Blocked => server_pending = Some(call),
+                Outcome::Done(ret) => {
+                    if let SysReturn::Accepted { fd, .. } = ret {
+                        server_fd = fd;
+                    }
+                    server_step += 1;
+                }
+            }
+        } else {
+            if client_done == n && client_pending.is_none() {
+                continue;
+            }
+            let (call, resumed) = match client_pending.take() {
+                Some(c) => (c, true),
+                None => {
+                    let call = match client_phase {
+                        0 => socket.clone(),
+                        1 => {
+                            let port = 80 + (client_done % server_ports) as u16;
+                            Syscall::Connect { fd: client_fd, addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port).into() }
+                        }
+                        _ => Syscall::Close { fd: client_fd },
+                    };
+                    (call, false)
+                }
+            };
+            match world.syscall(pid, &call, resumed) {
+                Outcome::Blocked => client_pending = Some(call),
+                Outcome::Done(ret) => {
+                    match client_phase {
+                        0 => client_fd = ret.value() as i32,
+                        1 => assert_eq!(ret, SysReturn::Value { value: 0 }, "connect works (cycle {client_done})"),
+                        _ => {
+                            client_done += 1;
+                            if client_done % 4096 == 0 {
+                                peak_sockets = peak_sockets.max(world.socket_count());
+                            }
+                        }
+                    }
+                    client_phase = (client_phase + 1) % 3;
+                }
+            }
+        }
+    }
+    assert_eq!(client_done, n, "every cycle completed");
+    let elapsed = start.elapsed().as_secs_f64();
+    let bytes_per_peak_socket = match (rss_before, kib("VmHWM:")) {
+        (Some(before), Some(peak)) if peak_sockets > 0 => {
+            Some((peak.saturating_sub(before) * 1024) as f64 / peak_sockets as f64)
+        }
+        _ => None,
+    };
+    ChurnResult {
+        cycles: n,
+        server_ports,
+        seconds: elapsed,
+        cycles_per_second: n as f64 / elapsed,
+        peak_sockets,
+        bytes_per_peak_socket,
+        virtual_time: world.now().to_string(),
+    }
+}

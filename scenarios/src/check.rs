@@ -196,7 +196,16 @@ impl Checker<'_> {
             self.report(d);
             return;
         };
-        if sysctl.values.len() != count {
+        if count == 0 {
+            // A list of ranges: any number of pairs (the parser turns `A-B` and `A` into pairs).
+            if sysctl.values.len() % 2 != 0 {
+                self.report(Diagnostic::error(
+                    format!("`{name}` takes port ranges like `40000-40004,40006`"),
+                    sysctl.values_span,
+                    "expected ranges",
+                ));
+            }
+        } else if sysctl.values.len() != count {
             self.report(Diagnostic::error(
                 format!(
                     "`{name}` takes {count} {}, found {}",

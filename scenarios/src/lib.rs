@@ -30,9 +30,12 @@ pub mod exhaustive;
 pub mod explore;
 pub mod interp;
 pub mod parse;
+pub mod pcap;
 pub mod render;
 pub mod run;
 pub mod shrink;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 pub use shrink::schedule;
 

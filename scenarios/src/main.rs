@@ -55,6 +55,10 @@ enum Command {
         /// Write every scheduling choice of this run to a schedule file, for `--schedule`.
         #[arg(long, value_name = "SCHEDFILE")]
         save_schedule: Option<PathBuf>,
+        /// Also write every packet of the run to a pcapng capture (one interface per network,
+        /// plus `lo`; virtual timestamps) for Wireshark or tshark.
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
     },
     /// Run many seeds and group them by outcome: what each process saw, with ephemeral ports
     /// as `*`. Exits 1 if any seed breaks an expectation.
@@ -125,9 +129,12 @@ enum Command {
     },
     /// Measure the simulator: N connections through the full handshake, held open.
     Bench {
-        /// How many connections.
+        /// How many connections (or, with `--churn`, connect/close cycles).
         #[arg(long, default_value_t = 100_000)]
         connections: usize,
+        /// Measure connect/close churn through TIME_WAIT instead of held connections.
+        #[arg(long)]
+        churn: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -154,7 +161,15 @@ fn main() -> ExitCode {
             format,
             schedule,
             save_schedule,
-        } => run(&file, seed, format, schedule.as_deref(), save_schedule.as_deref()),
+            pcap,
+        } => run(
+            &file,
+            seed,
+            format,
+            schedule.as_deref(),
+            save_schedule.as_deref(),
+            pcap.as_deref(),
+        ),
         Command::Explore {
             file,
             seeds,
@@ -193,7 +208,8 @@ fn main() -> ExitCode {
             output,
         } => shrink(&file, seed, schedule.as_deref(), output.as_deref()),
         Command::Check { file, ast } => check(&file, ast),
-        Command::Bench { connections, json } => bench(connections, json),
+        Command::Bench { connections, churn: true, json } => bench_churn(connections, json),
+        Command::Bench { connections, churn: false, json } => bench(connections, json),
     }
 }
 
@@ -240,14 +256,17 @@ fn check(file: &Path, ast: bool) -> ExitCode {
     };
     match socksim::load(&source) {
         Ok(scenario) => {
-            if ast {
-                println!(
+            // A closed pipe (`socksim check --ast x | head`) is not an error worth a panic.
+            let mut stdout = std::io::stdout().lock();
+            let _ = if ast {
+                writeln!(
+                    stdout,
                     "{}",
                     serde_json::to_string_pretty(&scenario).expect("the AST serializes")
-                );
+                )
             } else {
-                println!("{}: ok", file.display());
-            }
+                writeln!(stdout, "{}: ok", file.display())
+            };
             ExitCode::SUCCESS
         }
         Err(diagnostics) => report(file, &source, &diagnostics),
@@ -260,6 +279,7 @@ fn run(
     format: Format,
     schedule: Option<&Path>,
     save_schedule: Option<&Path>,
+    pcap: Option<&Path>,
 ) -> ExitCode {
     let source = match read(file) {
         Ok(s) => s,
@@ -281,7 +301,11 @@ fn run(
             ..sched.run_options()
         };
     }
-    let report = match socksim::load_and_run(&source, &options) {
+    let run = match pcap {
+        Some(_) => socksim::pcap::run_and_capture(&source, &options).map(|(r, capture)| (r, Some(capture))),
+        None => socksim::load_and_run(&source, &options).map(|r| (r, None)),
+    };
+    let (report, capture) = match run {
         Ok(r) => r,
         Err(diagnostics) => return report(file, &source, &diagnostics),
     };
@@ -289,6 +313,11 @@ fn run(
         && let Err(code) = write_file(path, &ScheduleFile::from_run(&report).render())
     {
         return code;
+    }
+    if let (Some(path), Some(capture)) = (pcap, capture)
+        && let Err(e) = std::fs::write(path, capture)
+    {
+        return bad_input(format!("cannot write {}: {e}", path.display()));
     }
     let out = match format {
         Format::Text => socksim::render::text(&report),
@@ -300,7 +329,9 @@ fn run(
     }
     let color = std::io::stderr().is_terminal();
     let path = file.display().to_string();
-    for f in &report.failures {
+    // Show the first failures in full; a failing loop can repeat one failure thousands of times.
+    const SHOWN: usize = 10;
+    for f in report.failures.iter().take(SHOWN) {
         let d = Diagnostic::error(
             format!("expectation failed: `{}`", f.call),
             f.span,
@@ -308,6 +339,12 @@ fn run(
         )
         .with_note(format!("actual: {}", f.actual));
         eprintln!("{}", d.render(&path, &source, color));
+    }
+    if report.failures.len() > SHOWN {
+        eprintln!(
+            "... and {} more failed expectations (the trace marks each one)",
+            report.failures.len() - SHOWN
+        );
     }
     let replay = match schedule {
         Some(s) => {
@@ -559,6 +596,31 @@ fn bench(connections: usize, json: bool) -> ExitCode {
             None => println!("memory/connection:  unavailable (no /proc/self/status)"),
         }
         println!("virtual time:       {} s", r.virtual_time);
+    }
+    ExitCode::SUCCESS
+}
+
+fn bench_churn(cycles: usize, json: bool) -> ExitCode {
+    if cycles == 0 {
+        return bad_input("--connections must be at least 1");
+    }
+    let r = socksim::bench::churn(cycles);
+    if json {
+        print(&format!("{}\n", serde_json::to_string(&r).expect("bench results serialize")));
+    } else {
+        let memory = match r.bytes_per_peak_socket {
+            Some(b) => format!("{b:.0} bytes per socket at the peak (peak RSS growth / peak sockets)"),
+            None => "unavailable (no /proc/self/status)".to_string(),
+        };
+        print(&format!(
+            "cycles:             {} (connect, close first, server closes; over {} server ports)\n\
+             wall time:          {:.3} s\n\
+             cycles/second:      {:.0}\n\
+             peak sockets:       {} (mostly client TIME_WAIT)\n\
+             memory:             {memory}\n\
+             virtual time:       {} s\n",
+            r.cycles, r.server_ports, r.seconds, r.cycles_per_second, r.peak_sockets, r.virtual_time
+        ));
     }
     ExitCode::SUCCESS
 }

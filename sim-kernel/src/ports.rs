@@ -120,7 +120,7 @@ pub fn find_open_port(host: &mut Host, sockets: &Sockets, me: SocketId, addr: Ip
                 }
                 // Ports above 65535 cannot occur: high <= 65536.
                 let p = port as u16;
-                if !bind_conflict(host, sockets, me, addr, p, false, false) {
+                if !host.sysctl.is_reserved(p) && !bind_conflict(host, sockets, me, addr, p, false, false) {
                     return Ok(p);
                 }
                 i += 2;
@@ -229,6 +229,8 @@ pub fn connect_port(
             }
             let p = port as u16;
             let found = match host.tcp.bind.get(&p) {
+                // inet_is_local_reserved_port(): never an automatic choice.
+                _ if host.sysctl.is_reserved(p) => None,
                 Some(BindBucket {
                     connect_only: false, ..
                 }) => None,

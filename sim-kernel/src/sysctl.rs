@@ -25,6 +25,14 @@ pub struct Sysctls {
     /// `net.ipv4.tcp_abort_on_overflow`: reset a handshake whose final ACK finds the accept
     /// queue full, instead of ignoring the ACK. Default 0.
     pub tcp_abort_on_overflow: bool,
+    /// `net.ipv4.ip_local_reserved_ports`: inclusive ranges that no automatic port choice
+    /// takes (connect, bind(0), listen and UDP autobind); an explicit bind still may.
+    /// Default empty.
+    pub ip_local_reserved_ports: Vec<(u16, u16)>,
+    /// `net.unix.max_dgram_qlen`: how many datagrams past the first a Unix datagram socket's
+    /// receive queue holds before senders wait (`sk_max_ack_backlog`, sampled when the
+    /// receiver is created). Default 10 (`unix_net_init()` in `net/unix/af_unix.c`).
+    pub unix_max_dgram_qlen: u32,
 }
 
 impl Default for Sysctls {
@@ -37,11 +45,14 @@ impl Default for Sysctls {
             tcp_synack_retries: 5,
             tcp_fin_timeout: 60,
             tcp_abort_on_overflow: false,
+            ip_local_reserved_ports: Vec::new(),
+            unix_max_dgram_qlen: 10,
         }
     }
 }
 
-/// Name, number of values, and inclusive bounds of every settable sysctl.
+/// Name, number of values, and inclusive bounds of every settable sysctl. A count of 0 means
+/// a list of ranges, given as pairs of values (low, high).
 pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.ipv4.ip_local_port_range", 2, 1, 65535),
     ("net.core.somaxconn", 1, 0, i32::MAX as i64),
@@ -50,16 +61,26 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.ipv4.tcp_synack_retries", 1, 0, 255),
     ("net.ipv4.tcp_fin_timeout", 1, 1, i32::MAX as i64),
     ("net.ipv4.tcp_abort_on_overflow", 1, 0, 1),
+    ("net.ipv4.ip_local_reserved_ports", 0, 1, 65535),
+    ("net.unix.max_dgram_qlen", 1, 0, i32::MAX as i64),
 ];
 
 impl Sysctls {
+    /// Whether automatic port selection must skip `port` (`inet_is_local_reserved_port`).
+    pub fn is_reserved(&self, port: u16) -> bool {
+        self.ip_local_reserved_ports.iter().any(|&(low, high)| (low..=high).contains(&port))
+    }
+
     /// Sets `name` to `values`, validating as Linux's `proc_dointvec_minmax` handlers do.
     pub fn set(&mut self, name: &str, values: &[i64]) -> Result<(), String> {
         let Some(&(_, count, min, max)) = SETTABLE.iter().find(|s| s.0 == name) else {
             let known: Vec<&str> = SETTABLE.iter().map(|s| s.0).collect();
             return Err(format!("unknown sysctl `{name}`; supported: {}", known.join(", ")));
         };
-        if values.len() != count {
+        if count == 0 && values.len() % 2 != 0 {
+            return Err(format!("`{name}` takes ranges (pairs of values), found {} values", values.len()));
+        }
+        if count != 0 && values.len() != count {
             return Err(format!("`{name}` takes {count} value(s), found {}", values.len()));
         }
         if let Some(v) = values.iter().find(|v| !(min..=max).contains(*v)) {
@@ -79,6 +100,14 @@ impl Sysctls {
             "net.ipv4.tcp_synack_retries" => self.tcp_synack_retries = values[0] as u8,
             "net.ipv4.tcp_fin_timeout" => self.tcp_fin_timeout = values[0] as u32,
             "net.ipv4.tcp_abort_on_overflow" => self.tcp_abort_on_overflow = values[0] != 0,
+            "net.ipv4.ip_local_reserved_ports" => {
+                // proc_do_large_bitmap(): each item is a port or a LOW-HIGH range.
+                if let Some(pair) = values.chunks(2).find(|p| p[0] > p[1]) {
+                    return Err(format!("`{name}`: range {}-{} runs backwards", pair[0], pair[1]));
+                }
+                self.ip_local_reserved_ports = values.chunks(2).map(|p| (p[0] as u16, p[1] as u16)).collect();
+            }
+            "net.unix.max_dgram_qlen" => self.unix_max_dgram_qlen = values[0] as u32,
             _ => unreachable!("every SETTABLE name is handled"),
         }
         Ok(())

@@ -58,7 +58,10 @@ pub fn udp_find_port(host: &mut Host, sockets: &Sockets, me: SocketId, addr: IpA
     for _ in 0..UDP_HTABLE_SIZE {
         let mut snum = first;
         loop {
-            if (low..=high).contains(&snum) && !udp_conflict(host, sockets, me, addr, snum) {
+            if (low..=high).contains(&snum)
+                && !host.sysctl.is_reserved(snum)
+                && !udp_conflict(host, sockets, me, addr, snum)
+            {
                 return Some(snum);
             }
             snum = snum.wrapping_add(step);

@@ -21,8 +21,8 @@ mod words;
 mod tests;
 
 use crate::ast::{
-    AddrDecl, Arg, ArgKind, Call, Expectation, HostDecl, Ident, NetworkDecl, Num, Outcome, ProcessDecl, Scenario, Span,
-    Stmt, StmtKind, SysctlDecl,
+    AddrDecl, AddrMatch, Arg, ArgKind, Call, Expectation, HostDecl, Ident, NetworkDecl, Num, Outcome, ProcessDecl,
+    Scenario, Span, Stmt, StmtKind, SysctlDecl, UnixPattern, UserDecl,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use lexer::{Token, TokenKind, lex_line};
@@ -53,7 +53,6 @@ const STATEMENTS: [&str; 7] = ["repeat", "for", "fork", "sleep", "ss", "note", "
 fn not_yet(word: &str) -> Option<&'static str> {
     Some(match word {
         "route" => "routes are not supported yet: every network is a single segment",
-        "user" | "as" => "users and permissions are not supported yet: processes run as root",
         "forward" | "nat" => "forwarding and NAT are not supported yet",
         "jitter" | "loss" => "only `latency=` is supported yet; jitter and loss are not",
         "conntrack" => "`conntrack` is not supported yet (there is no NAT)",
@@ -392,6 +391,7 @@ impl<'s> Parser<'s> {
                 span: addr_span,
             }],
             sysctls: Vec::new(),
+            users: Vec::new(),
             span: line_span,
         })
     }
@@ -401,6 +401,7 @@ impl<'s> Parser<'s> {
             name,
             addrs: Vec::new(),
             sysctls: Vec::new(),
+            users: Vec::new(),
             span: header,
         };
         loop {
@@ -427,15 +428,16 @@ impl<'s> Parser<'s> {
                     });
                 }
                 (TokenKind::Word, "sysctl") => host.sysctls.push(sysctl(&mut c, line.span())?),
+                (TokenKind::Word, "user") => host.users.push(user(&mut c, line.span())?),
                 _ => {
                     let d = Diagnostic::error(
-                        format!("expected `addr`, `sysctl` or `}}`, found {}", first.describe()),
+                        format!("expected `addr`, `sysctl`, `user` or `}}`, found {}", first.describe()),
                         first.span,
                         "not a host setting",
                     );
                     let d = match not_yet(first.text) {
                         Some(help) => d.with_help(help),
-                        None => d.with_suggestion(did_you_mean(first.text, ["addr", "sysctl"])),
+                        None => d.with_suggestion(did_you_mean(first.text, ["addr", "sysctl", "user"])),
                     };
                     return Err(d.with_secondary(open, "in this host block"));
                 }
@@ -449,17 +451,29 @@ impl<'s> Parser<'s> {
         c.expect_punct('/', "`/` between the host and the process name, as in `server/httpd`")?;
         let name = world_name(c.expect_word("a process name")?)?;
         let mut start_ns = 0;
+        let mut user = None;
+        let mut seen_at = false;
         let mut header_end = name.span.end;
-        if c.eat_word("at").is_some() {
-            let at = c.expect_word("a start time like `1ms`")?;
-            start_ns = duration(at)?;
-            header_end = at.span.end;
+        loop {
+            if !seen_at && c.eat_word("at").is_some() {
+                let at = c.expect_word("a start time like `1ms`")?;
+                start_ns = duration(at)?;
+                header_end = at.span.end;
+                seen_at = true;
+            } else if user.is_none() && c.eat_word("as").is_some() {
+                let who = world_name(c.expect_word("a user name, as in `as alice`")?)?;
+                header_end = who.span.end;
+                user = Some(who);
+            } else {
+                break;
+            }
         }
         let Some(open) = c.eat_punct('{') else {
-            let expected = if header_end == name.span.end {
-                "`at` or `{`"
-            } else {
-                "`{`"
+            let expected = match (seen_at, user.is_some()) {
+                (false, false) => "`at`, `as` or `{`",
+                (true, false) => "`as` or `{`",
+                (false, true) => "`at` or `{`",
+                (true, true) => "`{`",
             };
             let d = c.expected(expected);
             return Err(match c.peek().and_then(|t| not_yet(t.text)) {
@@ -474,6 +488,7 @@ impl<'s> Parser<'s> {
             host,
             name,
             start_ns,
+            user,
             body,
             span,
         })
@@ -628,6 +643,30 @@ fn network(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<NetworkDecl, Diagn
     })
 }
 
+/// `user NAME UID [GID]`, after `user`.
+fn user(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<UserDecl, Diagnostic> {
+    let name = world_name(c.expect_word("a user name, as in `user alice 1000`")?)?;
+    let id = |c: &mut Cursor<'_, '_>, what: &str| -> Result<u32, Diagnostic> {
+        let token = c.expect_word(what)?;
+        let v = words::run(token, words::unsigned, what, "ids are whole numbers from 0 to 4294967294")?;
+        u32::try_from(v).ok().filter(|&v| v != u32::MAX).ok_or_else(|| {
+            Diagnostic::error(format!("id {v} is out of range"), token.span, "ids go from 0 to 4294967294")
+        })
+    };
+    let uid = id(c, "a user id, as in `user alice 1000`")?;
+    let gid = match c.peek() {
+        Some(_) => id(c, "a group id")?,
+        None => uid,
+    };
+    c.expect_end("the ids")?;
+    Ok(UserDecl {
+        name,
+        uid,
+        gid,
+        span: line_span,
+    })
+}
+
 /// `sysctl dotted.name = INT [INT...]`, after `sysctl`.
 fn sysctl(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<SysctlDecl, Diagnostic> {
     let name = ident_with(
@@ -640,13 +679,26 @@ fn sysctl(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<SysctlDecl, Diagnos
     let mut values = Vec::new();
     let first = c.here();
     while c.peek().is_some() {
+        // Port lists (`ip_local_reserved_ports = 40000-40004,40006`) are written as Linux
+        // writes them; each item becomes a pair of integers, low and high.
+        if c.eat_punct(',').is_some() {
+            continue;
+        }
         let token = c.expect_word("an integer value")?;
-        values.push(words::run(
-            token,
-            words::int,
-            "an integer value",
-            "sysctl values are integers separated by spaces",
-        )?);
+        if let Some((low, high)) = token.text.split_once('-').filter(|(l, _)| !l.is_empty()) {
+            for part in [low, high] {
+                let v: i64 = part.parse().map_err(|_| {
+                    Diagnostic::error(format!("`{}` is not a port range", token.text), token.span, "expected `LOW-HIGH`")
+                })?;
+                values.push(v);
+            }
+            continue;
+        }
+        let value = words::run(token, words::int, "an integer value", "sysctl values are integers separated by spaces")?;
+        if name.name == "net.ipv4.ip_local_reserved_ports" {
+            values.push(value);
+        }
+        values.push(value);
     }
     if values.is_empty() {
         return Err(c
@@ -816,6 +868,16 @@ fn arg(c: &mut Cursor<'_, '_>) -> Result<Arg, Diagnostic> {
             }
             Ok(Arg { kind, span: token.span })
         }
+        TokenKind::Punct('@') => {
+            c.bump();
+            let (name, span) = c
+                .expect_string("a name in quotes after `@`")
+                .map_err(|d| d.with_help("an abstract Unix socket name is written `@\"name\"`"))?;
+            Ok(Arg {
+                kind: ArgKind::Abstract(name),
+                span: Span::new(token.span.start, span.end),
+            })
+        }
         TokenKind::Punct('[') => Err(c
             .expected("an argument")
             .with_help("write an IPv6 socket address with its port: `[fd00::1]:80`")),
@@ -908,8 +970,41 @@ fn expectation(c: &mut Cursor<'_, '_>, eq: Span) -> Result<Expectation, Diagnost
 
 const RESULT_EXAMPLES: &str = "a result like `0`, `-1 EAGAIN` or `10.0.0.1:*`";
 
+/// A Unix address in an expectation, if one comes next: `"/run/app.sock"`, `@"app"`, `@*`
+/// or `unnamed`.
+fn unix_pattern(c: &mut Cursor<'_, '_>) -> Result<Option<UnixPattern>, Diagnostic> {
+    match c.peek() {
+        Some(Token {
+            kind: TokenKind::Str(s),
+            ..
+        }) => {
+            let path = s.clone();
+            c.bump();
+            Ok(Some(UnixPattern::Path(path)))
+        }
+        Some(t) if t.is_word("unnamed") => {
+            c.bump();
+            Ok(Some(UnixPattern::Unnamed))
+        }
+        Some(t) if t.is_punct('@') => {
+            c.bump();
+            if c.eat_word("*").is_some() {
+                return Ok(Some(UnixPattern::AnyAbstract));
+            }
+            let (name, _) = c
+                .expect_string("a name in quotes or `*` after `@`")
+                .map_err(|d| d.with_help("an abstract name is written `@\"name\"`; `@*` matches any"))?;
+            Ok(Some(UnixPattern::Abstract(name)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// One alternative of an expectation.
 fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
+    if let Some(p) = unix_pattern(c)? {
+        return Ok(Outcome::Addr(AddrMatch::Unix(p)));
+    }
     let token = match c.peek() {
         Some(t) if t.kind == TokenKind::Word => t,
         _ => return Err(c.expected(RESULT_EXAMPLES)),
@@ -917,7 +1012,7 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
     let first = token.text.chars().next().unwrap_or(' ');
     if token.text.contains(':') {
         c.bump();
-        return addr_pattern(token).map(Outcome::Addr);
+        return addr_pattern(token).map(|p| Outcome::Addr(AddrMatch::Inet(p)));
     }
     if !(first.is_ascii_digit() || first == '-' || first == '$') {
         let d = Diagnostic::error(
@@ -969,8 +1064,10 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
     };
     let addr = match c.eat_punct('(') {
         Some(open) => {
-            let token = c.expect_word("an address like `10.0.0.2:*`")?;
-            let pattern = addr_pattern(token)?;
+            let pattern = match unix_pattern(c)? {
+                Some(p) => AddrMatch::Unix(p),
+                None => AddrMatch::Inet(addr_pattern(c.expect_word("an address like `10.0.0.2:*`")?)?),
+            };
             c.expect_punct(')', "`)`")
                 .map_err(|d| d.with_secondary(open, "opened here"))?;
             Some(pattern)
@@ -979,23 +1076,27 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
     };
     let detail = match c.eat_punct('[') {
         Some(open) => {
-            // `[ECONNREFUSED]`, `[3 EPOLLIN, 5 EPOLLIN|EPOLLOUT]`: kept without whitespace.
+            // `[ECONNREFUSED]`, `[3 EPOLLIN, 5 EPOLLIN|EPOLLOUT]`, `[pid=2 uid=0 gid=0]`: kept
+            // in the form `render::normalize_detail` gives the actual result.
             let mut text = String::new();
             loop {
                 match c.bump() {
                     Some(t) if t.is_punct(']') => break,
-                    Some(t) if t.kind == TokenKind::Word || t.is_punct(',') || t.is_punct('|') => text.push_str(t.text),
+                    Some(t) if t.kind == TokenKind::Word || t.is_punct(',') || t.is_punct('|') || t.is_punct('=') => {
+                        text.push_str(t.text);
+                        text.push(' ');
+                    }
                     Some(t) => {
                         return Err(Diagnostic::error(
                             format!("unexpected `{}` inside `[...]`", t.text),
                             t.span,
-                            "expected a value, `,`, `|` or `]`",
+                            "expected a value, `,`, `|`, `=` or `]`",
                         ));
                     }
                     None => return Err(c.expected("`]`").with_secondary(open, "opened here")),
                 }
             }
-            Some(text)
+            Some(crate::render::normalize_detail(&text))
         }
         None => None,
     };

@@ -130,7 +130,10 @@ impl Writer {
     /// Adds a packet seen on `interface` at `timestamp` (in the interface's `if_tsresol`
     /// units), captured whole.
     pub fn packet(&mut self, interface: u32, timestamp: u64, data: &[u8], options: &[Opt]) {
-        assert!(interface < self.interfaces, "packet on undeclared interface {interface}");
+        assert!(
+            interface < self.interfaces,
+            "packet on undeclared interface {interface}"
+        );
         let len = u32::try_from(data.len()).expect("a packet shorter than 4 GiB");
         let mut body = Vec::with_capacity(20 + data.len() + 3);
         body.extend_from_slice(&interface.to_le_bytes());
@@ -264,12 +267,12 @@ mod tests {
         let file = w.finish();
         #[rustfmt::skip]
         let idb = [
-            1, 0, 0, 0, 36, 0, 0, 0, // type, total length 36
+            1, 0, 0, 0, 40, 0, 0, 0, // type, total length 40
             101, 0, 0, 0, 0, 0, 0, 0, // LINKTYPE_RAW, reserved, snaplen 0
             2, 0, 3, 0, b'l', b'a', b'n', 0, // if_name "lan", one byte of padding
             9, 0, 1, 0, 9, 0, 0, 0, // if_tsresol 9, three bytes of padding
             0, 0, 0, 0, // opt_endofopt
-            36, 0, 0, 0,
+            40, 0, 0, 0,
         ];
         assert_eq!(&file[28..], &idb);
     }
@@ -302,7 +305,12 @@ mod tests {
         for len in 0..9 {
             let data: Vec<u8> = (0..len).collect();
             let comment = "x".repeat(usize::from(len));
-            w.packet(u32::from(len) % 3, u64::from(len) * 1000, &data, &[Opt::comment(&comment)]);
+            w.packet(
+                u32::from(len) % 3,
+                u64::from(len) * 1000,
+                &data,
+                &[Opt::comment(&comment)],
+            );
         }
         let file = w.finish();
         let blocks = blocks(&file).unwrap();
@@ -325,7 +333,10 @@ mod tests {
             assert_eq!(word(12) as usize, len);
             let data_end = 20 + len + padding(len);
             assert_eq!(&b.body[20..20 + len], (0..len as u8).collect::<Vec<_>>());
-            assert_eq!(options(&b.body[data_end..]).unwrap(), vec![Opt::comment(&"x".repeat(len))]);
+            assert_eq!(
+                options(&b.body[data_end..]).unwrap(),
+                vec![Opt::comment(&"x".repeat(len))]
+            );
         }
     }
 

@@ -113,7 +113,13 @@ pub fn tcp(src: SocketAddr, dst: SocketAddr, header: TcpHeader, payload: &[u8]) 
 /// A UDP datagram from `src` to `dst` with `payload`, in its IP packet.
 pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
     let (sip, dip) = family(src.ip(), dst.ip());
-    ip(sip, dip, IPPROTO_UDP, true, &udp_body(sip, dip, src.port(), dst.port(), payload))
+    ip(
+        sip,
+        dip,
+        IPPROTO_UDP,
+        true,
+        &udp_body(sip, dip, src.port(), dst.port(), payload),
+    )
 }
 
 /// The UDP header and payload, checksum included.
@@ -138,7 +144,11 @@ fn udp_body(sip: IpAddr, dip: IpAddr, sport: u16, dport: u16, payload: &[u8]) ->
 pub fn port_unreachable(from: IpAddr, to: IpAddr, offending: &[u8]) -> Vec<u8> {
     let (sip, dip) = family(from, to);
     let v4 = sip.is_ipv4();
-    let (kind, code, max) = if v4 { (3, 3, ICMP_QUOTE_MAX) } else { (1, 4, ICMPV6_QUOTE_MAX) };
+    let (kind, code, max) = if v4 {
+        (3, 3, ICMP_QUOTE_MAX)
+    } else {
+        (1, 4, ICMPV6_QUOTE_MAX)
+    };
     let quoted = &offending[..offending.len().min(max)];
     let mut m = Vec::with_capacity(8 + quoted.len());
     m.extend_from_slice(&[kind, code, 0, 0]); // checksum below
@@ -223,7 +233,10 @@ mod tests {
                     flags: 0x18,
                     window: 1024,
                 };
-                for p in [tcp(addr(src), addr(dst), header, payload), udp(addr(src), addr(dst), payload)] {
+                for p in [
+                    tcp(addr(src), addr(dst), header, payload),
+                    udp(addr(src), addr(dst), payload),
+                ] {
                     let v4 = !src.starts_with("[fd");
                     assert_eq!(p[0] >> 4, if v4 { 4 } else { 6 }, "{src}");
                     if v4 {
@@ -288,6 +301,9 @@ mod tests {
         let (s, d) = family("::ffff:10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap());
         assert_eq!((s.to_string(), d.to_string()), ("10.0.0.2".into(), "10.0.0.1".into()));
         let (s, d) = family("10.0.0.2".parse().unwrap(), "fd00::1".parse().unwrap());
-        assert_eq!((s.to_string(), d.to_string()), ("::ffff:10.0.0.2".into(), "fd00::1".into()));
+        assert_eq!(
+            (s.to_string(), d.to_string()),
+            ("::ffff:10.0.0.2".into(), "fd00::1".into())
+        );
     }
 }
