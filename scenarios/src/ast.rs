@@ -73,7 +73,23 @@ pub struct HostDecl {
     pub addrs: Vec<AddrDecl>,
     /// `sysctl NAME = VALUE...` lines.
     pub sysctls: Vec<SysctlDecl>,
+    /// `user NAME UID [GID]` lines.
+    pub users: Vec<UserDecl>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `user alice 1000` or `user alice 1000 100`: a user of the host (`/etc/passwd`), for
+/// `process ... as alice`. The group id defaults to the user id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserDecl {
+    /// The user's name.
+    pub name: Ident,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// The whole line.
     pub span: Span,
 }
 
@@ -110,6 +126,8 @@ pub struct ProcessDecl {
     pub name: Ident,
     /// Start time in nanoseconds (`at 1ms`), default 0.
     pub start_ns: u64,
+    /// The user it runs as (`as alice`); root when absent.
+    pub user: Option<Ident>,
     /// The statements.
     pub body: Vec<Stmt>,
     /// The header line (`process client/curl at 1ms`).
@@ -205,6 +223,8 @@ pub enum ArgKind {
     Str(String),
     /// An IPv4 socket address (`10.0.0.1:80`, `10.0.0.$i:$p`).
     Inet(InetAddr),
+    /// An abstract Unix socket name (`@"app"`), escapes resolved, without the leading NUL.
+    Abstract(String),
     /// Constants or'ed together (`SOCK_STREAM | SOCK_NONBLOCK`).
     Flags(Vec<String>),
 }
@@ -273,8 +293,8 @@ pub enum Outcome {
         value: Num,
         /// The bytes received, for `recv`.
         data: Option<String>,
-        /// The address in parentheses, for `accept`.
-        addr: Option<AddrPattern>,
+        /// The address in parentheses, for `accept`, `recvfrom` and `recvmsg`.
+        addr: Option<AddrMatch>,
         /// What strace shows in brackets, compared without whitespace: an option's value
         /// (`= 0 [ECONNREFUSED]` for `getsockopt(s, SOL_SOCKET, SO_ERROR)`) or the events
         /// `epoll_wait` returned (`= 1 [3 EPOLLIN]`).
@@ -282,8 +302,31 @@ pub enum Outcome {
     },
     /// `= -1 ERRNO`.
     Error(Ident),
-    /// `= 10.0.0.2:*`: an address result (`getsockname`, `getpeername`).
-    Addr(AddrPattern),
+    /// `= 10.0.0.2:*`, `= "/run/app.sock"`: an address result (`getsockname`,
+    /// `getpeername`).
+    Addr(AddrMatch),
+}
+
+/// An address an expectation matches: internet or Unix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AddrMatch {
+    /// `10.0.0.2:*`, `[::1]:80`.
+    Inet(Box<AddrPattern>),
+    /// `"/run/app.sock"`, `@"app"`, `@*`, `unnamed`.
+    Unix(UnixPattern),
+}
+
+/// A Unix socket address an expectation matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnixPattern {
+    /// `"/run/app.sock"`: this path.
+    Path(String),
+    /// `@"app"`: this abstract name.
+    Abstract(String),
+    /// `@*`: any abstract name (an autobound one, say: five hex digits drawn from the seed).
+    AnyAbstract,
+    /// `unnamed`: no name.
+    Unnamed,
 }
 
 /// An address to match: the address exact; the port exact, a range, or `*`.

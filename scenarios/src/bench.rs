@@ -87,10 +87,8 @@ pub fn connections(n: usize) -> BenchResult {
     let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
     let client_pid = world.spawn(client, "client", sim_core::Instant(1_000_000));
     // Both sides hold n descriptors: raise RLIMIT_NOFILE, as a real server's unit file must.
-    let limit = sim_kernel::process::Rlimit {
-        soft: n as u64 + 64,
-        hard: n as u64 + 64,
-    };
+    let fds = (n + server_ports) as u64 + 64;
+    let limit = sim_kernel::process::Rlimit { soft: fds, hard: fds };
     world.set_nofile_limit(server_pid, limit);
     world.set_nofile_limit(client_pid, limit);
     let mut server_role = Role::Server {
@@ -264,15 +262,28 @@ pub fn churn(n: usize) -> ChurnResult {
     let start = std::time::Instant::now();
     let mut world = World::new(1);
     let lan = world
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, sim_core::Duration::from_micros(50))
+        .add_network(
+            "lan",
+            Ipv4Addr::new(10, 0, 0, 0).into(),
+            24,
+            sim_core::Duration::from_micros(50),
+        )
         .expect("fresh world");
     let server = world.add_host("server").expect("fresh world");
     let client = world.add_host("client").expect("fresh world");
-    world.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan).expect("fresh world");
-    world.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan).expect("fresh world");
+    world
+        .add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan)
+        .expect("fresh world");
+    world
+        .add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan)
+        .expect("fresh world");
     let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
     world.spawn(client, "client", sim_core::Instant(1_000_000));
-    let socket = Syscall::Socket { domain: AF_INET, ty: SOCK_STREAM, protocol: 0 };
+    let socket = Syscall::Socket {
+        domain: AF_INET,
+        ty: SOCK_STREAM,
+        protocol: 0,
+    };
 
     // Each side runs a fixed cycle of calls; `pending` is a call to retry after a wake-up.
     let mut server_step = 0usize;
@@ -294,8 +305,14 @@ pub fn churn(n: usize) -> ChurnResult {
                     let port = 80 + (server_step / 3) as u16;
                     let call = match server_step % 3 {
                         0 => socket.clone(),
-                        1 => Syscall::Bind { fd: listener, addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into() },
-                        _ => Syscall::Listen { fd: listener, backlog: 4096 },
+                        1 => Syscall::Bind {
+                            fd: listener,
+                            addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into(),
+                        },
+                        _ => Syscall::Listen {
+                            fd: listener,
+                            backlog: 4096,
+                        },
                     };
                     (call, false)
                 }
@@ -305,7 +322,9 @@ pub fn churn(n: usize) -> ChurnResult {
                         continue;
                     }
                     let call = match (server_step - setup) % 3 {
-                        0 => Syscall::Accept { fd: (cycle % server_ports) as i32 + 3 },
+                        0 => Syscall::Accept {
+                            fd: (cycle % server_ports) as i32 + 3,
+                        },
                         1 => Syscall::Recv { fd: server_fd, len: 1 },
                         _ => Syscall::Close { fd: server_fd },
                     };
@@ -332,7 +351,10 @@ pub fn churn(n: usize) -> ChurnResult {
                         0 => socket.clone(),
                         1 => {
                             let port = 80 + (client_done % server_ports) as u16;
-                            Syscall::Connect { fd: client_fd, addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port).into() }
+                            Syscall::Connect {
+                                fd: client_fd,
+                                addr: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port).into(),
+                            }
                         }
                         _ => Syscall::Close { fd: client_fd },
                     };
@@ -344,7 +366,11 @@ pub fn churn(n: usize) -> ChurnResult {
                 Outcome::Done(ret) => {
                     match client_phase {
                         0 => client_fd = ret.value() as i32,
-                        1 => assert_eq!(ret, SysReturn::Value { value: 0 }, "connect works (cycle {client_done})"),
+                        1 => assert_eq!(
+                            ret,
+                            SysReturn::Value { value: 0 },
+                            "connect works (cycle {client_done})"
+                        ),
                         _ => {
                             client_done += 1;
                             if client_done % 4096 == 0 {

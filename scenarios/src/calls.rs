@@ -36,6 +36,13 @@ pub enum Param {
     EpollFlags,
     /// A resource (`RLIMIT_NOFILE`).
     Resource,
+    /// A filesystem path in quotes (`"/run/app"`).
+    Path,
+    /// Permission bits (`0755`: a leading zero means octal, as in C).
+    Mode,
+    /// `sendmsg`'s control part: an optional destination, then `SCM_RIGHTS` followed by
+    /// descriptors and/or `SCM_CREDENTIALS`. It takes every remaining argument.
+    Control,
 }
 
 /// The signature of one call.
@@ -188,6 +195,54 @@ pub const CALLS: &[CallSpec] = &[
         optional: 0,
         results: 0,
     },
+    CallSpec {
+        name: "socketpair",
+        params: &[Domain, Type, Protocol],
+        optional: 1,
+        results: 2,
+    },
+    CallSpec {
+        name: "dup",
+        params: &[Fd],
+        optional: 0,
+        results: 1,
+    },
+    CallSpec {
+        name: "dup2",
+        params: &[Fd, Fd],
+        optional: 0,
+        results: 1,
+    },
+    CallSpec {
+        name: "mkdir",
+        params: &[Path, Mode],
+        optional: 1,
+        results: 0,
+    },
+    CallSpec {
+        name: "unlink",
+        params: &[Path],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "chmod",
+        params: &[Path, Mode],
+        optional: 0,
+        results: 0,
+    },
+    CallSpec {
+        name: "sendmsg",
+        params: &[Fd, Payload, Control],
+        optional: 1,
+        results: 0,
+    },
+    CallSpec {
+        name: "recvmsg",
+        params: &[Fd, Int, Int],
+        optional: 1,
+        results: 0,
+    },
 ];
 
 /// Looks a call up by name.
@@ -237,11 +292,11 @@ pub const CONSTANTS: &[Constant] = &[
     // `connect(s, AF_UNSPEC)` dissolves an association (a sockaddr with only a family).
     c("AF_UNSPEC", 0, SockAddr),
     c("AF_INET6", 10, Domain),
-    later("AF_UNIX", 1, Domain, "Unix-domain sockets are not simulated yet"),
-    later("AF_LOCAL", 1, Domain, "Unix-domain sockets are not simulated yet"),
+    c("AF_UNIX", 1, Domain),
+    c("AF_LOCAL", 1, Domain),
     c("SOCK_STREAM", 1, Type),
     c("SOCK_DGRAM", 2, Type),
-    later("SOCK_SEQPACKET", 5, Type, "SOCK_SEQPACKET is not simulated yet"),
+    c("SOCK_SEQPACKET", 5, Type),
     c("SOCK_NONBLOCK", SOCK_NONBLOCK, Type),
     c("SOCK_CLOEXEC", SOCK_CLOEXEC, Type),
     c("IPPROTO_TCP", 6, Protocol),
@@ -255,6 +310,8 @@ pub const CONSTANTS: &[Constant] = &[
     c("SO_ERROR", 4, OptName),
     c("SO_TYPE", 3, OptName),
     c("SO_ACCEPTCONN", 30, OptName),
+    c("SO_PASSCRED", 16, OptName),
+    c("SO_PEERCRED", 17, OptName),
     c("SO_LINGER", 13, OptName),
     c("SO_SNDBUF", 7, OptName),
     c("SO_RCVBUF", 8, OptName),
@@ -282,6 +339,8 @@ pub const CONSTANTS: &[Constant] = &[
     c("SHUT_RD", 0, How),
     c("SHUT_WR", 1, How),
     c("SHUT_RDWR", 2, How),
+    c("SCM_RIGHTS", 1, Control),
+    c("SCM_CREDENTIALS", 2, Control),
 ];
 
 /// Looks a constant up by name.

@@ -24,8 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::{
-    AddrDecl, AddrPattern, Arg, ArgKind, Call, Expectation, HostDecl, Ident, Num, Outcome, PortPattern, ProcessDecl,
-    Scenario, Span, Stmt, StmtKind, SysctlDecl, TemplatePart,
+    AddrDecl, AddrMatch, AddrPattern, Arg, ArgKind, Call, Expectation, HostDecl, Ident, Num, Outcome, PortPattern,
+    ProcessDecl, Scenario, Span, Stmt, StmtKind, SysctlDecl, TemplatePart,
 };
 use crate::calls::{self, CallSpec, Param};
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -47,17 +47,7 @@ pub fn check(scenario: &Scenario) -> Vec<Diagnostic> {
 
 /// Calls of the full design that this version does not simulate yet: a clearer message than
 /// "unknown call".
-const PLANNED_CALLS: &[&str] = &[
-    "socketpair",
-    "accept4",
-    "sendmsg",
-    "recvmsg",
-    "dup",
-    "dup2",
-    "unlink",
-    "mkdir",
-    "chmod",
-];
+const PLANNED_CALLS: &[&str] = &["accept4"];
 
 struct Checker<'a> {
     scenario: &'a Scenario,
@@ -123,6 +113,32 @@ impl Checker<'_> {
                 }
             }
             self.sysctls(host);
+            self.users(host);
+        }
+    }
+
+    /// `user NAME UID [GID]` lines: each name once per host, and not `root`.
+    fn users(&mut self, host: &HostDecl) {
+        let mut first: BTreeMap<&str, Span> = BTreeMap::new();
+        for user in &host.users {
+            let name = user.name.name.as_str();
+            if name == "root" {
+                self.report(
+                    Diagnostic::error("`root` is always defined (uid 0)", user.name.span, "declared here")
+                        .with_help("processes run as root unless they say `as USER`"),
+                );
+            } else if let Some(&earlier) = first.get(name) {
+                self.report(
+                    Diagnostic::error(
+                        format!("user `{name}` is declared twice on host `{}`", host.name.name),
+                        user.name.span,
+                        "declared again here",
+                    )
+                    .with_secondary(earlier, "first declared here"),
+                );
+            } else {
+                first.insert(name, user.name.span);
+            }
         }
     }
 
@@ -264,7 +280,25 @@ impl Checker<'_> {
     fn process_host(&mut self, process: &ProcessDecl) {
         let hosts = &self.scenario.hosts;
         let host = &process.host;
-        if hosts.iter().any(|h| h.name.name == host.name) {
+        if let Some(h) = hosts.iter().find(|h| h.name.name == host.name) {
+            if let Some(user) = &process.user
+                && user.name != "root"
+                && !h.users.iter().any(|u| u.name.name == user.name)
+            {
+                let names = h.users.iter().map(|u| u.name.name.as_str());
+                let d = Diagnostic::error(
+                    format!("unknown user `{}` on host `{}`", user.name, host.name),
+                    user.span,
+                    "no such user on this host",
+                );
+                self.report(match did_you_mean(&user.name, names) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!(
+                        "declare it in the host block: `host {} {{` ... `user {} 1000` ... `}}`",
+                        host.name, user.name
+                    )),
+                });
+            }
             return;
         }
         let d = Diagnostic::error(
@@ -355,10 +389,14 @@ impl Checker<'_> {
         if binds.len() > spec.results {
             self.too_many_binds(spec, binds);
         }
-        let (min, max) = (spec.min_args(), spec.params.len());
+        // A trailing `Control` takes every remaining argument (`sendmsg`).
+        let variadic = spec.params.last() == Some(&Param::Control);
+        let (min, max) = (spec.min_args(), if variadic { usize::MAX } else { spec.params.len() });
         if !(min..=max).contains(&call.args.len()) {
             let expected = if min == max {
                 format!("{min}")
+            } else if variadic {
+                format!("{min} or more")
             } else {
                 format!("{min}..{max}")
             };
@@ -380,9 +418,60 @@ impl Checker<'_> {
             }
             return;
         }
-        for (index, (arg, &param)) in call.args.iter().zip(spec.params).enumerate() {
+        for (index, arg) in call.args.iter().enumerate() {
+            let param = spec.params.get(index).copied().unwrap_or(Param::Control);
             self.arg(spec, index, arg, param, scope);
         }
+        if variadic {
+            self.control(spec, call);
+        }
+    }
+
+    /// `sendmsg`'s control part: an optional destination right after the data, then
+    /// `SCM_RIGHTS` with one or more descriptors after it, and/or `SCM_CREDENTIALS`.
+    fn control(&mut self, spec: &CallSpec, call: &Call) {
+        let first = spec.params.len() - 1;
+        let mut rights: Option<(Span, usize)> = None;
+        let close = |this: &mut Self, rights: Option<(Span, usize)>| {
+            if let Some((span, 0)) = rights {
+                this.report(
+                    Diagnostic::error("`SCM_RIGHTS` needs at least one descriptor", span, "nothing follows")
+                        .with_help("list the descriptors to pass after it: `SCM_RIGHTS, c`"),
+                );
+            }
+        };
+        for (index, arg) in call.args.iter().enumerate().skip(first) {
+            match &arg.kind {
+                ArgKind::Name(n) if n == "SCM_RIGHTS" => {
+                    close(self, rights.take());
+                    rights = Some((arg.span, 0));
+                }
+                ArgKind::Name(n) if n == "SCM_CREDENTIALS" => close(self, rights.take()),
+                ArgKind::Str(_) | ArgKind::Abstract(_) | ArgKind::Inet(_) if index == first => {}
+                ArgKind::Name(n) if n == "AF_UNIX" && index == first => {}
+                ArgKind::Str(_) | ArgKind::Abstract(_) | ArgKind::Inet(_) => self.report(
+                    Diagnostic::error(
+                        "the destination of `sendmsg` comes right after the data",
+                        arg.span,
+                        "misplaced address",
+                    )
+                    .with_help("write `sendmsg(s, \"data\", ADDRESS, SCM_RIGHTS, fd)`"),
+                ),
+                ArgKind::Name(_) | ArgKind::Num(_) => match &mut rights {
+                    Some((_, n)) => *n += 1,
+                    None => self.report(
+                        Diagnostic::error(
+                            "a descriptor must follow `SCM_RIGHTS`",
+                            arg.span,
+                            "not after SCM_RIGHTS",
+                        )
+                        .with_help("write `sendmsg(s, \"data\", SCM_RIGHTS, fd, ...)`"),
+                    ),
+                },
+                _ => {}
+            }
+        }
+        close(self, rights);
     }
 
     fn unknown_call(&mut self, name: &Ident) {
@@ -489,9 +578,19 @@ impl Checker<'_> {
                 | Param::EpollFlags,
                 ArgKind::Num(_),
             ) => true,
-            (Param::SockAddr, ArgKind::Inet(_)) => true,
+            (Param::SockAddr, ArgKind::Inet(_) | ArgKind::Str(_) | ArgKind::Abstract(_)) => true,
             (Param::SockAddr, ArgKind::Name(name)) if name == "AF_UNSPEC" && spec.name == "connect" => true,
+            // `AF_UNIX` alone: a sockaddr with only the family (bind: autobind).
+            (Param::SockAddr, ArgKind::Name(name)) if name == "AF_UNIX" => true,
             (Param::Payload, ArgKind::Str(_) | ArgKind::Size(_)) => true,
+            (Param::Path, ArgKind::Str(_)) | (Param::Mode, ArgKind::Num(_)) => true,
+            (Param::Control, ArgKind::Name(name)) => {
+                if !(calls::constant(name).is_some_and(|c| c.param == Param::Control) || name == "AF_UNIX") {
+                    self.fd(spec, index, name, arg.span, scope);
+                }
+                true
+            }
+            (Param::Control, ArgKind::Num(_) | ArgKind::Str(_) | ArgKind::Abstract(_) | ArgKind::Inet(_)) => true,
             _ => false,
         };
         self.arg_vars(arg, scope);
@@ -507,7 +606,7 @@ impl Checker<'_> {
             ArgKind::Num(_) => "a number".to_owned(),
             ArgKind::Size(_) => "a size".to_owned(),
             ArgKind::Str(_) => "a string".to_owned(),
-            ArgKind::Inet(_) => "a socket address".to_owned(),
+            ArgKind::Inet(_) | ArgKind::Abstract(_) => "a socket address".to_owned(),
             ArgKind::Flags(_) => "or'ed flags".to_owned(),
         };
         let d = Diagnostic::error(
@@ -521,7 +620,7 @@ impl Checker<'_> {
             format!("expected {}", describe(param)),
         );
         let help = match (&arg.kind, param) {
-            (ArgKind::Str(_), Param::SockAddr) => Some("Unix-domain socket paths are not supported yet".to_owned()),
+            (ArgKind::Num(_), Param::Path) => Some("write the path in quotes: \"/run/app\"".to_owned()),
             (ArgKind::Name(name), Param::Payload) => Some(format!("put text in quotes: \"{name}\"")),
             (ArgKind::Size(_), Param::Int) => {
                 Some("sizes with units are only for data to send; write a count in bytes".to_owned())
@@ -633,7 +732,7 @@ impl Checker<'_> {
                 }
                 self.num(&addr.port, scope);
             }
-            ArgKind::Name(_) | ArgKind::Size(_) | ArgKind::Str(_) | ArgKind::Flags(_) => {}
+            ArgKind::Name(_) | ArgKind::Size(_) | ArgKind::Str(_) | ArgKind::Flags(_) | ArgKind::Abstract(_) => {}
         }
     }
 
@@ -642,12 +741,13 @@ impl Checker<'_> {
             match outcome {
                 Outcome::Value { value, addr, .. } => {
                     self.num(value, scope);
-                    if let Some(addr) = addr {
+                    if let Some(AddrMatch::Inet(addr)) = addr {
                         self.addr_pattern(addr, scope);
                     }
                 }
                 Outcome::Error(errno) => self.errno(errno),
-                Outcome::Addr(addr) => self.addr_pattern(addr, scope),
+                Outcome::Addr(AddrMatch::Inet(addr)) => self.addr_pattern(addr, scope),
+                Outcome::Addr(AddrMatch::Unix(_)) => {}
             }
         }
     }
@@ -755,6 +855,9 @@ fn describe(param: Param) -> &'static str {
         Param::EpollEvents => "epoll events",
         Param::EpollFlags => "epoll_create1 flags",
         Param::Resource => "a resource",
+        Param::Path => "a path in quotes",
+        Param::Mode => "permission bits",
+        Param::Control => "control data",
     }
 }
 
@@ -780,6 +883,9 @@ fn signature(spec: &CallSpec) -> String {
             Param::EpollEvents => "EPOLLIN",
             Param::EpollFlags => "0",
             Param::Resource => "RLIMIT_NOFILE",
+            Param::Path => "\"/run/app\"",
+            Param::Mode => "0755",
+            Param::Control => "SCM_RIGHTS, fd",
         })
         .collect();
     let required = spec.min_args().min(examples.len());
@@ -902,9 +1008,9 @@ process client/curl at 1ms {
         );
         assert_eq!(help(&d), "did you mean `socket`?");
         let d = assert_error(
-            &in_process("socketpair(AF_UNIX, SOCK_STREAM)"),
-            "`socketpair` is not supported yet",
-            "socketpair",
+            &in_process("accept4(3, SOCK_NONBLOCK)"),
+            "`accept4` is not supported yet",
+            "accept4",
         );
         assert!(d.notes[0].text.contains("socket, bind, listen"), "{d:?}");
         let d = assert_error(&in_process("exit(0)"), "`exit` is a statement, not a call", "exit");
@@ -951,7 +1057,10 @@ process client/curl at 1ms {
             "`SO_REUSEADDR` is a socket option, not an address family",
             "SO_REUSEADDR",
         );
-        assert_eq!(help(&d), "argument 1 of `socket` takes `AF_INET` or `AF_INET6`");
+        assert_eq!(
+            help(&d),
+            "argument 1 of `socket` takes `AF_INET`, `AF_INET6`, `AF_UNIX` or `AF_LOCAL`"
+        );
         assert_error(
             &in_process("setsockopt(3, SO_REUSEADDR, SO_REUSEADDR, 1)"),
             "`SO_REUSEADDR` is a socket option, not an option level",
@@ -963,15 +1072,11 @@ process client/curl at 1ms {
     #[test]
     fn unsupported_constants() {
         assert_error(
-            &in_process("s = socket(AF_UNIX, SOCK_STREAM)"),
-            "`AF_UNIX` is not supported: Unix-domain sockets are not simulated yet",
-            "AF_UNIX",
+            &in_process("setsockopt(3, SOL_SOCKET, SO_KEEPALIVE, 1)"),
+            "`SO_KEEPALIVE` is not supported: keepalive is not simulated yet",
+            "SO_KEEPALIVE",
         );
-        assert_error(
-            &in_process("s = socket(AF_INET, SOCK_SEQPACKET)"),
-            "`SOCK_SEQPACKET` is not supported: SOCK_SEQPACKET is not simulated yet",
-            "SOCK_SEQPACKET",
-        );
+        assert_clean(&in_process("s = socket(AF_UNIX, SOCK_SEQPACKET)"));
         assert_clean(&in_process(
             "s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK)",
         ));
@@ -980,11 +1085,20 @@ process client/curl at 1ms {
     #[test]
     fn arguments_of_the_wrong_kind() {
         let d = assert_error(
-            &in_process("bind(3, \"/run/app.sock\")"),
-            "argument 2 of `bind` must be a socket address, found a string",
-            "\"/run/app.sock\"",
+            &in_process("bind(3, 64KiB)"),
+            "argument 2 of `bind` must be a socket address, found a size",
+            "64KiB",
         );
-        assert_eq!(help(&d), "Unix-domain socket paths are not supported yet");
+        assert_eq!(help(&d), "write it as `bind(s, 10.0.0.1:80)`");
+        assert_clean(&in_process(
+            "bind(3, \"/run/app.sock\")\nbind(3, @\"app\")\nbind(3, AF_UNIX)",
+        ));
+        let d = assert_error(
+            &in_process("unlink(3)"),
+            "argument 1 of `unlink` must be a path in quotes",
+            "3",
+        );
+        assert_eq!(help(&d), "write the path in quotes: \"/run/app\"");
         assert_error(
             &in_process("listen(3, 64KiB)"),
             "argument 2 of `listen` must be a number, found a size",

@@ -27,22 +27,26 @@
 //! the same virtual instant (loopback deliveries, zero-latency links), as the trace shows it.
 //! Its [`Footprint`] is:
 //!
-//! * [`Footprint::Local`] (a *quiet* step) when it made only calls that touch nothing but its
-//!   own host's kernel state and schedule no future event (`socket`, `bind`, `listen`,
-//!   `accept`, `recv`, `getsockname`, `setsockopt`, `fcntl`, `epoll_ctl`, an `epoll_wait`
-//!   without a positive timeout, …; also `sleep`, `fork`, `ss`, `note`, and retrying a call
-//!   that blocks again), put no packet on any network, and did not exit (exit closes
-//!   descriptors, which may arm timers);
+//! * [`Footprint::Local`] (a *quiet* step) when it put no packet on any network and made only
+//!   calls that touch nothing but its own host's kernel state (`socket`, `bind`, `listen`,
+//!   `accept`, `recv`, `getsockname`, `setsockopt`, `fcntl`, `epoll_ctl`, `epoll_wait`,
+//!   `close`, `shutdown`, …; also `sleep`, `fork`, `exit`, `ss`, `note`, and retrying a call
+//!   that blocks again). The only events such a step can schedule are self-contained: its own
+//!   wake-up (`sleep`, `epoll_wait`'s timeout) and a FIN_WAIT2 timer (`close` of a connection
+//!   whose FIN was already acknowledged); when they fire they touch only that host and
+//!   schedule nothing further. A packet is what starts chains of further events, so any
+//!   packet makes a step not quiet;
 //! * [`Footprint::Reaches`] otherwise, with its own host and the source and destination host
 //!   of every packet it and its same-instant consequences sent;
 //! * [`Footprint::Global`] when a packet's address names no host of the scenario.
 //!
 //! Two steps are independent only if their footprints are disjoint **and at least one of them
 //! is quiet**. Why that is safe: a quiet step reads and writes only its own host (and its own
-//! process), which the other step does not touch at this instant, and it adds no event to the
-//! queue; so the other step's packets and timers are queued in the same order relative to
-//! every other event whichever runs first, and what each step does cannot depend on the
-//! other. Two steps that both send packets are never treated as independent, even toward
+//! process), which the other step does not touch at this instant; the events it schedules
+//! touch only its host and start no chain of further events, so whichever order the two
+//! steps' events end up in the queue, they act on different hosts and nothing descends from
+//! the quiet step's to meet the other's later. What each step does cannot depend on the
+//! other, and the two orders end in the same state. Two steps that both send packets are never treated as independent, even toward
 //! disjoint hosts: their packets would be queued in the other order, and proving that such
 //! orders never meet at one host in one instant (through forwarding, say) is more than this
 //! search tries to do. Steps of processes on the same host are always dependent.
@@ -121,28 +125,33 @@ impl Footprint {
     }
 }
 
-/// Whether `call` touches only its own host and schedules no future event. Calls not listed
-/// (including any added to the kernel later) count as not quiet.
+/// Whether `call`, when it puts no packet on a network, touches only its own host and
+/// schedules nothing but self-contained events there: its own wake-up (`epoll_wait`'s
+/// timeout) or a FIN_WAIT2 timer (`close` of a connection whose FIN was already
+/// acknowledged, `tcp_close`), which when they fire touch only that host and schedule nothing
+/// further. Calls not listed (including any added to the kernel later) count as not quiet.
 fn quiet_call(call: &Syscall) -> bool {
-    match call {
+    matches!(
+        call,
         Syscall::Socket { .. }
-        | Syscall::Bind { .. }
-        | Syscall::Listen { .. }
-        | Syscall::Accept { .. }
-        | Syscall::Recv { .. }
-        | Syscall::RecvFrom { .. }
-        | Syscall::GetSockName { .. }
-        | Syscall::GetPeerName { .. }
-        | Syscall::GetSockOpt { .. }
-        | Syscall::SetSockOpt { .. }
-        | Syscall::Fcntl { .. }
-        | Syscall::EpollCreate1 { .. }
-        | Syscall::EpollCtl { .. }
-        | Syscall::SetRlimit { .. }
-        | Syscall::GetRlimit { .. } => true,
-        Syscall::EpollWait { timeout_ms, .. } => *timeout_ms <= 0,
-        _ => false,
-    }
+            | Syscall::Bind { .. }
+            | Syscall::Listen { .. }
+            | Syscall::Accept { .. }
+            | Syscall::Recv { .. }
+            | Syscall::RecvFrom { .. }
+            | Syscall::GetSockName { .. }
+            | Syscall::GetPeerName { .. }
+            | Syscall::GetSockOpt { .. }
+            | Syscall::SetSockOpt { .. }
+            | Syscall::Fcntl { .. }
+            | Syscall::EpollCreate1 { .. }
+            | Syscall::EpollCtl { .. }
+            | Syscall::EpollWait { .. }
+            | Syscall::Close { .. }
+            | Syscall::Shutdown { .. }
+            | Syscall::SetRlimit { .. }
+            | Syscall::GetRlimit { .. }
+    )
 }
 
 /// Which host owns an address, from the scenario's declarations.
@@ -220,8 +229,7 @@ impl AddressBook {
                         }
                     }
                 }
-                Event::Exit { .. } => quiet = false,
-                Event::Spawn { .. } | Event::Ss { .. } | Event::Note { .. } => {}
+                Event::Spawn { .. } | Event::Ss { .. } | Event::Note { .. } | Event::Exit { .. } => {}
             }
         }
         if quiet {
@@ -322,7 +330,7 @@ impl StepObserver for Walk<'_> {
         }
     }
 
-    fn after_step(&mut self, step: &StepDone<'_>) {
+    fn after_step(&mut self, _: &World, step: &StepDone<'_>) {
         let footprint = self.book.footprint(step);
         match self.node.take() {
             Some(d) => {
@@ -696,8 +704,16 @@ pub fn render_text(r: &Exhaustive, saved: &[String]) -> String {
                 schedule_text(&e.schedule)
             );
         }
-        out.push_str("save the schedules with --save-schedules DIR, then replay one with: ");
-        let _ = writeln!(out, "socksim run {file} --schedule DIR/outcome-N.sched");
+        let first_failing = r.outcomes.iter().position(|o| o.fails);
+        match first_failing.and_then(|i| saved.get(i)) {
+            Some(path) => {
+                let _ = writeln!(out, "replay with: socksim run {file} --schedule {}", shell_quote(path));
+            }
+            None => {
+                out.push_str("save the schedules with --save-schedules DIR, then replay one with: ");
+                let _ = writeln!(out, "socksim run {file} --schedule DIR/outcome-N.sched");
+            }
+        }
     } else {
         let _ = writeln!(
             out,

@@ -9,7 +9,7 @@ use crate::ast::{self, ArgKind, Num, Outcome, PortPattern, Stmt, StmtKind, Templ
 use crate::calls;
 use crate::diagnostic::Diagnostic;
 use serde::Serialize;
-use sim_kernel::syscall::{How, Payload, SockAddr, SysReturn, Syscall};
+use sim_kernel::syscall::{Cmsg, How, Payload, SockAddr, SysReturn, Syscall, UnixAddr};
 use sim_kernel::{Pid, World};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -262,6 +262,15 @@ impl<'a> ProcessScript<'a> {
         if let Some(name) = binds.first() {
             let value = match &ret {
                 SysReturn::Accepted { fd, .. } => i64::from(*fd),
+                SysReturn::Pair { fds } => i64::from(fds[0]),
+                other => other.value(),
+            };
+            self.vars.insert(name.name.clone(), value);
+        }
+        // `a, b = socketpair(...)`: the second name gets the second descriptor (-1 on failure).
+        if let Some(name) = binds.get(1) {
+            let value = match &ret {
+                SysReturn::Pair { fds } => i64::from(fds[1]),
                 other => other.value(),
             };
             self.vars.insert(name.name.clone(), value);
@@ -297,21 +306,23 @@ impl<'a> ProcessScript<'a> {
                         && ret.value() == self.num(value)?
                         && match data {
                             None => true,
-                            Some(d) => {
-                                matches!(ret, SysReturn::Data { data } | SysReturn::DataFrom { data, .. } if data == d.as_bytes())
-                            }
+                            Some(d) => matches!(
+                                ret,
+                                SysReturn::Data { data } | SysReturn::DataFrom { data, .. } | SysReturn::Msg { data, .. }
+                                    if data == d.as_bytes()
+                            ),
                         }
                         && match detail {
                             None => true,
                             Some(want) => crate::render::bracket_detail(ret)
-                                .is_some_and(|got| got.chars().filter(|c| !c.is_whitespace()).eq(want.chars())),
+                                .is_some_and(|got| crate::render::normalize_detail(&got) == *want),
                         }
                         && match addr {
                             None => true,
                             Some(p) => match ret {
-                                SysReturn::Accepted { peer: a, .. } | SysReturn::DataFrom { from: a, .. } => {
-                                    self.addr_matches(p, a)?
-                                }
+                                SysReturn::Accepted { peer: a, .. }
+                                | SysReturn::DataFrom { from: a, .. }
+                                | SysReturn::Msg { from: Some(a), .. } => self.addr_matches(p, a)?,
                                 _ => false,
                             },
                         }
@@ -328,7 +339,20 @@ impl<'a> ProcessScript<'a> {
         Ok(false)
     }
 
-    fn addr_matches(&self, p: &ast::AddrPattern, a: &SockAddr) -> Result<bool, Diagnostic> {
+    fn addr_matches(&self, p: &ast::AddrMatch, a: &SockAddr) -> Result<bool, Diagnostic> {
+        let p = match (p, a) {
+            (ast::AddrMatch::Inet(p), SockAddr::Inet(_)) => p,
+            (ast::AddrMatch::Unix(p), SockAddr::Unix(a)) => {
+                return Ok(match (p, a) {
+                    (ast::UnixPattern::Path(want), UnixAddr::Path(got)) => want == got,
+                    (ast::UnixPattern::Abstract(want), UnixAddr::Abstract(got)) => want.as_bytes() == got.as_slice(),
+                    (ast::UnixPattern::AnyAbstract, UnixAddr::Abstract(_)) => true,
+                    (ast::UnixPattern::Unnamed, UnixAddr::Unnamed) => true,
+                    _ => false,
+                });
+            }
+            _ => return Ok(false),
+        };
         let SockAddr::Inet(a) = *a else { return Ok(false) };
         match (&p.ip, a.ip()) {
             (ast::IpSpec::V4(octets), IpAddr::V4(got)) => {
@@ -386,13 +410,34 @@ impl<'a> ProcessScript<'a> {
         let fd = || -> Result<i32, Diagnostic> { int(0, None).map(|v| v as i32) };
         let sockaddr = |i: usize| -> Result<SockAddr, Diagnostic> {
             match arg(i) {
-                Some(ast::Arg {
-                    kind: ArgKind::Inet(a),
-                    span,
-                }) => self.inet(a, *span).map(SockAddr::Inet),
-                Some(a) => Err(Diagnostic::error("expected a socket address", a.span, "here")),
+                Some(a) => self.sockaddr(a),
                 None => Err(missing(call, i)),
             }
+        };
+        let payload = |i: usize| -> Result<Payload, Diagnostic> {
+            match arg(i) {
+                Some(ast::Arg {
+                    kind: ArgKind::Str(s), ..
+                }) => Ok(Payload::Bytes(Rc::from(s.as_bytes()))),
+                Some(ast::Arg {
+                    kind: ArgKind::Size(n), ..
+                }) => Ok(Payload::Zeros(*n as usize)),
+                Some(a) => Ok(Payload::Zeros(self.int_arg(a)?.max(0) as usize)),
+                None => Err(missing(call, i)),
+            }
+        };
+        let path = |i: usize| -> Result<String, Diagnostic> {
+            match arg(i) {
+                Some(ast::Arg {
+                    kind: ArgKind::Str(s), ..
+                }) => Ok(s.clone()),
+                Some(a) => Err(Diagnostic::error("expected a path in quotes", a.span, "here")),
+                None => Err(missing(call, i)),
+            }
+        };
+        let mode = |i: usize, default: Option<i64>| -> Result<u32, Diagnostic> {
+            let v = int(i, default)?;
+            u32::try_from(v).map_err(|_| Diagnostic::error(format!("mode {v:o} is out of range"), call.span, "here"))
         };
         Ok(match call.name.name.as_str() {
             "socket" => Syscall::Socket {
@@ -504,6 +549,39 @@ impl<'a> ProcessScript<'a> {
             "getrlimit" => Syscall::GetRlimit {
                 resource: int(0, None)? as i32,
             },
+            "socketpair" => Syscall::SocketPair {
+                domain: int(0, None)? as i32,
+                ty: int(1, None)? as i32,
+                protocol: int(2, Some(0))? as i32,
+            },
+            "dup" => Syscall::Dup { fd: fd()? },
+            "dup2" => Syscall::Dup2 {
+                oldfd: fd()?,
+                newfd: int(1, None)?.clamp(-1, i64::from(i32::MAX)) as i32,
+            },
+            "mkdir" => Syscall::Mkdir {
+                path: path(0)?,
+                mode: mode(1, Some(0o777))?,
+            },
+            "unlink" => Syscall::Unlink { path: path(0)? },
+            "chmod" => Syscall::Chmod {
+                path: path(0)?,
+                mode: mode(1, None)?,
+            },
+            "sendmsg" => {
+                let (addr, control) = self.control(&args[2.min(args.len())..])?;
+                Syscall::SendMsg {
+                    fd: fd()?,
+                    data: payload(1)?,
+                    addr,
+                    control,
+                }
+            }
+            "recvmsg" => Syscall::RecvMsg {
+                fd: fd()?,
+                len: int(1, None)?.max(0) as usize,
+                controllen: int(2, Some(sim_kernel::unix::scm::DEFAULT_CONTROLLEN as i64))?.max(0) as usize,
+            },
             "setsockopt" => Syscall::SetSockOpt {
                 fd: fd()?,
                 level: int(1, None)? as i32,
@@ -518,6 +596,48 @@ impl<'a> ProcessScript<'a> {
                 ));
             }
         })
+    }
+
+    /// A socket address argument: `10.0.0.1:80`, a path, `@"name"`, or `AF_UNIX` alone (a
+    /// `sockaddr_un` with only its family: autobind for `bind`).
+    fn sockaddr(&self, a: &ast::Arg) -> Result<SockAddr, Diagnostic> {
+        match &a.kind {
+            ArgKind::Inet(inet) => self.inet(inet, a.span).map(SockAddr::Inet),
+            ArgKind::Str(path) => Ok(SockAddr::Unix(UnixAddr::Path(path.clone()))),
+            ArgKind::Abstract(name) => Ok(SockAddr::Unix(UnixAddr::Abstract(name.as_bytes().to_vec()))),
+            ArgKind::Name(name) if name == "AF_UNIX" || name == "AF_LOCAL" => Ok(SockAddr::Unix(UnixAddr::Unnamed)),
+            ArgKind::Name(name) if name == "AF_UNSPEC" => Ok(SockAddr::Unspec),
+            _ => Err(Diagnostic::error("expected a socket address", a.span, "here")),
+        }
+    }
+
+    /// `sendmsg`'s control part: an optional destination, then `SCM_RIGHTS` with descriptors
+    /// and `SCM_CREDENTIALS`.
+    fn control(&self, args: &[ast::Arg]) -> Result<(Option<SockAddr>, Vec<Cmsg>), Diagnostic> {
+        let mut addr = None;
+        let mut control: Vec<Cmsg> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            match &a.kind {
+                ArgKind::Name(n) if n == "SCM_RIGHTS" => control.push(Cmsg::Rights(Vec::new())),
+                ArgKind::Name(n) if n == "SCM_CREDENTIALS" => control.push(Cmsg::Credentials),
+                ArgKind::Inet(_) | ArgKind::Str(_) | ArgKind::Abstract(_) if i == 0 => addr = Some(self.sockaddr(a)?),
+                ArgKind::Name(n) if i == 0 && (n == "AF_UNIX" || n == "AF_LOCAL") => addr = Some(self.sockaddr(a)?),
+                _ => {
+                    let fd = self.int_arg(a)?.clamp(-1, i64::from(i32::MAX)) as i32;
+                    match control.last_mut() {
+                        Some(Cmsg::Rights(fds)) => fds.push(fd),
+                        _ => {
+                            return Err(Diagnostic::error(
+                                "a descriptor must follow `SCM_RIGHTS`",
+                                a.span,
+                                "here",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok((addr, control))
     }
 
     /// An integer argument: a literal, `$var`, a constant, or a variable bound to a result.
@@ -568,6 +688,31 @@ impl<'a> ProcessScript<'a> {
             .map_err(|_| Diagnostic::error(format!("port {port} is out of range 0..=65535"), span, "here"))?;
         Ok(SocketAddr::new(ip, port))
     }
+}
+
+/// Declares a host's `user` lines in the world.
+pub fn add_users(world: &mut World, host: sim_kernel::HostId, decl: &ast::HostDecl) -> Result<(), Diagnostic> {
+    for u in &decl.users {
+        world
+            .add_user(host, &u.name.name, u.uid, u.gid)
+            .map_err(|e| Diagnostic::error(e.0, u.name.span, "here"))?;
+    }
+    Ok(())
+}
+
+/// Gives a process the user its declaration names (`process HOST/NAME as USER`).
+pub fn run_as(world: &mut World, pid: Pid, decl: &ast::ProcessDecl) -> Result<(), Diagnostic> {
+    let Some(user) = &decl.user else { return Ok(()) };
+    let host = world.process(pid).host;
+    let (uid, gid) = world.user(host, &user.name).ok_or_else(|| {
+        Diagnostic::error(
+            format!("unknown user `{}`", user.name),
+            user.span,
+            "not declared on this host",
+        )
+    })?;
+    world.set_credentials(pid, uid, gid);
+    Ok(())
 }
 
 fn missing(call: &ast::Call, i: usize) -> Diagnostic {

@@ -6,6 +6,12 @@
 //! JSON lines ([`render`]). Bad input produces a [`diagnostic::Diagnostic`] that points at the
 //! text.
 //!
+//! Races: [`explore`] runs many seeds and groups them by outcome, [`exhaustive`] visits every
+//! schedule of a small scenario (pruning reorderings of commuting steps), [`shrink`] reduces a
+//! failing run to the scheduling decisions that matter, and, with the `proptest` feature,
+//! `strategies` generates worlds and socket programs for property tests whose runs check the
+//! kernel's invariants after every step ([`run::RunOptions::check_invariants`]).
+//!
 //! ```
 //! let source = "
 //! host a 10.0.0.1 on lan

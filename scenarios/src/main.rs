@@ -197,8 +197,26 @@ fn main() -> ExitCode {
             jobs,
             shard,
             format,
+            depth,
+            seed,
+            max_schedules,
+            save_schedules,
+            no_prune,
             ..
-        } => explore(&file, seeds, jobs, shard, format),
+        } => {
+            // clap counts a flag's default as present, so `requires` cannot catch these.
+            let exhaustive_only = depth.is_some()
+                || seed.is_some()
+                || save_schedules.is_some()
+                || no_prune
+                || max_schedules != socksim::exhaustive::DEFAULT_MAX_SCHEDULES;
+            if exhaustive_only {
+                return bad_input(
+                    "--depth, --seed, --max-schedules, --save-schedules and --no-prune need --exhaustive",
+                );
+            }
+            explore(&file, seeds, jobs, shard, format)
+        }
         Command::Explore { seeds: None, .. } => bad_input("explore needs --seeds A..B or --exhaustive"),
         Command::Merge { files, format } => merge(&files, format),
         Command::Shrink {
@@ -208,8 +226,16 @@ fn main() -> ExitCode {
             output,
         } => shrink(&file, seed, schedule.as_deref(), output.as_deref()),
         Command::Check { file, ast } => check(&file, ast),
-        Command::Bench { connections, churn: true, json } => bench_churn(connections, json),
-        Command::Bench { connections, churn: false, json } => bench(connections, json),
+        Command::Bench {
+            connections,
+            churn: true,
+            json,
+        } => bench_churn(connections, json),
+        Command::Bench {
+            connections,
+            churn: false,
+            json,
+        } => bench(connections, json),
     }
 }
 
@@ -606,7 +632,10 @@ fn bench_churn(cycles: usize, json: bool) -> ExitCode {
     }
     let r = socksim::bench::churn(cycles);
     if json {
-        print(&format!("{}\n", serde_json::to_string(&r).expect("bench results serialize")));
+        print(&format!(
+            "{}\n",
+            serde_json::to_string(&r).expect("bench results serialize")
+        ));
     } else {
         let memory = match r.bytes_per_peak_socket {
             Some(b) => format!("{b:.0} bytes per socket at the peak (peak RSS growth / peak sockets)"),

@@ -9,8 +9,9 @@ use crate::calls::{self, Param};
 use crate::run::{EndReason, RunReport, TraceEvent};
 use sim_core::Record;
 use sim_kernel::packet::{Flags, PacketSummary, SegmentSummary};
-use sim_kernel::syscall::{How, Payload, SysReturn, Syscall};
+use sim_kernel::syscall::{Cmsg, How, MSG_CTRUNC, MSG_TRUNC, Payload, SysReturn, Syscall};
 use sim_kernel::trace::{Event, Phase, SsRow};
+use sim_kernel::unix::scm::DEFAULT_CONTROLLEN;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -70,6 +71,58 @@ pub fn quote(bytes: &[u8]) -> String {
     s
 }
 
+/// `socket()`'s and `socketpair()`'s arguments: `AF_INET, SOCK_STREAM, IPPROTO_TCP`; a Unix
+/// socket's protocol is a plain number, as strace prints it.
+fn socket_args(domain: i32, ty: i32, protocol: i32) -> String {
+    let mut t = constant_name(Param::Type, i64::from(ty & 0xf));
+    for flag in [calls::SOCK_NONBLOCK, calls::SOCK_CLOEXEC] {
+        if i64::from(ty) & flag != 0 {
+            t.push('|');
+            t.push_str(&constant_name(Param::Type, flag));
+        }
+    }
+    let proto = if domain == sim_kernel::syscalls::AF_UNIX {
+        protocol.to_string()
+    } else {
+        constant_name(Param::Protocol, i64::from(protocol))
+    };
+    format!("{}, {t}, {proto}", constant_name(Param::Domain, i64::from(domain)))
+}
+
+/// A file mode as strace prints it: `0755`, `01777`.
+fn octal(mode: u32) -> String {
+    format!("0{mode:03o}")
+}
+
+/// Data to send: the bytes quoted, or a size.
+fn payload(data: &Payload) -> String {
+    match data {
+        Payload::Bytes(b) => quote(b),
+        Payload::Zeros(n) => size(*n),
+    }
+}
+
+/// A bracketed detail in the form expectations are compared in: blanks collapsed to one
+/// space, and none around `,`, `|` and `=` (`[3 EPOLLIN, 5 EPOLLIN|EPOLLOUT]` and
+/// `[3 EPOLLIN,5 EPOLLIN | EPOLLOUT]` are the same).
+pub fn normalize_detail(text: &str) -> String {
+    let mut out = String::new();
+    let mut blank = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            blank = true;
+            continue;
+        }
+        let punct = matches!(c, ',' | '|' | '=');
+        if blank && !punct && !out.is_empty() && !out.ends_with([',', '|', '=']) {
+            out.push(' ');
+        }
+        blank = false;
+        out.push(c);
+    }
+    out
+}
+
 /// A byte count the way a scenario writes it: `64KiB` when exact, else the number.
 fn size(n: usize) -> String {
     match n {
@@ -83,20 +136,43 @@ fn size(n: usize) -> String {
 /// A call as the trace prints it: `connect(3, 10.0.0.1:80)`.
 pub fn format_call(call: &Syscall) -> String {
     match call {
-        Syscall::Socket { domain, ty, protocol } => {
-            let mut t = constant_name(Param::Type, i64::from(ty & 0xf));
-            for flag in [calls::SOCK_NONBLOCK, calls::SOCK_CLOEXEC] {
-                if i64::from(*ty) & flag != 0 {
-                    t.push('|');
-                    t.push_str(&constant_name(Param::Type, flag));
+        Syscall::Socket { domain, ty, protocol } => format!("socket({})", socket_args(*domain, *ty, *protocol)),
+        Syscall::SocketPair { domain, ty, protocol } => {
+            format!("socketpair({})", socket_args(*domain, *ty, *protocol))
+        }
+        Syscall::Dup { fd } => format!("dup({fd})"),
+        Syscall::Dup2 { oldfd, newfd } => format!("dup2({oldfd}, {newfd})"),
+        Syscall::Mkdir { path, mode } => format!("mkdir({path:?}, {})", octal(*mode)),
+        Syscall::Unlink { path } => format!("unlink({path:?})"),
+        Syscall::Chmod { path, mode } => format!("chmod({path:?}, {})", octal(*mode)),
+        Syscall::SendMsg {
+            fd,
+            data,
+            addr,
+            control,
+        } => {
+            let mut out = format!("sendmsg({fd}, {}", payload(data));
+            if let Some(addr) = addr {
+                let _ = write!(out, ", {addr}");
+            }
+            for c in control {
+                match c {
+                    Cmsg::Rights(fds) => {
+                        out.push_str(", SCM_RIGHTS");
+                        for fd in fds {
+                            let _ = write!(out, ", {fd}");
+                        }
+                    }
+                    Cmsg::Credentials => out.push_str(", SCM_CREDENTIALS"),
                 }
             }
-            let proto = constant_name(Param::Protocol, i64::from(*protocol));
-            format!(
-                "socket({}, {t}, {proto})",
-                constant_name(Param::Domain, i64::from(*domain))
-            )
+            out.push(')');
+            out
         }
+        Syscall::RecvMsg { fd, len, controllen } if *controllen == DEFAULT_CONTROLLEN => {
+            format!("recvmsg({fd}, {len})")
+        }
+        Syscall::RecvMsg { fd, len, controllen } => format!("recvmsg({fd}, {len}, {controllen})"),
         Syscall::Bind { fd, addr } => format!("bind({fd}, {addr})"),
         Syscall::Listen { fd, backlog } => format!("listen({fd}, {backlog})"),
         Syscall::Accept { fd } => format!("accept({fd})"),
@@ -175,6 +251,22 @@ pub fn format_return(ret: &SysReturn) -> String {
         SysReturn::Data { data } => format!("{} {}", data.len(), quote(data)),
         SysReturn::DataFrom { data, from } if data.is_empty() => format!("0 ({from})"),
         SysReturn::DataFrom { data, from } => format!("{} {} ({from})", data.len(), quote(data)),
+        SysReturn::Pair { .. } | SysReturn::PeerCred { .. } => {
+            format!("0 [{}]", bracket_detail(ret).unwrap_or_default())
+        }
+        SysReturn::Msg { data, from, .. } => {
+            let mut out = data.len().to_string();
+            if !data.is_empty() {
+                let _ = write!(out, " {}", quote(data));
+            }
+            if let Some(from) = from {
+                let _ = write!(out, " ({from})");
+            }
+            if let Some(detail) = bracket_detail(ret) {
+                let _ = write!(out, " [{detail}]");
+            }
+            out
+        }
     }
 }
 
@@ -184,6 +276,26 @@ pub fn bracket_detail(ret: &SysReturn) -> Option<String> {
     match ret {
         SysReturn::OptVal { name, value } => Some(option_value(*name, *value)),
         SysReturn::Limit { soft, hard } => Some(format!("{soft}, {hard}")),
+        SysReturn::Pair { fds } => Some(format!("{}, {}", fds[0], fds[1])),
+        SysReturn::PeerCred { cred } => Some(cred.to_string()),
+        SysReturn::Msg {
+            rights, creds, flags, ..
+        } => {
+            let mut items = Vec::new();
+            if !rights.is_empty() {
+                let fds: Vec<String> = rights.iter().map(ToString::to_string).collect();
+                items.push(format!("SCM_RIGHTS {}", fds.join(" ")));
+            }
+            if let Some(c) = creds {
+                items.push(format!("SCM_CREDENTIALS {c}"));
+            }
+            for (bit, name) in [(MSG_TRUNC, "MSG_TRUNC"), (MSG_CTRUNC, "MSG_CTRUNC")] {
+                if flags & bit != 0 {
+                    items.push(name.to_string());
+                }
+            }
+            (!items.is_empty()).then(|| items.join(", "))
+        }
         SysReturn::Events { events } => Some(
             events
                 .iter()
@@ -238,7 +350,9 @@ impl SeqTracker {
                     "{src} > {dst}: ICMP {} udp port {} unreachable, length {}",
                     to.ip(),
                     to.port(),
-                    (28 + orig_len).min(556)
+                    // The ICMP message: 8 header bytes, then the quoted IP header, UDP header and
+                    // data, within 576 bytes of datagram (icmp_send).
+                    (36 + orig_len).min(556)
                 ),
                 SocketAddr::V6(to) => format!(
                     "{src} > {dst}: ICMP6, destination unreachable, unreachable port, {} udp port {}, length {}",

@@ -271,6 +271,7 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
                 .set_sysctl(id, &s.name.name, &s.values)
                 .map_err(|e| Diagnostic::error(e.0, s.span, "here"))?;
         }
+        crate::interp::add_users(&mut world, id, h)?;
     }
     Ok(world)
 }
@@ -300,8 +301,14 @@ pub trait StepObserver {
     /// was a choice. Returning `false` stops the run before the step.
     fn before_step(&mut self, world: &World, pid: u32, decision: Option<usize>) -> bool;
 
-    /// A step finished (see [`StepDone`]).
-    fn after_step(&mut self, step: &StepDone<'_>);
+    /// A step finished (see [`StepDone`]); `world` is the state once everything the step
+    /// caused at its instant has happened (the clock may have moved on since).
+    fn after_step(&mut self, world: &World, step: &StepDone<'_>);
+
+    /// The run ended (nothing left to happen, or the time limit) in this state.
+    fn at_end(&mut self, world: &World) {
+        let _ = world;
+    }
 }
 
 /// An observer that watches nothing.
@@ -312,7 +319,7 @@ impl StepObserver for Unobserved {
         true
     }
 
-    fn after_step(&mut self, _: &StepDone<'_>) {}
+    fn after_step(&mut self, _: &World, _: &StepDone<'_>) {}
 }
 
 /// Runs `scenario` (already checked) whose text is `source`.
@@ -379,6 +386,7 @@ fn run_once(
             ));
         };
         let pid = world.spawn(host, &p.name.name, Instant(p.start_ns));
+        crate::interp::run_as(&mut world, pid, p)?;
         scripts.insert(pid, ProcessScript::new(pid, &p.body));
     }
     let mut checks = Checks {
@@ -392,7 +400,8 @@ fn run_once(
     let until = scenario.until_ns.map(Instant);
     // The step that ran last: (pid, host, decision, when, where its records start).
     let mut last: Option<(u32, usize, Option<usize>, Instant, usize)> = None;
-    let finish_step = |last: &mut Option<(u32, usize, Option<usize>, Instant, usize)>,
+    let finish_step = |world: &World,
+                       last: &mut Option<(u32, usize, Option<usize>, Instant, usize)>,
                        observer: &mut dyn StepObserver| {
         let Some((pid, host, decision, at, start)) = last.take() else {
             return;
@@ -403,18 +412,21 @@ fn run_once(
             let tail = &r[start.min(r.len())..];
             &tail[..tail.iter().take_while(|rec| rec.at == at).count()]
         });
-        observer.after_step(&StepDone {
-            pid,
-            host,
-            decision,
-            at,
-            records,
-        });
+        observer.after_step(
+            world,
+            &StepDone {
+                pid,
+                host,
+                decision,
+                at,
+                records,
+            },
+        );
     };
     let end = loop {
         let decided = world.scheduler().decisions().len();
         let next = world.next(until);
-        finish_step(&mut last, observer);
+        finish_step(&world, &mut last, observer);
         match next {
             Next::Run(pid) => {
                 let decision = (world.scheduler().decisions().len() > decided).then_some(decided);
@@ -453,6 +465,7 @@ fn run_once(
             Next::TimeLimit => break EndReason::TimeLimit,
         }
     };
+    observer.at_end(&world);
     if options.check_invariants
         && let Err(violation) = world.check_invariants()
     {
@@ -562,4 +575,48 @@ fn invariant_broken(
 /// Line and column of a span's start, for reports.
 pub fn position(source: &str, span: ast::Span) -> (usize, usize) {
     crate::diagnostic::line_col(source, span.start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_invariant_names_the_process_the_statement_and_the_time() {
+        let source =
+            "network lan 10.0.0.0/24\nhost a 10.0.0.1 on lan\nprocess a/p {\n    s = socket(AF_INET, SOCK_STREAM)\n}\n";
+        let scenario = crate::load(source).unwrap();
+        let mut world = build_world(&scenario, 0).unwrap();
+        let host = world.host_id("a").unwrap();
+        let pid = world.spawn(host, "p", Instant(0));
+        let stmt = &scenario.processes[0].body[0];
+        let violation = sim_kernel::invariants::Violation("socket 0 counts 2 references".into());
+        let d = invariant_broken(&world, source, pid, Some(stmt), &violation);
+        assert_eq!(d.span, stmt.span);
+        for part in [
+            "a/p[1]",
+            "line 4: `s = socket(AF_INET, SOCK_STREAM)`",
+            "0.000000",
+            "counts 2 references",
+        ] {
+            assert!(d.message.contains(part), "{part}: {}", d.message);
+        }
+    }
+
+    #[test]
+    fn checking_invariants_changes_nothing_in_a_run() {
+        let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/accept-race.scn")).unwrap();
+        let scenario = crate::load(&source).unwrap();
+        let plain = RunOptions {
+            trace: true,
+            ..Default::default()
+        };
+        let checked = RunOptions {
+            check_invariants: true,
+            ..plain.clone()
+        };
+        let a = run(&scenario, &source, &plain).unwrap();
+        let b = run(&scenario, &source, &checked).unwrap();
+        assert_eq!(crate::render::text(&a), crate::render::text(&b));
+    }
 }

@@ -96,6 +96,8 @@ pub struct Host {
     pub port_rng: Stream,
     /// Draws for initial sequence numbers.
     pub isn_rng: Stream,
+    /// The Unix-domain namespace: the filesystem with its socket files, abstract names, users.
+    pub unix: crate::unix::HostUnix,
 }
 
 impl Host {

@@ -41,19 +41,33 @@ impl World {
     /// * every bind bucket lists sockets that hold that port, at the index they record;
     /// * listening tables hold only listening sockets on their own address;
     /// * epoll instances' reference counts match descriptors, and each watched socket carries
-    ///   the instance's entry on its wait queue.
+    ///   the instance's entry on its wait queue;
+    /// * Unix sockets: see [`World::check_unix_invariants`]. Descriptors in flight (in
+    ///   `SCM_RIGHTS` messages) count as references for every kind of socket.
     pub fn check_invariants(&self) -> Result<(), Violation> {
         let mut socket_refs: BTreeMap<SocketId, u32> = BTreeMap::new();
         let mut epoll_refs: BTreeMap<u32, u32> = BTreeMap::new();
-        for p in self.processes.iter().filter(|p| !p.exited) {
-            for (_, desc) in p.fds.iter() {
-                match desc {
-                    Desc::Socket(s) => *socket_refs.entry(s).or_default() += 1,
-                    Desc::Epoll(e) => *epoll_refs.entry(e.0).or_default() += 1,
-                    Desc::Stdio | Desc::Unix(_) => {}
-                }
+        let mut unix_refs: BTreeMap<crate::unix::UnixId, u32> = BTreeMap::new();
+        // Descriptors in processes, and descriptors in flight in SCM_RIGHTS messages.
+        let in_flight = self
+            .unix
+            .iter()
+            .flat_map(|(_, s)| s.rx.iter())
+            .flat_map(|m| m.rights.iter().copied());
+        let in_tables = self
+            .processes
+            .iter()
+            .filter(|p| !p.exited)
+            .flat_map(|p| p.fds.iter().map(|(_, d)| d));
+        for desc in in_tables.chain(in_flight) {
+            match desc {
+                Desc::Socket(s) => *socket_refs.entry(s).or_default() += 1,
+                Desc::Epoll(e) => *epoll_refs.entry(e.0).or_default() += 1,
+                Desc::Unix(u) => *unix_refs.entry(u).or_default() += 1,
+                Desc::Stdio => {}
             }
         }
+        self.check_unix_invariants(&unix_refs)?;
         for (id, s) in self.sockets.iter() {
             let held = socket_refs.get(&id).copied().unwrap_or(0);
             ensure!(

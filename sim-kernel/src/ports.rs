@@ -175,7 +175,7 @@ pub fn check_established(
         n => n != 0,
     };
     // Since 6.13 the delay is tcp_tw_reuse_delay (1000 ms by default) after TIME_WAIT began.
-    let old_enough = now >= s.time_wait_since.after(Duration::from_millis(1000));
+    let old_enough = now > s.time_wait_since.after(Duration::from_millis(1000));
     (explicitly_bound || (reuse && old_enough)).then_some(TupleUse::RecycleTimeWait(holder))
 }
 

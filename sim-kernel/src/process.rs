@@ -30,6 +30,32 @@ pub enum BlockedOn {
     Socket(SocketId),
     /// An epoll instance's wait queue.
     Epoll(EpollId),
+    /// A Unix-domain socket's wait queue (`sk_sleep`: readers, `accept`).
+    Unix(crate::unix::UnixId),
+    /// A Unix-domain socket's `peer_wait` queue: connectors waiting for backlog room and
+    /// datagram senders waiting for room in its receive queue (`unix_wait_for_peer`).
+    UnixPeer(crate::unix::UnixId),
+}
+
+/// A process's credentials (`struct cred`): its user and group ids and file-creation mask.
+/// socksim has no set-user-id programs, so the real, effective and filesystem ids are one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cred {
+    /// User id (0 is root, who passes every permission check: `CAP_DAC_OVERRIDE`).
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// `umask(2)`: permission bits cleared from new files (022, the usual default).
+    pub umask: u32,
+}
+
+impl Cred {
+    /// root, umask 022.
+    pub const ROOT: Cred = Cred {
+        uid: 0,
+        gid: 0,
+        umask: 0o022,
+    };
 }
 
 /// A descriptor table: the lowest free number is always handed out first (POSIX, `open(2)`;
@@ -62,6 +88,18 @@ impl FdTable {
                 (self.slots.len() - 1) as Fd
             }
         }
+    }
+
+    /// Installs `desc` at exactly `fd` (`dup2`), which must be free.
+    pub fn install_at(&mut self, fd: Fd, desc: Desc) {
+        let i = usize::try_from(fd).expect("a non-negative descriptor");
+        debug_assert!(self.get(fd).is_none(), "install_at on an open descriptor");
+        while self.slots.len() <= i {
+            self.free.insert(self.slots.len() as Fd);
+            self.slots.push(None);
+        }
+        self.free.remove(&fd);
+        self.slots[i] = Some(desc);
     }
 
     /// The number [`FdTable::install`] would hand out next (`get_unused_fd_flags`).
@@ -147,6 +185,8 @@ pub struct Process {
     pub name: String,
     /// Open descriptors.
     pub fds: FdTable,
+    /// User, group and umask (root unless the scenario says `as USER`).
+    pub cred: Cred,
     /// `RLIMIT_NOFILE`: descriptors must stay below `soft`.
     pub nofile: Rlimit,
     /// The call it waits in, if blocked.
@@ -159,6 +199,49 @@ pub struct Process {
     pub timed_out: bool,
     /// Whether it has exited.
     pub exited: bool,
+}
+
+impl crate::world::World {
+    /// `dup()` (`ksys_dup` in `fs/file.c`): the lowest free number now refers to the same open
+    /// file; `EBADF` for a closed descriptor, `EMFILE` when no number below `RLIMIT_NOFILE`
+    /// is free.
+    pub(crate) fn sys_dup(&mut self, pid: Pid, fd: Fd) -> Result<crate::syscall::SysReturn, crate::Errno> {
+        let desc = self.process(pid).fds.get(fd).ok_or(crate::Errno::EBADF)?;
+        self.fd_available(pid)?;
+        self.desc_ref(desc);
+        let new = self.process_mut(pid).fds.install(desc);
+        Ok(crate::syscall::SysReturn::Value { value: i64::from(new) })
+    }
+
+    /// `dup2()` (`SYSCALL_DEFINE2(dup2)`, `ksys_dup3`, `do_dup2`): the same number is returned
+    /// as is if open; a `newfd` at or above `RLIMIT_NOFILE` (or negative) is `EBADF`, then a
+    /// closed `oldfd` is `EBADF`; whatever `newfd` referred to is closed silently.
+    pub(crate) fn sys_dup2(
+        &mut self,
+        pid: Pid,
+        oldfd: Fd,
+        newfd: Fd,
+    ) -> Result<crate::syscall::SysReturn, crate::Errno> {
+        let p = self.process(pid);
+        if oldfd == newfd {
+            p.fds.get(oldfd).ok_or(crate::Errno::EBADF)?;
+            return Ok(crate::syscall::SysReturn::Value {
+                value: i64::from(newfd),
+            });
+        }
+        if newfd < 0 || u64::from(newfd.unsigned_abs()) >= p.nofile.soft {
+            return Err(crate::Errno::EBADF);
+        }
+        let desc = p.fds.get(oldfd).ok_or(crate::Errno::EBADF)?;
+        self.desc_ref(desc);
+        if self.process(pid).fds.get(newfd).is_some() {
+            self.close_fd(pid, newfd);
+        }
+        self.process_mut(pid).fds.install_at(newfd, desc);
+        Ok(crate::syscall::SysReturn::Value {
+            value: i64::from(newfd),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -180,5 +263,20 @@ mod tests {
         assert_eq!(t.remove(9), None);
         assert_eq!(t.get(0), Some(Desc::Stdio));
         assert_eq!(t.len(), 5);
+    }
+
+    #[test]
+    fn install_at_leaves_the_gap_free() {
+        let mut t = FdTable::default();
+        let s = |n| Desc::Socket(SocketId(n));
+        t.install_at(7, s(0));
+        assert_eq!(t.get(7), Some(s(0)));
+        assert_eq!(t.install(s(1)), 3);
+        assert_eq!(t.len(), 5);
+        t.install_at(4, s(2));
+        assert_eq!(t.install(s(3)), 5);
+        assert_eq!(t.remove(7), Some(s(0)));
+        assert_eq!(t.install(s(4)), 6);
+        assert_eq!(t.install(s(5)), 7);
     }
 }

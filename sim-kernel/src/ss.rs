@@ -1,4 +1,4 @@
-//! The `ss -tanp` view of a host's sockets.
+//! The `ss -tuxanp` view of a host's sockets.
 //!
 //! Rows are the sockets `ss` would dump — listeners, and every connection in the established
 //! table (SYN-SENT through TIME-WAIT) — but not sockets that are merely created or bound. They
@@ -72,6 +72,13 @@ impl World {
                     .get(&id)
                     .map(|o| format!("users:({})", o.join(",")))
                     .unwrap_or_default();
+                // tcp_time_wait() hands the connection to a TIME_WAIT mini-socket: ss shows it
+                // with nothing queued and no owner, whatever the closed user socket still holds.
+                let (process, recv_q) = if s.state == TcpState::TimeWait {
+                    (String::new(), 0)
+                } else {
+                    (process, recv_q)
+                };
                 let peer = if s.state == TcpState::Listen {
                     crate::addr::unspecified(s.family)
                 } else {
@@ -102,7 +109,78 @@ impl World {
         rows.sort_by(|a, b| {
             (a.0, a.1.ip(), a.1.port(), a.2.ip(), a.2.port()).cmp(&(b.0, b.1.ip(), b.1.port(), b.2.ip(), b.2.port()))
         });
-        rows.into_iter().map(|r| r.3).collect()
+        let mut rows: Vec<SsRow> = rows.into_iter().map(|r| r.3).collect();
+        rows.extend(self.ss_unix(host));
+        rows
+    }
+
+    /// The `ss -xanp` rows for `host`'s Unix sockets, in the order they got their inodes:
+    /// every socket with a file and not released (connections not yet accepted have no inode
+    /// and are not shown). The local address is the path, `@name` (NULs shown as `@`) or `*`,
+    /// then the socket's inode; the peer is `*` and the peer's inode (0 for none or a
+    /// connection not yet accepted). Recv-Q is the accept queue's length for a listener and
+    /// unread bytes otherwise (a datagram socket: the first datagram's); Send-Q is the backlog
+    /// for a listener and otherwise the true size of this socket's messages still unread
+    /// (`unix_diag`'s `UNIX_DIAG_RQLEN`).
+    fn ss_unix(&self, host: HostId) -> Vec<SsRow> {
+        let mut owners: BTreeMap<crate::unix::UnixId, Vec<String>> = BTreeMap::new();
+        for p in self.processes.iter().filter(|p| p.host == host && !p.exited) {
+            for (fd, desc) in p.fds.iter() {
+                if let Desc::Unix(u) = desc {
+                    owners
+                        .entry(u)
+                        .or_default()
+                        .push(format!("(\"{}\",pid={},fd={})", p.name, p.pid.0, fd));
+                }
+            }
+        }
+        let mut rows: Vec<(u64, SsRow)> = self
+            .unix
+            .iter()
+            .filter(|(_, s)| s.host == host && !s.dead && s.ino != 0)
+            .map(|(id, s)| {
+                use crate::unix::{UnixName, UnixState, UnixType};
+                let listening = s.state == UnixState::Listening;
+                let (recv_q, send_q) = if listening {
+                    (s.accept_queue.len() as u64, u64::from(s.max_ack_backlog))
+                } else {
+                    let recv = match s.ty {
+                        UnixType::Dgram => s.rx.front().map_or(0, |m| m.remaining()),
+                        _ => s.rx_bytes,
+                    };
+                    (recv as u64, s.wmem)
+                };
+                let local = match &s.name {
+                    Some(UnixName::Path { path, .. }) => path.clone(),
+                    Some(UnixName::Abstract(name)) => {
+                        let shown: String = name.iter().map(|&b| if b == 0 { '@' } else { char::from(b) }).collect();
+                        format!("@{shown}")
+                    }
+                    None => "*".into(),
+                };
+                let peer_ino = s.peer.map_or(0, |p| self.unix.get(p).ino);
+                let row = SsRow {
+                    netid: s.ty.netid().into(),
+                    state: match s.state {
+                        UnixState::Unconnected => "UNCONN",
+                        UnixState::Listening => "LISTEN",
+                        UnixState::Connected => "ESTAB",
+                    }
+                    .into(),
+                    recv_q,
+                    send_q,
+                    local: format!("{local} {}", s.ino),
+                    peer: format!("* {peer_ino}"),
+                    process: owners
+                        .get(&id)
+                        .map(|o| format!("users:({})", o.join(",")))
+                        .unwrap_or_default(),
+                };
+                (s.ino, row)
+            })
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        rows.into_iter().map(|r| r.1).collect()
     }
 
     /// Records the `ss` view of `pid`'s host in the trace.

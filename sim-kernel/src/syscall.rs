@@ -103,6 +103,7 @@ impl std::fmt::Display for SockAddr {
 
 /// `shutdown()`'s direction (`SHUT_RD` = 0, `SHUT_WR` = 1, `SHUT_RDWR` = 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum How {
     /// `SHUT_RD`.
     Read,
@@ -275,7 +276,101 @@ pub enum Syscall {
         /// Value.
         value: i64,
     },
+    /// `socketpair(domain, type, protocol)`: two connected sockets.
+    SocketPair {
+        /// Address family (only `AF_UNIX` = 1 has pairs).
+        domain: i32,
+        /// Socket type, with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` or'ed in.
+        ty: i32,
+        /// Protocol (0 = default).
+        protocol: i32,
+    },
+    /// `dup(fd)`: a second descriptor for the same open file.
+    Dup {
+        /// Descriptor.
+        fd: Fd,
+    },
+    /// `dup2(oldfd, newfd)`: `newfd` (closed first if open) refers to what `oldfd` does.
+    Dup2 {
+        /// Existing descriptor.
+        oldfd: Fd,
+        /// The number it is copied to.
+        newfd: Fd,
+    },
+    /// `mkdir(path, mode)`.
+    Mkdir {
+        /// Path on the process's host.
+        path: String,
+        /// Permission bits (before the umask).
+        mode: u32,
+    },
+    /// `unlink(path)`.
+    Unlink {
+        /// Path on the process's host.
+        path: String,
+    },
+    /// `chmod(path, mode)`.
+    Chmod {
+        /// Path on the process's host.
+        path: String,
+        /// Permission bits.
+        mode: u32,
+    },
+    /// `sendmsg(fd, msg)`: data, an optional destination and control messages.
+    SendMsg {
+        /// Socket.
+        fd: Fd,
+        /// What to send.
+        data: Payload,
+        /// Destination (`msg_name`), if any.
+        addr: Option<SockAddr>,
+        /// Control messages (`msg_control`), in order.
+        control: Vec<Cmsg>,
+    },
+    /// `recvmsg(fd, msg)`: data, the sender, and control messages.
+    RecvMsg {
+        /// Socket.
+        fd: Fd,
+        /// Buffer size (`msg_iov` length).
+        len: usize,
+        /// Control buffer size in bytes (`msg_controllen`).
+        controllen: usize,
+    },
 }
+
+/// A control message a program sends with `sendmsg` (`cmsg(3)`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cmsg {
+    /// `SCM_RIGHTS`: these descriptors travel with the message.
+    Rights(Vec<Fd>),
+    /// `SCM_CREDENTIALS` with the sender's own pid, uid and gid.
+    Credentials,
+}
+
+/// A process's credentials as `SO_PEERCRED` and `SCM_CREDENTIALS` report them
+/// (`struct ucred`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ucred {
+    /// Process id (0 when unknown).
+    pub pid: u32,
+    /// User id (`u32::MAX`, printed -1, when unknown).
+    pub uid: u32,
+    /// Group id (`u32::MAX`, printed -1, when unknown).
+    pub gid: u32,
+}
+
+impl std::fmt::Display for Ucred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = |v: u32| if v == u32::MAX { -1 } else { i64::from(v) };
+        write!(f, "pid={} uid={} gid={}", self.pid, id(self.uid), id(self.gid))
+    }
+}
+
+/// `MSG_TRUNC`: a datagram was longer than the buffer (`recvmsg`'s `msg_flags`).
+pub const MSG_TRUNC: i32 = 0x20;
+/// `MSG_CTRUNC`: control data did not fit (descriptors were dropped).
+pub const MSG_CTRUNC: i32 = 0x08;
 
 /// What a completed call returned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +429,29 @@ pub enum SysReturn {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// Two new descriptors (`socketpair`); the call itself returns 0.
+    Pair {
+        /// The two ends, in order.
+        fds: [Fd; 2],
+    },
+    /// `SO_PEERCRED` (`getsockopt`); the call itself returns 0.
+    PeerCred {
+        /// The peer's credentials.
+        cred: Ucred,
+    },
+    /// A message received (`recvmsg`); the value is the count of bytes.
+    Msg {
+        /// The bytes.
+        data: Vec<u8>,
+        /// The sender, for datagram sockets.
+        from: Option<SockAddr>,
+        /// Descriptors received with `SCM_RIGHTS` (new numbers in the receiver).
+        rights: Vec<Fd>,
+        /// Credentials received with `SCM_CREDENTIALS`.
+        creds: Option<Ucred>,
+        /// `msg_flags`: `MSG_TRUNC`, `MSG_CTRUNC`.
+        flags: i32,
+    },
 }
 
 impl SysReturn {
@@ -342,10 +460,16 @@ impl SysReturn {
         match self {
             SysReturn::Value { value } => *value,
             SysReturn::Error { .. } => -1,
-            SysReturn::Addr { .. } | SysReturn::OptVal { .. } | SysReturn::Limit { .. } => 0,
+            SysReturn::Addr { .. }
+            | SysReturn::OptVal { .. }
+            | SysReturn::Limit { .. }
+            | SysReturn::Pair { .. }
+            | SysReturn::PeerCred { .. } => 0,
             SysReturn::Events { events } => events.len() as i64,
             SysReturn::Accepted { fd, .. } => i64::from(*fd),
-            SysReturn::Data { data } | SysReturn::DataFrom { data, .. } => data.len() as i64,
+            SysReturn::Data { data } | SysReturn::DataFrom { data, .. } | SysReturn::Msg { data, .. } => {
+                data.len() as i64
+            }
         }
     }
 

@@ -124,6 +124,8 @@ impl World {
                 match on {
                     BlockedOn::Socket(s) => self.sockets.get_mut(s).wait.add(Waiter::Task(task(pid)), exclusive),
                     BlockedOn::Epoll(e) => self.epoll_mut(e).wait.add(task(pid), exclusive),
+                    BlockedOn::Unix(u) => self.unix_wait(u, false, task(pid), exclusive),
+                    BlockedOn::UnixPeer(u) => self.unix_wait(u, true, task(pid), exclusive),
                 }
                 let p = self.process_mut(pid);
                 p.blocked_on = Some(on);
@@ -141,7 +143,7 @@ impl World {
         }
     }
 
-    fn dispatch(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Step {
+    pub(crate) fn dispatch(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Step {
         let fd = match *call {
             Syscall::Socket { domain, ty, protocol } => return Step::Done(self.sys_socket(pid, domain, ty, protocol)),
             Syscall::Close { fd } => return Step::Done(self.sys_close(pid, fd)),
@@ -151,6 +153,14 @@ impl World {
                 return Step::Done(self.sys_setrlimit(pid, resource, soft, hard));
             }
             Syscall::GetRlimit { resource } => return Step::Done(self.sys_getrlimit(pid, resource)),
+            Syscall::SocketPair { domain, ty, protocol } => {
+                return Step::Done(self.sys_socketpair(pid, domain, ty, protocol));
+            }
+            Syscall::Dup { fd } => return Step::Done(self.sys_dup(pid, fd)),
+            Syscall::Dup2 { oldfd, newfd } => return Step::Done(self.sys_dup2(pid, oldfd, newfd)),
+            Syscall::Mkdir { .. } | Syscall::Unlink { .. } | Syscall::Chmod { .. } => {
+                return Step::Done(self.sys_path_call(pid, call));
+            }
             Syscall::EpollCtl { epfd, op, fd, events } => {
                 return Step::Done(self.sys_epoll_ctl(pid, epfd, op, fd, events));
             }
@@ -173,7 +183,9 @@ impl World {
             | Syscall::GetSockName { fd }
             | Syscall::GetPeerName { fd }
             | Syscall::GetSockOpt { fd, .. }
-            | Syscall::SetSockOpt { fd, .. } => fd,
+            | Syscall::SetSockOpt { fd, .. }
+            | Syscall::SendMsg { fd, .. }
+            | Syscall::RecvMsg { fd, .. } => fd,
         };
         // sockfd_lookup_light(): EBADF for a closed number, ENOTSOCK for a non-socket.
         let sock = match self.process(pid).fds.get(fd) {
@@ -182,6 +194,10 @@ impl World {
             Some(Desc::Socket(s)) => s,
             Some(Desc::Unix(u)) => return self.unix_dispatch(pid, u, call, resumed),
         };
+        // sendmsg()/recvmsg() on an internet socket: send/recv with a message header.
+        if matches!(call, Syscall::SendMsg { .. } | Syscall::RecvMsg { .. }) {
+            return self.inet_msg(pid, call, resumed);
+        }
         // inet_bind(), inet_dgram_connect(), tcp_v4_connect(): an internet socket given an
         // address of another family (AF_UNIX) is EAFNOSUPPORT.
         if matches!(
@@ -371,6 +387,9 @@ impl World {
     /// `fcntl()` (`do_fcntl`, `setfl`): only the status flags are simulated.
     fn sys_fcntl(&mut self, pid: Pid, fd: Fd, cmd: i32, arg: i64) -> SysResult {
         let desc = self.process(pid).fds.get(fd).ok_or(Errno::EBADF)?;
+        if let Desc::Unix(u) = desc {
+            return self.unix_fcntl(u, cmd, arg);
+        }
         let Desc::Socket(sock) = desc else {
             // Standard streams and epoll descriptors: report plain O_RDWR and ignore changes.
             return match cmd {
@@ -709,8 +728,13 @@ impl World {
     /// nothing did. The queue drains as the peer's window allows.
     fn sys_send(&mut self, sock: SocketId, data: &Payload) -> Step {
         let s = self.sockets.get_mut(sock);
+        // tcp_sendmsg_locked(): a call that already queued bytes reports them ("if (copied)
+        // goto out") and leaves the error for the next call.
+        if s.error.is_some() && s.send_progress > 0 {
+            let done = std::mem::take(&mut s.send_progress);
+            return Step::Done(Ok(SysReturn::Value { value: done as i64 }));
+        }
         if let Some(e) = s.error.take() {
-            s.send_progress = 0;
             return Step::Done(Err(e));
         }
         if s.state == TcpState::SynSent {
@@ -880,8 +904,16 @@ impl World {
     }
 
     pub(crate) fn close_fd(&mut self, pid: Pid, fd: Fd) {
-        match self.process_mut(pid).fds.remove(fd) {
-            Some(Desc::Socket(sock)) => {
+        if let Some(desc) = self.process_mut(pid).fds.remove(fd) {
+            self.release_desc(desc);
+        }
+    }
+
+    /// Drops one reference to an open description (`fput`): a closed descriptor, or one
+    /// in flight (`SCM_RIGHTS`) that was never received.
+    pub(crate) fn release_desc(&mut self, desc: Desc) {
+        match desc {
+            Desc::Socket(sock) => {
                 let s = self.sockets.get_mut(sock);
                 s.refs -= 1;
                 if s.refs == 0 {
@@ -890,15 +922,15 @@ impl World {
                     self.tcp_close(sock);
                 }
             }
-            Some(Desc::Epoll(ep)) => {
+            Desc::Epoll(ep) => {
                 let e = self.epoll_mut(ep);
                 e.refs -= 1;
                 if e.refs == 0 {
                     self.epoll_free(ep);
                 }
             }
-            Some(Desc::Unix(u)) => self.unix_release(u),
-            Some(Desc::Stdio) | None => {}
+            Desc::Unix(u) => self.unix_release(u),
+            Desc::Stdio => {}
         }
     }
 

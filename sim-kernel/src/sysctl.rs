@@ -68,7 +68,9 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
 impl Sysctls {
     /// Whether automatic port selection must skip `port` (`inet_is_local_reserved_port`).
     pub fn is_reserved(&self, port: u16) -> bool {
-        self.ip_local_reserved_ports.iter().any(|&(low, high)| (low..=high).contains(&port))
+        self.ip_local_reserved_ports
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&port))
     }
 
     /// Sets `name` to `values`, validating as Linux's `proc_dointvec_minmax` handlers do.
@@ -78,7 +80,10 @@ impl Sysctls {
             return Err(format!("unknown sysctl `{name}`; supported: {}", known.join(", ")));
         };
         if count == 0 && values.len() % 2 != 0 {
-            return Err(format!("`{name}` takes ranges (pairs of values), found {} values", values.len()));
+            return Err(format!(
+                "`{name}` takes ranges (pairs of values), found {} values",
+                values.len()
+            ));
         }
         if count != 0 && values.len() != count {
             return Err(format!("`{name}` takes {count} value(s), found {}", values.len()));

@@ -167,7 +167,7 @@ impl World {
                     // its SYN-ACK completes the handshake.
                     return self.finish_simultaneous_open(sock, &seg);
                 }
-                if !self.establish_child(sock) {
+                if !self.establish_child(sock, &seg) {
                     return;
                 }
             }
@@ -176,6 +176,14 @@ impl World {
                 // off by default); a retransmitted FIN is acknowledged again.
                 if seg.flags.has(Flags::RST) {
                     return self.tcp_done(sock);
+                }
+                // A new SYN for the same 4-tuple (TCP_TW_SYN): with timestamps on, its timestamp
+                // is newer than the old connection's (PAWS), so the TIME_WAIT steps aside and a
+                // listener takes the SYN as a new connection.
+                if seg.flags.has(Flags::SYN) && !seg.flags.has(Flags::ACK) {
+                    let host = s.host;
+                    self.tcp_done(sock);
+                    return self.tcp_input(host, seg);
                 }
                 if seg.flags.has(Flags::FIN) {
                     self.send_ack(sock);
@@ -298,21 +306,14 @@ impl World {
     /// is ignored with `tcp_abort_on_overflow = 0` (Linux's default): the child stays
     /// SYN_RECV and its SYN-ACK retransmissions give the client's ACK another chance later.
     /// Returns whether the child was established.
-    fn establish_child(&mut self, child: SocketId) -> bool {
+    fn establish_child(&mut self, child: SocketId, ack: &Segment) -> bool {
         let c = self.sockets.get(child);
         let listener = c.parent.expect("a SYN_RECV child has a listener");
         let l = self.sockets.get(listener);
         let listen = l.listen.as_ref().expect("listener state");
         if listen.accept_queue.len() as u32 > listen.max_backlog {
-            let segment = crate::packet::SegmentSummary {
-                src: c.remote,
-                dst: c.local,
-                flags: Flags::ACK,
-                seq: c.rcv_nxt,
-                ack: c.snd_nxt,
-                window: 0,
-                len: 0,
-            };
+            let segment = crate::packet::SegmentSummary::from(ack);
+            let host = c.host;
             let abort = self.hosts[c.host.0 as usize].sysctl.tcp_abort_on_overflow;
             let reason = if abort {
                 "accept queue full: handshake ACK answered with a reset (tcp_abort_on_overflow)"
@@ -326,8 +327,9 @@ impl World {
                 reason: reason.to_string(),
             });
             if abort {
-                // tcp_check_req(), embryonic_reset: the client hears a reset and the request goes.
-                self.send_reset_for(child);
+                // tcp_check_req(), embryonic_reset: the ACK is answered as an unknown segment
+                // (tcp_v4_send_reset: RST, seq = its ack) and the request goes.
+                self.reset_unknown(host, ack);
                 self.drop_request(child);
             }
             return false;

@@ -213,11 +213,15 @@ impl World {
         Step::Done(Ok(SysReturn::Value { value: len as i64 }))
     }
 
-    /// `recv()`/`recvfrom()` on a UDP socket (`udp_recvmsg`): the oldest datagram, cut to the
-    /// buffer (the rest is lost, `MSG_TRUNC`); with none queued, a pending error (once), then
+    /// `recv()`/`recvfrom()` on a UDP socket (`udp_recvmsg`): a pending error first (once),
+    /// then the oldest datagram, cut to the buffer (the rest is lost, `MSG_TRUNC`), then
     /// `EAGAIN` or a wait.
     pub(crate) fn udp_recv(&mut self, sock: SocketId, len: usize, with_addr: bool) -> Step {
         let s = self.sockets.get_mut(sock);
+        // __skb_recv_udp(): a pending error (ICMP) is reported before queued datagrams.
+        if let Some(e) = s.error.take() {
+            return Step::Done(Err(e));
+        }
         let udp = s.udp.as_mut().expect("UDP state on a UDP socket");
         if let Some(d) = udp.queue.pop_front() {
             udp.queued_bytes -= d.data.len();
@@ -231,9 +235,6 @@ impl World {
             } else {
                 SysReturn::Data { data }
             }));
-        }
-        if let Some(e) = s.error.take() {
-            return Step::Done(Err(e));
         }
         if s.nonblocking {
             return Step::Done(Err(Errno::EAGAIN));

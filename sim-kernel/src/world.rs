@@ -77,6 +77,8 @@ pub struct World {
     pub(crate) sockets: Sockets,
     pub(crate) epolls: Vec<Option<Epoll>>,
     pub(crate) processes: Vec<Process>,
+    /// Unix-domain sockets (all hosts).
+    pub(crate) unix: crate::unix::UnixTable,
     pub(crate) sink: Box<dyn TraceSink<Event>>,
     pub(crate) tracing: bool,
     /// Timer ids are unique across the run, so a stale timer never matches a reused slot.
@@ -103,6 +105,7 @@ impl World {
             sockets: Sockets::default(),
             epolls: Vec::new(),
             processes: Vec::new(),
+            unix: Default::default(),
             sink: Box::new(NullSink),
             tracing: false,
             last_timer_id: 0,
@@ -194,6 +197,7 @@ impl World {
             perturb: Default::default(),
             port_rng: self.streams.stream(&format!("host:{name}/ports")),
             isn_rng: self.streams.stream(&format!("host:{name}/isn")),
+            unix: crate::unix::HostUnix::new(self.streams.stream(&format!("host:{name}/unix"))),
         });
         self.host_nodes.push(self.topology.add_node(Node::Host(id)));
         Ok(id)
@@ -259,27 +263,35 @@ impl World {
         let p = self.process(parent);
         let (host, fds) = (p.host, p.fds.clone());
         for (_, desc) in fds.iter() {
-            match desc {
-                Desc::Socket(s) => self.sockets.get_mut(s).refs += 1,
-                Desc::Epoll(e) => self.epoll_mut(e).refs += 1,
-                Desc::Unix(u) => self.unix_ref(u),
-                Desc::Stdio => {}
-            }
+            self.desc_ref(desc);
         }
         let child = self.new_process(host, name, fds, Some(parent));
         self.sched.make_runnable(task(child));
         child
     }
 
+    /// Another reference to an open description (`get_file`): a descriptor copied by `fork`
+    /// or `dup`, or one passed with `SCM_RIGHTS`.
+    pub(crate) fn desc_ref(&mut self, desc: Desc) {
+        match desc {
+            Desc::Socket(s) => self.sockets.get_mut(s).refs += 1,
+            Desc::Epoll(e) => self.epoll_mut(e).refs += 1,
+            Desc::Unix(u) => self.unix_ref(u),
+            Desc::Stdio => {}
+        }
+    }
+
     fn new_process(&mut self, host: HostId, name: &str, fds: FdTable, parent: Option<Pid>) -> Pid {
-        // fork() copies the parent's limits.
+        // fork() copies the parent's limits and credentials.
         let nofile = parent.map_or(crate::process::Rlimit::NOFILE_DEFAULT, |p| self.process(p).nofile);
+        let cred = parent.map_or(crate::process::Cred::ROOT, |p| self.process(p).cred);
         let pid = Pid(self.processes.len() as u32 + 1);
         self.processes.push(Process {
             pid,
             host,
             name: name.to_string(),
             fds,
+            cred,
             nofile,
             blocked_in: None,
             blocked_on: None,
@@ -309,6 +321,33 @@ impl World {
     /// `LimitNOFILE=` would (no check: this is setup, not a system call).
     pub fn set_nofile_limit(&mut self, pid: Pid, limit: crate::process::Rlimit) {
         self.process_mut(pid).nofile = limit;
+    }
+
+    /// Declares user `name` with `uid` and `gid` on `host` (an `/etc/passwd` line), for
+    /// [`World::user`] and `process ... as NAME`. root (0) always exists.
+    pub fn add_user(&mut self, host: HostId, name: &str, uid: u32, gid: u32) -> Result<(), SetupError> {
+        let users = &mut self.hosts[host.0 as usize].unix.users;
+        if name == "root" || users.contains_key(name) {
+            return Err(SetupError(format!("user `{name}` is already defined")));
+        }
+        users.insert(name.to_string(), (uid, gid));
+        Ok(())
+    }
+
+    /// The uid and gid of user `name` on `host` (`root` is 0, 0).
+    pub fn user(&self, host: HostId, name: &str) -> Option<(u32, u32)> {
+        if name == "root" {
+            return Some((0, 0));
+        }
+        self.hosts[host.0 as usize].unix.users.get(name).copied()
+    }
+
+    /// Sets `pid`'s user and group before it runs (`process ... as USER`); its children
+    /// inherit them.
+    pub fn set_credentials(&mut self, pid: Pid, uid: u32, gid: u32) {
+        let cred = &mut self.process_mut(pid).cred;
+        cred.uid = uid;
+        cred.gid = gid;
     }
 
     /// The process `pid`.
@@ -396,6 +435,7 @@ impl World {
                 match on {
                     Some(BlockedOn::Socket(s)) => self.sockets.get_mut(s).wait.remove(Waiter::Task(task(pid))),
                     Some(BlockedOn::Epoll(e)) => self.epoll_mut(e).wait.remove(task(pid)),
+                    Some(BlockedOn::Unix(u) | BlockedOn::UnixPeer(u)) => self.unix_unwait(u, task(pid)),
                     None => {}
                 }
                 self.sched.make_runnable(task(pid));

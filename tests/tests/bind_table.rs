@@ -31,14 +31,24 @@ struct Bound {
 #[derive(Clone, Debug)]
 enum Op {
     /// Bind a new socket: protocol, address index, port (0 = any), options.
-    Bind { udp: bool, addr: usize, port: Option<u16>, reuseaddr: bool, reuseport: bool },
+    Bind {
+        udp: bool,
+        addr: usize,
+        port: Option<u16>,
+        reuseaddr: bool,
+        reuseport: bool,
+    },
     /// listen() on the i-th bound TCP socket.
     Listen(usize),
     /// close() the i-th bound socket.
     Close(usize),
 }
 
-const ADDRS: [Ipv4Addr; 3] = [Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)];
+const ADDRS: [Ipv4Addr; 3] = [
+    Ipv4Addr::UNSPECIFIED,
+    Ipv4Addr::new(10, 0, 0, 1),
+    Ipv4Addr::new(10, 0, 0, 2),
+];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -82,12 +92,18 @@ struct Sim {
 impl Sim {
     fn new() -> Sim {
         let mut world = World::new(3);
-        let lan = world.add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, sim_core::Duration::ZERO).unwrap();
+        let lan = world
+            .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, sim_core::Duration::ZERO)
+            .unwrap();
         let h = world.add_host("h").unwrap();
         world.add_addr(h, ADDRS[1].into(), lan).unwrap();
         world.add_addr(h, ADDRS[2].into(), lan).unwrap();
-        world.set_sysctl(h, "net.ipv4.ip_local_port_range", &[i64::from(LOW), i64::from(HIGH)]).unwrap();
-        world.set_sysctl(h, "net.ipv4.ip_local_reserved_ports", &[40002, 40003]).unwrap();
+        world
+            .set_sysctl(h, "net.ipv4.ip_local_port_range", &[i64::from(LOW), i64::from(HIGH)])
+            .unwrap();
+        world
+            .set_sysctl(h, "net.ipv4.ip_local_reserved_ports", &[40002, 40003])
+            .unwrap();
         let pid = world.spawn(h, "p", Instant::ZERO);
         assert_eq!(world.next(None), Next::Run(pid));
         Sim { world, pid }

@@ -2,33 +2,41 @@
 """socksim's oracle: run a scenario on the REAL Linux kernel and check its expectations.
 
 Input: the syntax tree that `socksim check --ast FILE` prints (JSON), plus the source file
-(for line:column in reports). Normally started by `tools/oracle/run FILE`, which runs this
-under `unshare -n` so that it gets a fresh network namespace of its own.
+(for line:column and the expectation text in reports). Normally started by
+`tools/oracle/run FILE`, which runs it under `unshare -n -p -f`: a fresh network namespace (and
+a PID namespace, so that every process it starts dies with it). See tools/oracle/README.md.
 
 What it does, in order:
 
-1. Refuses to run unless it is in a fresh network namespace: only `lo` exists and `lo` is
-   still down (and, when `tools/oracle/run` passed the outer namespace's inode, the inode
-   differs). It never touches the host's real network namespace.
-2. Checks the whole scenario statically and exits 2, before doing anything, if it uses
-   something the oracle cannot do (processes on several hosts, an unknown call or constant, a
-   sysctl outside `net.*`, ...).
-3. Brings `lo` up, adds every address of the (single) host to `lo` as a /32 (/128), writes the
-   host's sysctls to /proc/sys (per network namespace, so the host is not affected).
+1. Checks the whole scenario and exits 2, before doing anything, if it uses something the
+   oracle cannot do (processes on several hosts, an unknown call or constant, Unix-domain
+   sockets, a sysctl outside `net.*`, ...).
+2. Refuses to run unless it is in a fresh network namespace: only `lo` exists and `lo` is
+   still down (and, when tools/oracle/run passed the caller's namespace inode, it differs).
+   It never touches the host's real network namespace.
+3. Brings `lo` up, adds every address of the (single) host to `lo` as a /32 (/128), and
+   writes the host's sysctls to /proc/sys (per network namespace).
 4. Runs every process as a real OS process (os.fork), with only descriptors 0, 1 and 2 open
-   (all on /dev/null), so descriptor numbers match socksim's. A controller (this process)
-   schedules them the way socksim does — one process at a time, in declaration order (first
-   come, first served where socksim would draw from the seed), `sleep` in real time — and
-   detects calls that block in the kernel. `fork NAME { ... }` is a real fork().
-5. Makes the real system calls (through ctypes/libc so that arguments and errno reach the
-   kernel exactly as written; `fcntl` through the fcntl module), prints one line per call in
-   socksim's trace format and compares each inline expectation exactly as socksim does.
+   (all on /dev/null) and RLIMIT_NOFILE as socksim gives it, so descriptor numbers match
+   socksim's. This controller schedules them as socksim does: one process at a time, first
+   come first served where socksim would draw from the seed, `sleep` and `at` in real time,
+   calls that sleep in the kernel reported as `<blocked>` and later `<resumed>`. `fork NAME`
+   is a real fork(). Each process talks to the controller over a Unix socket kept at a
+   descriptor between the soft and hard RLIMIT_NOFILE, out of the scenario's reach.
+5. Makes the real system calls through libc (ctypes), so arguments and errno reach and leave
+   the kernel exactly as written (`fcntl` through the fcntl module), prints one line per call
+   in socksim's trace format, and compares each inline expectation exactly as socksim does.
+
+The constants (names, values, kinds, and the order that decides which name is printed) are
+read from scenarios/src/calls.rs when it is there, so the output follows socksim's.
 
 Exit status: 0 every expectation held; 1 at least one failed (or the kernel refused the
-setup, e.g. a sysctl value); 2 the oracle cannot run this scenario (the reason is printed).
+world's setup, e.g. a sysctl value); 2 the oracle cannot run this scenario (the reason is
+printed).
 """
 
 import argparse
+import ast as pyast
 import ctypes
 import errno as errno_mod
 import fcntl
@@ -37,6 +45,7 @@ import ipaddress
 import json
 import os
 import platform
+import re
 import select
 import selectors
 import signal
@@ -73,6 +82,7 @@ class SetupRefused(Exception):
 
 CONSTANTS = [
     ("AF_INET", 2, "Domain"),
+    ("AF_UNSPEC", 0, "SockAddr"),
     ("AF_INET6", 10, "Domain"),
     ("AF_UNIX", 1, "Domain"),
     ("AF_LOCAL", 1, "Domain"),
@@ -84,6 +94,7 @@ CONSTANTS = [
     ("IPPROTO_TCP", 6, "Protocol"),
     ("IPPROTO_UDP", 17, "Protocol"),
     ("IPPROTO_IP", 0, "Protocol"),
+    ("SOL_IP", 0, "Level"),
     ("SOL_SOCKET", 1, "Level"),
     ("IPPROTO_IPV6", 41, "Level"),
     ("SO_REUSEADDR", 2, "OptName"),
@@ -91,6 +102,8 @@ CONSTANTS = [
     ("SO_ERROR", 4, "OptName"),
     ("SO_TYPE", 3, "OptName"),
     ("SO_ACCEPTCONN", 30, "OptName"),
+    ("SO_PASSCRED", 16, "OptName"),
+    ("SO_PEERCRED", 17, "OptName"),
     ("SO_LINGER", 13, "OptName"),
     ("SO_SNDBUF", 7, "OptName"),
     ("SO_RCVBUF", 8, "OptName"),
@@ -119,13 +132,69 @@ CONSTANTS = [
     ("SHUT_WR", 1, "How"),
     ("SHUT_RDWR", 2, "How"),
 ]
+
+
+def _eval_const(expr):
+    """The value of a constant expression as calls.rs writes it (`0o4000`, `1 << 28`,
+    `SOCK_NONBLOCK`), or None."""
+    names = {"SOCK_NONBLOCK": 0o4000, "SOCK_CLOEXEC": 0o2000000}
+
+    def ev(node):
+        if isinstance(node, pyast.Expression):
+            return ev(node.body)
+        if isinstance(node, pyast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, pyast.Name) and node.id in names:
+            return names[node.id]
+        if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub):
+            return -ev(node.operand)
+        if isinstance(node, pyast.BinOp):
+            a, b = ev(node.left), ev(node.right)
+            ops = {pyast.LShift: lambda: a << b, pyast.BitOr: lambda: a | b, pyast.Add: lambda: a + b}
+            if type(node.op) in ops:
+                return ops[type(node.op)]()
+        raise ValueError(expr)
+
+    try:
+        return ev(pyast.parse(expr.strip(), mode="eval"))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def load_constants():
+    """socksim's own constant table (names, values, kinds, in its order), read from
+    scenarios/src/calls.rs beside this tool, so that the names the oracle prints follow
+    socksim's; None if it cannot be read, and the embedded copy above is used."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scenarios", "src", "calls.rs")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    start = text.find("pub const CONSTANTS")
+    end = text.find("];", start)
+    if start < 0 or end < 0:
+        return None
+    entries = []
+    for m in re.finditer(r'\b(?:c|later)\(\s*"([A-Za-z0-9_]+)"\s*,\s*([^,]+?)\s*,\s*([A-Za-z]+)\s*[,)]',
+                         text[start:end]):
+        value = _eval_const(m.group(2))
+        if value is None:
+            return None
+        entries.append((m.group(1), value, m.group(3)))
+    return entries or None
+
+
+CONSTANTS = load_constants() or CONSTANTS
 CONST_BY_NAME = {name: (value, kind) for name, value, kind in CONSTANTS}
 
 # Constants the oracle cannot pass to the kernel the way socksim means them.
 UNSUPPORTED_CONSTANTS = {
-    "SO_LINGER": "SO_LINGER takes a struct linger, not an integer",
-    "AF_UNIX": "Unix-domain addresses have no syntax the oracle knows",
-    "AF_LOCAL": "Unix-domain addresses have no syntax the oracle knows",
+    "AF_UNIX": "Unix-domain sockets would need the host's file system; the oracle does not run them",
+    "AF_LOCAL": "Unix-domain sockets would need the host's file system; the oracle does not run them",
+    "SOCK_SEQPACKET": "SOCK_SEQPACKET exists only for Unix-domain sockets here",
+    "SO_PASSCRED": "a Unix-domain option",
+    "SO_PEERCRED": "a Unix-domain option (struct ucred)",
 }
 
 
@@ -143,7 +212,7 @@ def _cross_check_constants():
         "SHUT_WR": socket.SHUT_WR, "IPPROTO_TCP": socket.IPPROTO_TCP,
     }
     for name, value in checks.items():
-        if CONST_BY_NAME[name][0] != value:
+        if name in CONST_BY_NAME and CONST_BY_NAME[name][0] != value:
             raise SystemExit(f"oracle: internal error: {name} is {value} here, not {CONST_BY_NAME[name][0]}")
 
 
@@ -177,6 +246,8 @@ CALLS = {
     "connect": (["Fd", "SockAddr"], 0),
     "send": (["Fd", "Payload"], 0),
     "recv": (["Fd", "Int"], 0),
+    "sendto": (["Fd", "Payload", "SockAddr"], 0),
+    "recvfrom": (["Fd", "Int"], 0),
     "shutdown": (["Fd", "How"], 0),
     "close": (["Fd"], 0),
     "getsockname": (["Fd"], 0),
@@ -264,6 +335,8 @@ def ip_text(ip):
 
 def sockaddr_text(addr):
     """(ip, port, scope) as Rust's SocketAddr Display prints it."""
+    if addr is None:
+        return "AF_UNSPEC"
     ip, port, scope = addr
     if isinstance(ip, ipaddress.IPv6Address):
         s = ip_text(ip)
@@ -271,6 +344,23 @@ def sockaddr_text(addr):
             s += f"%{scope}"
         return f"[{s}]:{port}"
     return f"{ip}:{port}"
+
+
+def normalize_detail(text):
+    """What socksim compares bracket details by (render::normalize_detail): whitespace runs
+    become one space between tokens, and vanish next to `,`, `|` and `=`."""
+    out = ""
+    blank = False
+    for c in text:
+        if c.isspace():
+            blank = True
+            continue
+        punct = c in ",|="
+        if blank and not punct and out and not out.endswith((",", "|", "=")):
+            out += " "
+        blank = False
+        out += c
+    return out
 
 
 def vtime_text(ns):
@@ -305,7 +395,7 @@ class Ret:
             return len(self.events)
         if self.kind == "accepted":
             return self.fd
-        if self.kind == "data":
+        if self.kind in ("data", "datafrom"):
             return len(self.data)
         raise AssertionError(self.kind)
 
@@ -333,6 +423,9 @@ class Ret:
             return f"{self.value()} [{self.detail()}]"
         if self.kind == "data":
             return "0" if not self.data else f"{len(self.data)} {quote(self.data)}"
+        if self.kind == "datafrom":
+            head = "0" if not self.data else f"{len(self.data)} {quote(self.data)}"
+            return f"{head} ({sockaddr_text(self.addr)})"
         raise AssertionError(self.kind)
 
 
@@ -367,7 +460,11 @@ def one_key(node, what):
 
 
 def ip_spec(node):
-    """Returns ('v4', [Num x4]) or ('v6', IPv6Address)."""
+    """Returns ('v4', [Num x4]) or ('v6', IPv6Address) for an address or address pattern."""
+    if isinstance(node, dict) and len(node) == 1 and "Inet" in node:
+        node = node["Inet"]  # AddrMatch::Inet(AddrPattern)
+    if isinstance(node, dict) and len(node) == 1 and "Unix" in node:
+        raise Unsupported("Unix-domain address patterns are not supported by the oracle")
     if "octets" in node:
         return "v4", node["octets"]
     if "ip" in node:
@@ -449,8 +546,8 @@ class StaticCheck:
                     self.problems.append(str(e))
             if tag not in ("Name", "Num", "Size", "Str", "Inet", "Flags"):
                 self.problems.append(f"{name}(): argument kind {tag} is not supported")
-            if i < len(params) and params[i] == "SockAddr" and tag != "Inet":
-                self.problems.append(f"{name}(): only IPv4/IPv6 socket addresses are supported")
+            if i < len(params) and params[i] == "SockAddr" and tag != "Inet" and (tag, val) != ("Name", "AF_UNSPEC"):
+                self.problems.append(f"{name}(): only IPv4/IPv6 socket addresses (and AF_UNSPEC) are supported")
         exp = c.get("expect")
         if exp:
             for alt in exp["alternatives"]:
@@ -492,6 +589,8 @@ SYS = {
     "connect": _proto("connect", c_int, c_int, c_void_p, c_uint),
     "send": _proto("send", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
     "recv": _proto("recv", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
+    "sendto": _proto("sendto", c_ssize_t, c_int, c_void_p, c_size_t, c_int, c_void_p, c_uint),
+    "recvfrom": _proto("recvfrom", c_ssize_t, c_int, c_void_p, c_size_t, c_int, c_void_p, ctypes.POINTER(c_uint)),
     "shutdown": _proto("shutdown", c_int, c_int, c_int),
     "close": _proto("close", c_int, c_int),
     "getsockname": _proto("getsockname", c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
@@ -524,6 +623,8 @@ def sys_call(name, *args):
 
 
 def make_sockaddr(family_tag, ip, port):
+    if family_tag == "unspec":
+        return bytes(16)  # a sockaddr whose family is AF_UNSPEC (0), as C programs pass it
     if family_tag == "v4":
         return struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + ip.packed + bytes(8)
     return struct.pack("=H", socket.AF_INET6) + struct.pack("!H", port) + bytes(4) + ip.packed + bytes(4)
@@ -770,6 +871,8 @@ class Runner:
 
     def sockaddr(self, arg):
         tag, val = one_key(arg["kind"], "argument")
+        if (tag, val) == ("Name", "AF_UNSPEC"):
+            return "unspec", None, 0
         if tag != "Inet":
             raise Unsupported("expected a socket address")
         fam, ip = ip_spec(val)
@@ -828,7 +931,7 @@ class Runner:
             fd = ctypes.c_int(fd).value
         if name in ("bind", "connect"):
             fam, ip, port = self.sockaddr(args[1])
-            addr_text = sockaddr_text((ip, port, 0))
+            addr_text = sockaddr_text(None if fam == "unspec" else (ip, port, 0))
             sa = make_sockaddr(fam, ip, port)
 
             def run():
@@ -873,7 +976,7 @@ class Runner:
                 return Ret("addr", addr=parse_sockaddr(buf.raw, ln.value))
 
             return f"{name}({fd})", run, False
-        if name == "send":
+        if name in ("send", "sendto"):
             tag, val = one_key(args[1]["kind"], "payload")
             if tag == "Str":
                 data = val.encode("utf-8")
@@ -883,14 +986,22 @@ class Runner:
                 data = bytes(n)
                 shown = size_text(n)
 
+            if name == "sendto":
+                fam, ip, port = self.sockaddr(args[2])
+                sa = make_sockaddr(fam, ip, port)
+                shown += ", " + sockaddr_text(None if fam == "unspec" else (ip, port, 0))
+
             def run():
                 if fd == CTRL_FD:
                     return err(errno_mod.EBADF)
                 buf = ctypes.create_string_buffer(data, len(data))
-                return self.r_value(sys_call("send", fd, buf, len(data), MSG_NOSIGNAL))
+                if name == "send":
+                    return self.r_value(sys_call("send", fd, buf, len(data), MSG_NOSIGNAL))
+                sab = ctypes.create_string_buffer(sa, len(sa))
+                return self.r_value(sys_call("sendto", fd, buf, len(data), MSG_NOSIGNAL, sab, len(sa)))
 
-            return f"send({fd}, {shown})", run, False
-        if name == "recv":
+            return f"{name}({fd}, {shown})", run, False
+        if name in ("recv", "recvfrom"):
             n = max(0, int_(1))
 
             def run():
@@ -898,12 +1009,19 @@ class Runner:
                     return err(errno_mod.EBADF)
                 cap = min(n, 64 << 20)
                 buf = ctypes.create_string_buffer(max(cap, 1))
-                r, e = sys_call("recv", fd, buf, cap, 0)
+                if name == "recv":
+                    r, e = sys_call("recv", fd, buf, cap, 0)
+                    return err(e) if e else Ret("data", data=buf.raw[:r])
+                sab = ctypes.create_string_buffer(128)
+                ln = c_uint(128)
+                r, e = sys_call("recvfrom", fd, buf, cap, 0, sab, ctypes.byref(ln))
                 if e:
                     return err(e)
-                return Ret("data", data=buf.raw[:r])
+                if ln.value == 0:  # no sender address (a connected stream socket)
+                    return Ret("data", data=buf.raw[:r])
+                return Ret("datafrom", data=buf.raw[:r], addr=parse_sockaddr(sab.raw, ln.value))
 
-            return f"recv({fd}, {n})", run, n > 0 and self.would_block(fd, "recv")
+            return f"{name}({fd}, {n})", run, self.would_block(fd, "recv")
         if name == "shutdown":
             how = {0: 0, 1: 1}.get(int_(1), 2)
             shown = ["SHUT_RD", "SHUT_WR", "SHUT_RDWR"][how]
@@ -915,6 +1033,12 @@ class Runner:
             def run():
                 if fd == CTRL_FD:
                     return err(errno_mod.EBADF)
+                if (level, opt) == (1, 13):
+                    # SO_LINGER takes a struct linger; socksim's integer form: a negative value
+                    # turns lingering off, N >= 0 turns it on with a timeout of N seconds.
+                    lg = struct.pack("=ii", 1 if value >= 0 else 0, max(0, min(value, 2**31 - 1)))
+                    b = ctypes.create_string_buffer(lg, len(lg))
+                    return self.r_value(sys_call("setsockopt", fd, level, opt, b, len(lg)))
                 v = ctypes.c_int(ctypes.c_int(value).value)
                 return self.r_value(sys_call("setsockopt", fd, level, opt, ctypes.byref(v), 4))
 
@@ -926,6 +1050,14 @@ class Runner:
             def run():
                 if fd == CTRL_FD:
                     return err(errno_mod.EBADF)
+                if (level, opt) == (1, 13):
+                    b = ctypes.create_string_buffer(8)
+                    ln = c_uint(8)
+                    r, e = sys_call("getsockopt", fd, level, opt, b, ctypes.byref(ln))
+                    if e:
+                        return err(e)
+                    onoff, secs = struct.unpack("=ii", b.raw)
+                    return Ret("optval", name=opt, v=secs if onoff else -1)  # socksim's integer form
                 v = ctypes.c_int(0)
                 ln = c_uint(4)
                 r, e = sys_call("getsockopt", fd, level, opt, ctypes.byref(v), ctypes.byref(ln))
@@ -1055,12 +1187,12 @@ class Runner:
             elif tag == "Value":
                 ok = ret.kind != "error" and ret.value() == self.num(val["value"])
                 if ok and val.get("data") is not None:
-                    ok = ret.kind == "data" and ret.data == val["data"].encode("utf-8")
+                    ok = ret.kind in ("data", "datafrom") and ret.data == val["data"].encode("utf-8")
                 if ok and val.get("detail") is not None:
                     got = ret.detail()
-                    ok = got is not None and "".join(got.split()) == val["detail"]
+                    ok = got is not None and normalize_detail(got) == val["detail"]
                 if ok and val.get("addr") is not None:
-                    ok = ret.kind == "accepted" and self.addr_matches(val["addr"], ret.addr)
+                    ok = ret.kind in ("accepted", "datafrom") and self.addr_matches(val["addr"], ret.addr)
             elif tag == "Addr":
                 ok = ret.kind == "addr" and self.addr_matches(val, ret.addr)
             else:
@@ -1072,6 +1204,8 @@ class Runner:
     def addr_matches(self, pattern, addr):
         ip, port, _ = addr
         fam, want = ip_spec(pattern)
+        if isinstance(pattern, dict) and "Inet" in pattern and len(pattern) == 1:
+            pattern = pattern["Inet"]
         if fam == "v4":
             if not isinstance(ip, ipaddress.IPv4Address):
                 return False
@@ -1107,8 +1241,8 @@ class Proc:
         self.inbox = deque()
         self.rbuf = b""
         self.blocked_line = None
-        self.blocked_kind = None
         self.blocked_since = None
+        self.call_started = None  # real time the blocked call was made
 
 
 class Controller:
@@ -1129,7 +1263,6 @@ class Controller:
         self.seq = 0
         self.checked = 0
         self.failures = []
-        self.unsupported = None
         self.width = 0
         self.sel = selectors.DefaultSelector()
         self.listener = None
@@ -1142,8 +1275,7 @@ class Controller:
     def out(self, label, text):
         pad = max(self.width, len(label))
         self.width = pad
-        sys.stdout.write(f"{vtime_text(self.vt)} {label:<{pad}}  {text}\n")
-        sys.stdout.flush()
+        write_out(f"{vtime_text(self.vt)} {label:<{pad}}  {text}\n")
 
     # -- channel
 
@@ -1231,7 +1363,33 @@ class Controller:
         self.width = max(self.width, len(p.label))
         return p
 
+    def label_width(self):
+        """The widest label the run can print: declared processes and fork names (with room for
+        loop variables), with pids of as many digits as there can be processes."""
+        decls = self.sc.get("processes", [])
+        names = []
+
+        def walk(stmts, host):
+            for st in stmts:
+                kind = st["kind"]
+                if isinstance(kind, dict) and len(kind) == 1:
+                    tag, val = next(iter(kind.items()))
+                    if tag == "Fork":
+                        parts = val["name"]["parts"]
+                        names.append((host, "".join(v if k == "Lit" else "99" for k, v in
+                                                    (next(iter(x.items())) for x in parts))))
+                        walk(val["body"], host)
+                    elif tag in ("Repeat", "For"):
+                        walk(val["body"], host)
+
+        for d in decls:
+            names.append((d["host"]["name"], d["name"]["name"]))
+            walk(d["body"], d["host"]["name"])
+        digits = len(str(max(1, len(names) * 10)))
+        return max((len(f"{h}/{n}[]") + digits for h, n in names), default=0)
+
     def spawn_declared(self):
+        self.width = self.label_width()
         decls = self.sc.get("processes", [])
         for d in decls:
             self.new_proc(d["host"]["name"], d["name"]["name"])
@@ -1277,6 +1435,7 @@ class Controller:
     def step(self, p):
         self.send(p, {"op": "go"})
         call_line = None
+        predicted = False
         deadline = None
         while True:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -1288,6 +1447,10 @@ class Controller:
                 p.state = "blocked"
                 p.blocked_line = call_line
                 p.blocked_since = self.vt
+                if not predicted and self.scale > 0:
+                    # Nothing else ran while we waited to see whether it blocks: that time
+                    # passed for the kernel's timers too.
+                    self.vt += int((time.monotonic() - p.call_started) / self.scale * 1e9)
                 return
             t = msg["t"]
             if t == "note":
@@ -1297,7 +1460,9 @@ class Controller:
                 self.send(p, {"op": "ok"})
             elif t == "start":
                 call_line = msg["line"]
-                grace = self.args.block_grace_predicted if msg["predict"] else self.args.block_grace
+                predicted = msg["predict"]
+                p.call_started = time.monotonic()
+                grace = self.args.block_grace_predicted if predicted else self.args.block_grace
                 deadline = time.monotonic() + grace
             elif t == "done":
                 self.finish_call(p, msg, resumed=False)
@@ -1349,9 +1514,8 @@ class Controller:
 
     def collect_resumed(self):
         """Blocked processes whose call returned: print them (in pid order) and run them."""
-        for p in sorted(self.procs.values(), key=lambda q: q.vpid):
-            if p.state != "blocked" or not p.inbox:
-                continue
+        woken = [p for p in sorted(self.procs.values(), key=lambda q: q.vpid) if p.state == "blocked" and p.inbox]
+        for p in woken:
             msg = p.inbox.popleft()
             if msg["t"] == "eof":
                 raise RuntimeError(f"{p.label} went away")
@@ -1396,8 +1560,7 @@ class Controller:
         indent = " " * (self.width + 11)
         for line in text.rstrip("\n").split("\n"):
             if line:
-                sys.stdout.write(f"{indent}{line}\n")
-        sys.stdout.flush()
+                write_out(f"{indent}{line}\n")
 
     # -- the run (scenarios/src/run.rs)
 
@@ -1442,16 +1605,15 @@ class Controller:
                 left = deadline - time.monotonic()
                 if left > 0:
                     time.sleep(left)
-            elapsed = time.monotonic() - began
             if woke:
-                advance = int(elapsed / self.scale * 1e9) if self.scale > 0 else 0
-                self.vt += advance
+                # Virtual time moves on by the (scaled) time we were idle, up to the next sleeper.
+                if self.scale > 0:
+                    self.vt += int((time.monotonic() - began) / self.scale * 1e9)
                 if target is not None:
                     self.vt = min(self.vt, target)
                 self.collect_resumed()
                 continue
             if target is None:
-                self.vt += int(elapsed * 1e9)
                 break
             self.vt = max(self.vt, target)
             while self.sleepers and self.sleepers[0][0] <= self.vt:
@@ -1464,16 +1626,15 @@ class Controller:
     def finish(self):
         blocked = [p for p in self.procs.values() if p.state == "blocked"]
         failed = len(self.failures)
-        sys.stdout.write("== summary (real kernel) ==\n")
-        sys.stdout.write(f"kernel:       Linux {platform.release()} (unshare -n)\n")
-        sys.stdout.write(f"ended:        {vtime_text(self.vt)} ({self.ended_reason})\n")
-        sys.stdout.write(f"expectations: {self.checked} checked, {self.checked - failed} held, {failed} failed\n")
+        write_out("== summary (real kernel) ==\n")
+        write_out(f"kernel:       Linux {platform.release()} (unshare -n)\n")
+        write_out(f"ended:        {vtime_text(self.vt)} ({self.ended_reason})\n")
+        write_out(f"expectations: {self.checked} checked, {self.checked - failed} held, {failed} failed\n")
         if not blocked:
-            sys.stdout.write("blocked:      none\n")
+            write_out("blocked:      none\n")
         for i, p in enumerate(blocked):
             head = "blocked:     " if i == 0 else "             "
-            sys.stdout.write(f"{head} {p.host}/{p.name}[{p.vpid}] in {p.blocked_line}\n")
-        sys.stdout.flush()
+            write_out(f"{head} {p.host}/{p.name}[{p.vpid}] in {p.blocked_line}\n")
         for line, col, call, expected, got in self.failures:
             sys.stderr.write(f"{self.source_name}:{line}:{col}: expectation failed: `{call}` expected {expected}, "
                              f"got = {got} (real kernel)\n")
@@ -1495,6 +1656,23 @@ class Controller:
 
 
 _KEEP = []  # objects owning descriptors: never collected (runners must not close them)
+_STDOUT_OPEN = [True]
+
+
+def write_out(text):
+    """Prints a trace line; if standard output was closed (`| head`), the run goes on quietly
+    so that every process is still cleaned up."""
+    if not _STDOUT_OPEN[0]:
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _STDOUT_OPEN[0] = False
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
 
 
 def start_runner(vpid, host, name, body, source, address, args):
@@ -1590,6 +1768,11 @@ def setup_world(scenario):
     for s in host.get("sysctls", []):
         name = s["name"]["name"]
         values = " ".join(str(v) for v in s["values"])
+        if name == "net.ipv4.ip_local_reserved_ports":
+            # socksim's AST holds (low, high) pairs; the kernel reads a list "a-b,c-d"
+            # (proc_do_large_bitmap).
+            v = s["values"]
+            values = ",".join(f"{v[i]}-{v[i + 1]}" for i in range(0, len(v) - 1, 2))
         path = "/proc/sys/" + name.replace(".", "/")
         try:
             with open(path, "w") as f:
@@ -1620,6 +1803,7 @@ def main():
     ap.add_argument("--reuse-netns", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     _cross_check_constants()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_FAILED))
 
     with open(args.ast) as f:
         scenario = json.load(f)
@@ -1653,10 +1837,9 @@ def main():
         limits = f"{soft}/{hard}"
         if (soft, hard) != SOCKSIM_NOFILE:
             limits += f" (socksim: {SOCKSIM_NOFILE[0]}/{SOCKSIM_NOFILE[1]}; the inherited hard limit is {inherited[1]})"
-    print(f"# oracle: Linux {platform.release()}, fresh netns; host {info.get('host', '-')}: "
-          + ", ".join(["lo up"] + info["notes"])
-          + f"; RLIMIT_NOFILE {limits}")
-    sys.stdout.flush()
+    write_out(f"# oracle: Linux {platform.release()}, fresh netns; host {info.get('host', '-')}: "
+              + ", ".join(["lo up"] + info["notes"])
+              + f"; RLIMIT_NOFILE {limits}\n")
 
     ctl = Controller(scenario, source, name, args, info)
     try:

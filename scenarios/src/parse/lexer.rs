@@ -8,7 +8,7 @@
 //!   (`40000..40009`) and dotted sysctl names are all single words, whose insides
 //!   [`super::words`] parses according to where they stand;
 //! - **strings**: `"..."` with the escapes `\" \\ \n \t \0 \xHH`, decoded;
-//! - **punctuation**: one of `( ) { } , = | /`.
+//! - **punctuation**: one of `( ) { } , = | / [ ] @`.
 //!
 //! Spaces, tabs and carriage returns separate tokens; `#` outside a string starts a comment
 //! that runs to the end of the line.
@@ -121,7 +121,7 @@ impl Token<'_> {
 }
 
 /// The punctuation characters.
-const PUNCTUATION: [char; 10] = ['(', ')', '{', '}', ',', '=', '|', '/', '[', ']'];
+const PUNCTUATION: [char; 11] = ['(', ')', '{', '}', ',', '=', '|', '/', '[', ']', '@'];
 
 /// Whether `c` may appear in a word.
 pub(crate) fn is_word_char(c: char) -> bool {
@@ -211,7 +211,6 @@ fn token<'s>(input: &mut Input<'s>) -> PResult<Option<Token<'s>>> {
     let bad = Span::new(start, start + c.len_utf8());
     let d = Diagnostic::error(format!("unexpected character {c:?}"), bad, "not part of any token");
     cut(match c {
-        '@' => d.with_help("abstract Unix socket names are not supported yet"),
         '\'' => d.with_help("strings use double quotes: \"text\""),
         _ => d.with_help("names are ASCII letters, digits and `_`; other text goes in a \"string\""),
     })

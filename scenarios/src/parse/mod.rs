@@ -648,9 +648,18 @@ fn user(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<UserDecl, Diagnostic>
     let name = world_name(c.expect_word("a user name, as in `user alice 1000`")?)?;
     let id = |c: &mut Cursor<'_, '_>, what: &str| -> Result<u32, Diagnostic> {
         let token = c.expect_word(what)?;
-        let v = words::run(token, words::unsigned, what, "ids are whole numbers from 0 to 4294967294")?;
+        let v = words::run(
+            token,
+            words::unsigned,
+            what,
+            "ids are whole numbers from 0 to 4294967294",
+        )?;
         u32::try_from(v).ok().filter(|&v| v != u32::MAX).ok_or_else(|| {
-            Diagnostic::error(format!("id {v} is out of range"), token.span, "ids go from 0 to 4294967294")
+            Diagnostic::error(
+                format!("id {v} is out of range"),
+                token.span,
+                "ids go from 0 to 4294967294",
+            )
         })
     };
     let uid = id(c, "a user id, as in `user alice 1000`")?;
@@ -688,13 +697,22 @@ fn sysctl(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<SysctlDecl, Diagnos
         if let Some((low, high)) = token.text.split_once('-').filter(|(l, _)| !l.is_empty()) {
             for part in [low, high] {
                 let v: i64 = part.parse().map_err(|_| {
-                    Diagnostic::error(format!("`{}` is not a port range", token.text), token.span, "expected `LOW-HIGH`")
+                    Diagnostic::error(
+                        format!("`{}` is not a port range", token.text),
+                        token.span,
+                        "expected `LOW-HIGH`",
+                    )
                 })?;
                 values.push(v);
             }
             continue;
         }
-        let value = words::run(token, words::int, "an integer value", "sysctl values are integers separated by spaces")?;
+        let value = words::run(
+            token,
+            words::int,
+            "an integer value",
+            "sysctl values are integers separated by spaces",
+        )?;
         if name.name == "net.ipv4.ip_local_reserved_ports" {
             values.push(value);
         }
@@ -943,6 +961,19 @@ fn word_arg(token: &Token<'_>) -> Result<ArgKind, Diagnostic> {
             )
             .with_help(format!("add a port: `{text}:80` (or `{text}:0` for any)")));
         }
+        // A leading zero means octal, as in C: `chmod("/run/app.sock", 0777)`.
+        if text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) {
+            return i64::from_str_radix(text, 8)
+                .map(|v| ArgKind::Num(Num::Lit(v)))
+                .map_err(|_| {
+                    Diagnostic::error(
+                        format!("`{text}` is not an octal number"),
+                        token.span,
+                        "digits 8 and 9 are not octal",
+                    )
+                    .with_help("a number with a leading zero is octal, as in C: `0755`")
+                });
+        }
         return num(token, "a number").map(ArgKind::Num);
     }
     if first.is_ascii_alphabetic() || first == '_' {
@@ -1012,7 +1043,7 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
     let first = token.text.chars().next().unwrap_or(' ');
     if token.text.contains(':') {
         c.bump();
-        return addr_pattern(token).map(|p| Outcome::Addr(AddrMatch::Inet(p)));
+        return addr_pattern(token).map(|p| Outcome::Addr(AddrMatch::Inet(Box::new(p))));
     }
     if !(first.is_ascii_digit() || first == '-' || first == '$') {
         let d = Diagnostic::error(
@@ -1066,7 +1097,7 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
         Some(open) => {
             let pattern = match unix_pattern(c)? {
                 Some(p) => AddrMatch::Unix(p),
-                None => AddrMatch::Inet(addr_pattern(c.expect_word("an address like `10.0.0.2:*`")?)?),
+                None => AddrMatch::Inet(Box::new(addr_pattern(c.expect_word("an address like `10.0.0.2:*`")?)?)),
             };
             c.expect_punct(')', "`)`")
                 .map_err(|d| d.with_secondary(open, "opened here"))?;

@@ -4,7 +4,7 @@ use super::*;
 use crate::ast::{AddrPattern, InetAddr, IpSpec, PortPattern, Template, TemplatePart};
 
 /// The "Processes" example of the language design, with the world declarations it needs
-/// (minus `as alice`: users are not supported yet).
+/// (with `alice` declared on the client).
 const EXAMPLE: &str = r#"# The example of scenario-language.md, "Processes".
 scenario "one client, one server"
 seed 7
@@ -17,6 +17,7 @@ host server 10.0.0.1 on lan             # one-line form
 host client {
     addr 10.0.0.2 on lan
     sysctl net.ipv4.ip_local_port_range = 40000 40009
+    user alice 1000
 }
 
 process server/httpd {                   # HOST/NAME; starts at t=0 as root
@@ -31,7 +32,7 @@ process server/httpd {                   # HOST/NAME; starts at t=0 as root
     }
 }
 
-process client/curl at 1ms {    # start time
+process client/curl at 1ms as alice {    # start time, user
     s = socket(AF_INET, SOCK_STREAM)
     connect(s, 10.0.0.1:80) = 0
     getsockname(s) = 10.0.0.2:40000..40009
@@ -87,7 +88,15 @@ fn parses_the_design_example() {
     assert_eq!(text(EXAMPLE, server.addrs[0].span), "10.0.0.1 on lan");
     assert_eq!(text(EXAMPLE, server.addrs[0].network.span), "lan");
     assert!(text(EXAMPLE, client.span).starts_with("host client {"));
-    assert!(text(EXAMPLE, client.span).ends_with("40009\n}"));
+    assert!(text(EXAMPLE, client.span).ends_with("1000\n}"));
+    assert_eq!(
+        (
+            client.users[0].name.name.as_str(),
+            client.users[0].uid,
+            client.users[0].gid
+        ),
+        ("alice", 1000, 1000)
+    );
     assert_eq!(client.addrs[0].addr, std::net::Ipv4Addr::new(10, 0, 0, 2));
     assert_eq!(text(EXAMPLE, client.addrs[0].span), "addr 10.0.0.2 on lan");
     let [range] = client.sysctls.as_slice() else { panic!() };
@@ -170,14 +179,15 @@ fn parses_the_design_example() {
         (curl.host.name.as_str(), curl.name.name.as_str(), curl.start_ns),
         ("client", "curl", 1_000_000)
     );
-    assert_eq!(text(EXAMPLE, curl.span), "process client/curl at 1ms");
+    assert_eq!(text(EXAMPLE, curl.span), "process client/curl at 1ms as alice");
+    assert_eq!(curl.user.as_ref().map(|u| u.name.as_str()), Some("alice"));
     let (_, _, expect) = call_of(&curl.body[2]);
     assert_eq!(
         expect.as_ref().unwrap().alternatives,
-        [Outcome::Addr(AddrPattern {
+        [Outcome::Addr(AddrMatch::Inet(Box::new(AddrPattern {
             ip: IpSpec::V4([lit(10), lit(0), lit(0), lit(2)]),
             port: PortPattern::Range(lit(40000), lit(40009))
-        })]
+        })))]
     );
     let (_, call, _) = call_of(&curl.body[3]);
     assert_eq!(call.args[1].kind, ArgKind::Str("hello".into()));
@@ -270,10 +280,10 @@ fn parses_every_statement_form() {
         [Outcome::Value {
             value: lit(4),
             data: None,
-            addr: Some(AddrPattern {
+            addr: Some(AddrMatch::Inet(Box::new(AddrPattern {
                 ip: IpSpec::V4([lit(10), lit(0), lit(0), lit(2)]),
                 port: PortPattern::Any
-            }),
+            }))),
             detail: None,
         }]
     );
@@ -577,14 +587,20 @@ fn errors_point_at_the_text() {
         ("hots a 10.0.0.1 on lan".into(), "t.scn:1:1", "did you mean `host`?"),
         ("(".into(), "t.scn:1:1", "expected a declaration, found `(`"),
         (
-            "process a/b at 1ms as alice {".into(),
-            "t.scn:1:20",
-            "expected `{`, found `as`",
+            "process a/b at 1ms as alice at 2ms {".into(),
+            "t.scn:1:29",
+            "expected `{`, found `at`",
+        ),
+        ("process a/b as 7 {".into(), "t.scn:1:16", "expected a name, found `7`"),
+        (
+            "host h {\n  user alice\n}".into(),
+            "t.scn:2:13",
+            "expected a user id, as in `user alice 1000`, found end of line",
         ),
         (
-            "process a/b as alice {".into(),
-            "t.scn:1:13",
-            "users and permissions are not supported yet",
+            "host h {\n  user alice 4294967295\n}".into(),
+            "t.scn:2:14",
+            "id 4294967295 is out of range",
         ),
         (
             "process a b {".into(),
@@ -599,7 +615,7 @@ fn errors_point_at_the_text() {
         (
             "host h {\n  route default via 10.0.0.254\n}".into(),
             "t.scn:2:3",
-            "expected `addr`, `sysctl` or `}`, found `route`",
+            "expected `addr`, `sysctl`, `user` or `}`, found `route`",
         ),
         (
             "host h {\n  adr 10.0.0.1 on lan\n}".into(),

@@ -1,0 +1,486 @@
+//! Property testing: [`proptest`] strategies for small worlds and socket programs, and a runner
+//! that checks invariants after every step (cargo feature `proptest`).
+//!
+//! * [`topology`] generates a few hosts on one or two networks, each host with one or two
+//!   addresses and sometimes a tiny ephemeral port range (so that port exhaustion happens);
+//! * [`processes`] generates, for a topology, a few processes making sequences of `socket`,
+//!   `bind`, `listen`, `connect`, `accept`, `send`, `recv` and `close` calls on the
+//!   descriptors they have (plus a `sleep` now and then);
+//! * [`scenario`] puts both together. A [`GenScenario`] prints as scenario text
+//!   ([`GenScenario::text`]) — what a failing case shrinks to, and what you can paste into a
+//!   file and `socksim run` — and loads into an [`ast::Scenario`] ([`GenScenario::load`]);
+//! * [`check_run`] runs one with [`RunOptions::check_invariants`] (the kernel's own
+//!   consistency checks after every step) and calls *your* invariant on the world before every
+//!   step and at the end. A broken invariant is an error naming the step.
+//!
+//! Calls carry no expectations: whatever they return is recorded, and only the invariants
+//! judge the run. Every generated scenario ends by `until 5s` of virtual time.
+//!
+//! ## Example: property-testing your own invariant
+//!
+//! "On one host, no two connected sockets have the same local address and peer" (the
+//! established table is keyed by the 4-tuple, so two entries with one key would be a kernel
+//! bug), checked on the `ss` view of every host before every step:
+//!
+//! ```
+//! use proptest::prelude::*;
+//! use socksim::strategies::{check_run, scenario};
+//! use std::collections::BTreeSet;
+//!
+//! fn unique_four_tuples(world: &sim_kernel::World) -> Result<(), String> {
+//!     let hosts: BTreeSet<_> = world.processes().iter().map(|p| p.host).collect();
+//!     for host in hosts {
+//!         let mut seen = BTreeSet::new();
+//!         // Rows with a peer, except sockets already closed (they left every table).
+//!         for row in world.ss(host).into_iter().filter(|r| !r.peer.ends_with(":*") && r.state != "CLOSE") {
+//!             if !seen.insert((row.netid.clone(), row.local.clone(), row.peer.clone())) {
+//!                 return Err(format!("{}: two sockets {} -> {}", world.host(host).name, row.local, row.peer));
+//!             }
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//!
+//! proptest! {
+//!     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+//!     // In your tests, put #[test] here; a doctest calls the function itself (last line).
+//!     fn four_tuples_are_unique(generated in scenario()) {
+//!         let outcome = check_run(&generated, unique_four_tuples);
+//!         prop_assert!(outcome.is_ok(), "{}\n{}", outcome.unwrap_err(), generated.text());
+//!     }
+//! }
+//! # four_tuples_are_unique();
+//! ```
+
+use crate::ast::{self, Scenario};
+use crate::run::{RunOptions, RunReport, StepDone, StepObserver};
+use proptest::prelude::*;
+use sim_kernel::World;
+use std::fmt::{self, Write as _};
+
+/// A generated network: `n<i>` with the prefix `10.0.<i>.0/24`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenNetwork {
+    /// One-way latency in microseconds (0 makes delivery immediate).
+    pub latency_us: u32,
+}
+
+/// A generated host: `h<i>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenHost {
+    /// The networks it has an address on (by index); its address on network `n` is
+    /// `10.0.<n>.<host index + 1>`.
+    pub networks: Vec<usize>,
+    /// A small `net.ipv4.ip_local_port_range` (first, last), if any.
+    pub port_range: Option<(u16, u16)>,
+}
+
+/// A generated topology: one or two networks and a few hosts on them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topology {
+    /// The networks.
+    pub networks: Vec<GenNetwork>,
+    /// The hosts (at least one).
+    pub hosts: Vec<GenHost>,
+}
+
+impl Topology {
+    /// The address of host `host` on network `network`.
+    pub fn addr(host: usize, network: usize) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::new(10, 0, network as u8, host as u8 + 1)
+    }
+}
+
+/// One call of a generated program. A descriptor operand counts back from the newest
+/// descriptor the process holds when it makes the call (0 is the newest; taken modulo their
+/// number); with none yet, any call on a descriptor becomes a `socket` call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `socket(AF_INET, SOCK_STREAM [| SOCK_NONBLOCK])`: a new descriptor.
+    Socket {
+        /// With `SOCK_NONBLOCK`.
+        nonblocking: bool,
+    },
+    /// `bind(s, ADDR:PORT)`: the wildcard address, or the host's address on a network.
+    Bind {
+        /// Which descriptor.
+        fd: usize,
+        /// `None` for `0.0.0.0`, else the host's address on this network (modulo its count).
+        network: Option<usize>,
+        /// The port (0 asks the kernel to choose).
+        port: u16,
+    },
+    /// `listen(s, backlog)`.
+    Listen {
+        /// Which descriptor.
+        fd: usize,
+        /// The backlog.
+        backlog: u8,
+    },
+    /// `connect(s, ADDR:PORT)` to some host's address (or `127.0.0.1`).
+    Connect {
+        /// Which descriptor.
+        fd: usize,
+        /// Which host (modulo the host count); `None` for `127.0.0.1`.
+        host: Option<usize>,
+        /// Which of its addresses (modulo their count).
+        addr: usize,
+        /// The port.
+        port: u16,
+    },
+    /// `accept(s)`: on success a new descriptor.
+    Accept {
+        /// Which descriptor.
+        fd: usize,
+    },
+    /// `send(s, N)`.
+    Send {
+        /// Which descriptor.
+        fd: usize,
+        /// How many bytes.
+        len: u16,
+    },
+    /// `recv(s, N)`.
+    Recv {
+        /// Which descriptor.
+        fd: usize,
+        /// The buffer size.
+        len: u16,
+    },
+    /// `close(s)`.
+    Close {
+        /// Which descriptor.
+        fd: usize,
+    },
+    /// `sleep Nms`.
+    Sleep {
+        /// Milliseconds.
+        ms: u8,
+    },
+}
+
+/// A generated process: `h<host>/p<i>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenProcess {
+    /// Its host (an index into [`Topology::hosts`]).
+    pub host: usize,
+    /// When it starts, in milliseconds.
+    pub start_ms: u8,
+    /// Its calls.
+    pub ops: Vec<Op>,
+}
+
+/// A generated scenario: a topology, processes, and the seed to run it with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenScenario {
+    /// The world.
+    pub topology: Topology,
+    /// The processes.
+    pub processes: Vec<GenProcess>,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// The ports generated programs bind and connect to: few, so that they meet.
+const PORTS: [u16; 3] = [0, 80, 81];
+
+/// A topology of one or two networks and one to three hosts, each with an address on one
+/// or both networks and, one time in three, a four-port ephemeral range.
+pub fn topology() -> impl Strategy<Value = Topology> {
+    let network = prop_oneof![Just(0u32), Just(100), Just(1000)].prop_map(|latency_us| GenNetwork { latency_us });
+    (prop::collection::vec(network, 1..=2), 1usize..=3).prop_flat_map(|(networks, hosts)| {
+        let count = networks.len();
+        let host = (
+            prop::collection::btree_set(0..count, 1..=count),
+            prop::option::weighted(0.33, (40000u16..40004).prop_map(|lo| (lo, lo + 3))),
+        )
+            .prop_map(|(networks, port_range)| GenHost {
+                networks: networks.into_iter().collect(),
+                port_range,
+            });
+        (Just(networks), prop::collection::vec(host, hosts)).prop_map(|(networks, hosts)| Topology { networks, hosts })
+    })
+}
+
+/// One call (see [`Op`] for how operands are resolved).
+pub fn op() -> impl Strategy<Value = Op> {
+    let fd = prop_oneof![3 => Just(0usize), 1 => 1usize..4];
+    let port = prop::sample::select(&PORTS[..]);
+    prop_oneof![
+        3 => any::<bool>().prop_map(|nonblocking| Op::Socket { nonblocking }),
+        2 => (fd.clone(), prop::option::of(0usize..2), port.clone())
+            .prop_map(|(fd, network, port)| Op::Bind { fd, network, port }),
+        2 => (fd.clone(), 0u8..4).prop_map(|(fd, backlog)| Op::Listen { fd, backlog }),
+        3 => (fd.clone(), prop::option::weighted(0.85, 0usize..3), 0usize..2, port.prop_filter("a port", |p| *p != 0))
+            .prop_map(|(fd, host, addr, port)| Op::Connect { fd, host, addr, port }),
+        2 => fd.clone().prop_map(|fd| Op::Accept { fd }),
+        1 => (fd.clone(), 1u16..3000).prop_map(|(fd, len)| Op::Send { fd, len }),
+        1 => (fd.clone(), 1u16..3000).prop_map(|(fd, len)| Op::Recv { fd, len }),
+        1 => fd.prop_map(|fd| Op::Close { fd }),
+        1 => (1u8..5).prop_map(|ms| Op::Sleep { ms }),
+    ]
+}
+
+/// Port 80 mostly, sometimes 81: where servers listen and clients connect.
+fn service_port() -> impl Strategy<Value = u16> {
+    prop_oneof![3 => Just(80u16), 1 => Just(81u16)]
+}
+
+/// The calls of a typical server: a listener on port 80 or 81 that accepts, reads and closes.
+fn server_ops() -> impl Strategy<Value = Vec<Op>> {
+    (service_port(), 0u8..4, any::<bool>(), 1usize..3).prop_map(|(port, backlog, nonblocking, connections)| {
+        let mut ops = vec![
+            Op::Socket { nonblocking },
+            Op::Bind {
+                fd: 0,
+                network: None,
+                port,
+            },
+            Op::Listen { fd: 0, backlog },
+        ];
+        for accepted in 0..connections {
+            // Counting back from the newest descriptor: the connections accepted so far, then
+            // the listener.
+            ops.extend([
+                Op::Accept { fd: accepted },
+                Op::Recv { fd: 0, len: 100 },
+                Op::Close { fd: 0 },
+            ]);
+        }
+        ops
+    })
+}
+
+/// The calls of a typical client: connect to some host's port 80 or 81, send, close.
+fn client_ops() -> impl Strategy<Value = Vec<Op>> {
+    (0usize..3, 0usize..2, service_port(), 1u16..2000).prop_map(|(host, addr, port, len)| {
+        vec![
+            Op::Socket { nonblocking: false },
+            Op::Connect {
+                fd: 0,
+                host: Some(host),
+                addr,
+                port,
+            },
+            Op::Send { fd: 0, len },
+            Op::Close { fd: 0 },
+        ]
+    })
+}
+
+/// One to four processes on `topology`'s hosts: servers, clients and random call sequences,
+/// each followed by up to four random calls.
+pub fn processes(topology: &Topology) -> impl Strategy<Value = Vec<GenProcess>> + use<> {
+    let hosts = topology.hosts.len();
+    let head = prop_oneof![
+        2 => server_ops().prop_map(|ops| (0u8, ops)),
+        2 => client_ops().prop_map(|ops| (1u8, ops)),
+        1 => prop::collection::vec(op(), 1..=6).prop_map(|ops| (0u8, ops)),
+    ];
+    let process = (0..hosts, head, 0u8..2, prop::collection::vec(op(), 0..=4)).prop_map(
+        |(host, (start_ms, mut ops), delay, tail)| {
+            ops.extend(tail);
+            GenProcess {
+                host,
+                start_ms: start_ms + delay,
+                ops,
+            }
+        },
+    );
+    prop::collection::vec(process, 1..=4)
+}
+
+/// A whole scenario: a [`topology`], [`processes`] on it, and a seed.
+pub fn scenario() -> impl Strategy<Value = GenScenario> {
+    topology().prop_flat_map(|topology| {
+        let procs = processes(&topology);
+        (Just(topology), procs, any::<u64>()).prop_map(|(topology, processes, seed)| GenScenario {
+            topology,
+            processes,
+            seed,
+        })
+    })
+}
+
+impl GenScenario {
+    /// The scenario as text, ready for `socksim run`.
+    pub fn text(&self) -> String {
+        self.to_string()
+    }
+
+    /// The text and its syntax tree.
+    ///
+    /// # Panics
+    /// If the generated text does not load: a bug in this module, never in the input.
+    pub fn load(&self) -> (String, Scenario) {
+        let text = self.text();
+        match crate::load(&text) {
+            Ok(scenario) => (text, scenario),
+            Err(d) => panic!("a generated scenario does not load: {d:?}\n{text}"),
+        }
+    }
+}
+
+impl fmt::Display for GenScenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.topology;
+        writeln!(f, "# generated by socksim::strategies")?;
+        writeln!(f, "seed {}", self.seed)?;
+        writeln!(f, "until 5s")?;
+        for (i, n) in t.networks.iter().enumerate() {
+            writeln!(f, "network n{i} 10.0.{i}.0/24 latency={}us", n.latency_us)?;
+        }
+        for (i, h) in t.hosts.iter().enumerate() {
+            writeln!(f, "host h{i} {{")?;
+            for &n in &h.networks {
+                writeln!(f, "    addr {} on n{n}", Topology::addr(i, n))?;
+            }
+            if let Some((lo, hi)) = h.port_range {
+                writeln!(f, "    sysctl net.ipv4.ip_local_port_range = {lo} {hi}")?;
+            }
+            writeln!(f, "}}")?;
+        }
+        for (i, p) in self.processes.iter().enumerate() {
+            writeln!(f, "process h{}/p{i} at {}ms {{", p.host, p.start_ms)?;
+            f.write_str(&body(t, p))?;
+            writeln!(f, "}}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A process's statements, with descriptor operands resolved to names.
+fn body(t: &Topology, p: &GenProcess) -> String {
+    let mut out = String::new();
+    let mut fds: Vec<String> = Vec::new();
+    let host = &t.hosts[p.host];
+    for op in &p.ops {
+        let fd = |i: &usize| fds.iter().rev().nth(i % fds.len().max(1)).cloned();
+        let line = match op {
+            Op::Sleep { ms } => format!("sleep {ms}ms"),
+            Op::Socket { .. } => String::new(),
+            _ if fds.is_empty() => String::new(),
+            Op::Bind { fd: i, network, port } => {
+                let addr = match network {
+                    None => "0.0.0.0".to_string(),
+                    Some(n) => Topology::addr(p.host, host.networks[n % host.networks.len()]).to_string(),
+                };
+                format!("bind({}, {addr}:{port})", fd(i).unwrap_or_default())
+            }
+            Op::Listen { fd: i, backlog } => format!("listen({}, {backlog})", fd(i).unwrap_or_default()),
+            Op::Connect {
+                fd: i,
+                host: target,
+                addr,
+                port,
+            } => {
+                let ip = match target {
+                    None => "127.0.0.1".to_string(),
+                    Some(h) => {
+                        let h = h % t.hosts.len();
+                        let nets = &t.hosts[h].networks;
+                        Topology::addr(h, nets[addr % nets.len()]).to_string()
+                    }
+                };
+                format!("connect({}, {ip}:{port})", fd(i).unwrap_or_default())
+            }
+            Op::Accept { fd: i } => {
+                let listener = fd(i).unwrap_or_default();
+                let name = format!("c{}", fds.len());
+                fds.push(name.clone());
+                format!("{name} = accept({listener})")
+            }
+            Op::Send { fd: i, len } => format!("send({}, {len})", fd(i).unwrap_or_default()),
+            Op::Recv { fd: i, len } => format!("recv({}, {len})", fd(i).unwrap_or_default()),
+            Op::Close { fd: i } => format!("close({})", fd(i).unwrap_or_default()),
+        };
+        let line = if line.is_empty() {
+            let nonblocking = matches!(op, Op::Socket { nonblocking: true });
+            let name = format!("s{}", fds.len());
+            fds.push(name.clone());
+            let ty = if nonblocking {
+                "SOCK_STREAM | SOCK_NONBLOCK"
+            } else {
+                "SOCK_STREAM"
+            };
+            format!("{name} = socket(AF_INET, {ty})")
+        } else {
+            line
+        };
+        let _ = writeln!(out, "    {line}");
+    }
+    out
+}
+
+/// Calls a user invariant before every step and at the end; remembers the first violation.
+struct Invariant<F> {
+    check: F,
+    steps: u64,
+    broken: Option<String>,
+}
+
+impl<F: FnMut(&World) -> Result<(), String>> StepObserver for Invariant<F> {
+    fn before_step(&mut self, world: &World, pid: u32, _: Option<usize>) -> bool {
+        if let Err(e) = (self.check)(world) {
+            self.broken = Some(format!(
+                "invariant broken before step {} (pid {pid} about to run) at {}: {e}",
+                self.steps,
+                world.now()
+            ));
+            return false;
+        }
+        self.steps += 1;
+        true
+    }
+
+    fn after_step(&mut self, _: &World, _: &StepDone<'_>) {}
+
+    fn at_end(&mut self, world: &World) {
+        if let Err(e) = (self.check)(world) {
+            self.broken = Some(format!(
+                "invariant broken at the end of the run ({} steps, at {}): {e}",
+                self.steps,
+                world.now()
+            ));
+        }
+    }
+}
+
+/// Runs `generated` with the kernel's invariants checked after every step
+/// ([`RunOptions::check_invariants`]) and `invariant` called on the world before every step
+/// and once at the end. Returns the run's report (with per-process results), or the first
+/// violation, named by its step.
+pub fn check_run(
+    generated: &GenScenario,
+    invariant: impl FnMut(&World) -> Result<(), String>,
+) -> Result<RunReport, String> {
+    let (text, scenario) = generated.load();
+    run_with_invariant(&scenario, &text, invariant)
+}
+
+/// [`check_run`] for any scenario (for example a bundled one): `source` is its text.
+pub fn run_with_invariant(
+    scenario: &ast::Scenario,
+    source: &str,
+    invariant: impl FnMut(&World) -> Result<(), String>,
+) -> Result<RunReport, String> {
+    let options = RunOptions {
+        check_invariants: true,
+        results: true,
+        ..Default::default()
+    };
+    let mut observer = Invariant {
+        check: invariant,
+        steps: 0,
+        broken: None,
+    };
+    let run = crate::run::run_observed(scenario, source, &options, &mut observer);
+    if let Some(broken) = observer.broken {
+        return Err(broken);
+    }
+    match run {
+        Ok(Some(report)) => Ok(report),
+        Ok(None) => Err("the run was stopped".into()),
+        Err(d) => Err(d.message),
+    }
+}

@@ -1,0 +1,320 @@
+//! Connection-oriented Unix sockets: `listen`, `connect`, `accept` for stream and seqpacket
+//! sockets, and the byte stream's `send`/`recv` (`unix_listen`, `unix_stream_connect`,
+//! `unix_accept`, `unix_stream_sendmsg`, `unix_stream_read_generic`).
+
+use super::namespace::validate;
+use super::scm::{Message, stream_chunks};
+use super::{
+    RCV_SHUTDOWN, Received, SEND_SHUTDOWN, SNDBUF_DEFAULT, SysResult, UnixId, UnixSocket, UnixState, UnixType,
+};
+use crate::errno::Errno;
+use crate::process::{BlockedOn, Desc, Pid};
+use crate::syscall::{Cmsg, Payload, SockAddr, SysReturn, UnixAddr};
+use crate::syscalls::Step;
+use crate::world::World;
+use sim_core::Wake;
+use std::rc::Rc;
+
+impl World {
+    /// `listen()` (`__sys_listen`, `unix_listen`): datagram sockets cannot (`EOPNOTSUPP`), an
+    /// unbound socket cannot (`EINVAL`: no autobind here), nor a connected one (`EINVAL`).
+    /// The backlog is capped at `net.core.somaxconn` (a negative one means the cap). Listening
+    /// again only changes the backlog; a bigger one lets waiting connectors retry. The
+    /// listener's credentials become what its clients see as `SO_PEERCRED`.
+    pub(crate) fn unix_listen(&mut self, pid: Pid, sock: UnixId, backlog: i32) -> SysResult {
+        let somaxconn = self.hosts[self.unix.get(sock).host.0 as usize].sysctl.somaxconn;
+        let backlog = if backlog < 0 || backlog as u32 > somaxconn {
+            somaxconn
+        } else {
+            backlog as u32
+        };
+        let cred = self.current_ucred(pid);
+        let s = self.unix.get_mut(sock);
+        if s.ty == UnixType::Dgram {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if s.name.is_none() {
+            return Err(Errno::EINVAL);
+        }
+        if !matches!(s.state, UnixState::Unconnected | UnixState::Listening) {
+            return Err(Errno::EINVAL);
+        }
+        let grew = backlog > s.max_ack_backlog;
+        s.max_ack_backlog = backlog;
+        s.state = UnixState::Listening;
+        s.peercred = Some(cred);
+        if grew {
+            self.unix_wake_peer(sock, Wake::All);
+        }
+        Ok(SysReturn::Value { value: 0 })
+    }
+
+    /// `connect()` on a stream or seqpacket socket (`unix_stream_connect`), in Linux's order:
+    /// the address (`EINVAL`); autobind with `SO_PASSCRED`; the socket the address names
+    /// (`unix_find_other`); it must listen and not be shut for reading (`ECONNREFUSED`); a
+    /// full backlog (more than `backlog` pending) waits, or is `EAGAIN` when non-blocking;
+    /// only then is our own state checked (`EISCONN`, `EINVAL` for a listener). The
+    /// connection is complete at once: we are connected to a new socket waiting in the
+    /// listener's accept queue.
+    pub(crate) fn unix_stream_connect(&mut self, pid: Pid, sock: UnixId, addr: &SockAddr) -> Step {
+        match self.unix_stream_connect_inner(pid, sock, addr) {
+            Ok(step) => step,
+            Err(e) => Step::Done(Err(e)),
+        }
+    }
+
+    fn unix_stream_connect_inner(&mut self, pid: Pid, sock: UnixId, addr: &SockAddr) -> Result<Step, Errno> {
+        let target = validate(addr)?;
+        let s = self.unix.get(sock);
+        if s.passcred && s.name.is_none() {
+            self.unix_autobind(sock)?;
+        }
+        let s = self.unix.get(sock);
+        let (host, ty, nonblocking) = (s.host, s.ty, s.nonblocking);
+        let cred = self.process(pid).cred;
+        let other = self.unix_find_other(host, &cred, &target, ty)?;
+        let o = self.unix.get(other);
+        if o.state != UnixState::Listening || o.shutdown & RCV_SHUTDOWN != 0 {
+            return Err(Errno::ECONNREFUSED);
+        }
+        // unix_recvq_full_lockless(): the queue is full when it holds more than the backlog.
+        if o.accept_queue.len() > o.max_ack_backlog as usize {
+            if nonblocking {
+                return Err(Errno::EAGAIN);
+            }
+            // unix_wait_for_peer(): an exclusive wait on the listener's peer_wait.
+            return Ok(Step::Block(BlockedOn::UnixPeer(other), true));
+        }
+        match self.unix.get(sock).state {
+            UnixState::Unconnected => {}
+            UnixState::Connected => return Err(Errno::EISCONN),
+            UnixState::Listening => return Err(Errno::EINVAL),
+        }
+        // The embryo: connected to us, with our credentials and the listener's address and
+        // SO_PASSCRED (`sk_scm_recv_flags`); it has no file until accept().
+        let (listen_name, listen_passcred, listen_cred) = {
+            let o = self.unix.get(other);
+            (o.name.clone(), o.passcred, o.peercred)
+        };
+        let qlen = self.hosts[host.0 as usize].sysctl.unix_max_dgram_qlen;
+        let mut embryo = UnixSocket::new(host, ty, qlen);
+        embryo.state = UnixState::Connected;
+        embryo.peer = Some(sock);
+        embryo.peercred = Some(self.current_ucred(pid));
+        embryo.listener = Some(other);
+        embryo.name = listen_name;
+        embryo.passcred = listen_passcred;
+        embryo.holds = 1; // our peer pointer
+        let embryo = self.unix.insert(embryo);
+        let s = self.unix.get_mut(sock);
+        s.state = UnixState::Connected;
+        s.peer = Some(embryo);
+        s.peercred = listen_cred;
+        self.unix.get_mut(sock).holds += 1; // the embryo's peer pointer
+        self.unix.get_mut(other).accept_queue.push_back(embryo);
+        self.unix_wake(other, Wake::One);
+        Ok(Step::Done(Ok(SysReturn::Value { value: 0 })))
+    }
+
+    /// `accept()` (`unix_accept`): a descriptor first (`EMFILE`), then datagram sockets
+    /// cannot (`EOPNOTSUPP`), a socket that does not listen cannot (`EINVAL`); the oldest
+    /// pending connection gets a file, or we wait (exclusively: one accept wakes per
+    /// connection), or `EAGAIN`. A listener shut for reading wakes its acceptors with
+    /// `EINVAL` (`skb_recv_datagram` returns nothing and no error).
+    pub(crate) fn unix_accept(&mut self, pid: Pid, sock: UnixId) -> Step {
+        if let Err(e) = self.fd_available(pid) {
+            return Step::Done(Err(e));
+        }
+        let s = self.unix.get_mut(sock);
+        if s.ty == UnixType::Dgram {
+            return Step::Done(Err(Errno::EOPNOTSUPP));
+        }
+        if s.state != UnixState::Listening {
+            return Step::Done(Err(Errno::EINVAL));
+        }
+        if let Some(e) = s.error.take() {
+            return Step::Done(Err(e));
+        }
+        let Some(child) = s.accept_queue.pop_front() else {
+            if s.nonblocking {
+                return Step::Done(Err(Errno::EAGAIN));
+            }
+            if s.shutdown & RCV_SHUTDOWN != 0 {
+                return Step::Done(Err(Errno::EINVAL));
+            }
+            return Step::Block(BlockedOn::Unix(sock), true);
+        };
+        // A connector waiting for backlog room may try again.
+        self.unix_wake_peer(sock, Wake::One);
+        let ino = self.unix.next_ino();
+        let c = self.unix.get_mut(child);
+        c.listener = None;
+        c.refs = 1;
+        c.ino = ino;
+        let peer = c.peer.map_or(UnixAddr::Unnamed, |p| self.unix.get(p).addr());
+        let fd = self.process_mut(pid).fds.install(Desc::Unix(child));
+        Step::Done(Ok(SysReturn::Accepted {
+            fd,
+            peer: SockAddr::Unix(peer),
+        }))
+    }
+
+    /// `send()` on a stream socket (`unix_stream_sendmsg`): control data first (`EBADF`,
+    /// `EINVAL`); a destination is `EISCONN` when connected, else `EOPNOTSUPP`; no peer is
+    /// `ENOTCONN`; our side shut, or a peer that is gone or shut for reading, is `EPIPE`
+    /// (SIGPIPE is not simulated). The bytes are queued in buffers cut as Linux cuts them;
+    /// descriptors ride in the first. Zero bytes send nothing, descriptors included.
+    pub(crate) fn unix_stream_sendmsg(
+        &mut self,
+        pid: Pid,
+        sock: UnixId,
+        data: &Payload,
+        addr: Option<&SockAddr>,
+        control: &[Cmsg],
+    ) -> Step {
+        let scm = match self.scm_send(pid, control) {
+            Ok(scm) => scm,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let s = self.unix.get(sock);
+        let check = if addr.is_some() {
+            Err(if s.state == UnixState::Connected {
+                Errno::EISCONN
+            } else {
+                Errno::EOPNOTSUPP
+            })
+        } else {
+            match s.peer {
+                None => Err(Errno::ENOTCONN),
+                Some(_) if s.shutdown & SEND_SHUTDOWN != 0 => Err(Errno::EPIPE),
+                Some(other) => {
+                    let o = self.unix.get(other);
+                    if o.dead || o.shutdown & RCV_SHUTDOWN != 0 {
+                        Err(Errno::EPIPE)
+                    } else {
+                        Ok(other)
+                    }
+                }
+            }
+        };
+        let other = match check {
+            Ok(other) => other,
+            Err(e) => {
+                self.scm_destroy(scm);
+                return Step::Done(Err(e));
+            }
+        };
+        let bytes: Rc<[u8]> = match data {
+            Payload::Bytes(b) => b.clone(),
+            Payload::Zeros(n) => vec![0u8; *n].into(),
+        };
+        let (passcred_me, passcred_other) = (self.unix.get(sock).passcred, self.unix.get(other).passcred);
+        let o = self.unix.get(other);
+        let no_file = o.refs == 0;
+        let creds = scm.creds.or_else(|| {
+            // unix_maybe_add_creds(): either side asked, or the receiver has no file yet.
+            (passcred_me || passcred_other || no_file).then(|| self.current_ucred(pid))
+        });
+        let mut rights = scm.rights;
+        let mut offset = 0usize;
+        for (size, truesize) in stream_chunks(bytes.len() as u64, SNDBUF_DEFAULT) {
+            let end = offset + size as usize;
+            let chunk: Rc<[u8]> = if offset == 0 && end == bytes.len() {
+                bytes.clone()
+            } else {
+                bytes[offset..end].into()
+            };
+            self.unix_queue(
+                other,
+                Message {
+                    data: chunk,
+                    consumed: 0,
+                    sender: sock,
+                    truesize,
+                    rights: std::mem::take(&mut rights),
+                    creds,
+                },
+            );
+            offset = end;
+        }
+        // Nothing was sent (zero bytes): the descriptors stay home.
+        for d in rights {
+            self.release_desc(d);
+        }
+        Step::Done(Ok(SysReturn::Value {
+            value: bytes.len() as i64,
+        }))
+    }
+
+    /// `recv()` on a stream socket (`unix_stream_read_generic`): only when connected
+    /// (`EINVAL`). Reads across buffers until `len` bytes, stopping after one that carried
+    /// descriptors and, with `SO_PASSCRED`, before one from another writer. With nothing to
+    /// read: a pending error (`ECONNRESET` from a peer that closed with unread data), then EOF
+    /// if shut for reading, then `EAGAIN` or wait.
+    pub(crate) fn unix_stream_recv(&mut self, sock: UnixId, len: usize) -> Result<Received, Step> {
+        let s = self.unix.get(sock);
+        if s.state != UnixState::Connected {
+            return Err(Step::Done(Err(Errno::EINVAL)));
+        }
+        let passcred = s.passcred;
+        let mut data = Vec::new();
+        let mut rights = Vec::new();
+        let mut creds: Option<Option<crate::syscall::Ucred>> = None;
+        let mut from = UnixAddr::Unnamed;
+        while data.len() < len {
+            let s = self.unix.get_mut(sock);
+            let Some(front) = s.rx.front_mut() else {
+                if !data.is_empty() {
+                    break;
+                }
+                if let Some(e) = s.error.take() {
+                    return Err(Step::Done(Err(e)));
+                }
+                if s.shutdown & RCV_SHUTDOWN != 0 {
+                    break;
+                }
+                return Err(self.unix_block(sock));
+            };
+            if passcred {
+                match creds {
+                    // Never glue messages from different writers.
+                    Some(c) if c != front.creds => break,
+                    Some(_) => {}
+                    None => creds = Some(front.creds),
+                }
+            }
+            let sender = front.sender;
+            let chunk = front.remaining().min(len - data.len());
+            data.extend_from_slice(&front.data[front.consumed..front.consumed + chunk]);
+            front.consumed += chunk;
+            let carried = !front.rights.is_empty();
+            if carried {
+                rights = std::mem::take(&mut front.rights);
+            }
+            let left = front.remaining();
+            s.rx_bytes -= chunk;
+            if data.len() == chunk {
+                from = self.unix.get(sender).addr();
+            }
+            if carried {
+                self.unix_inflight(&rights, false);
+            }
+            if left > 0 {
+                break;
+            }
+            let m = self.unix.get_mut(sock).rx.pop_front().expect("the front message");
+            self.unix_free_message(m);
+            if carried {
+                break;
+            }
+        }
+        Ok(Received {
+            data,
+            from,
+            rights,
+            creds: creds.flatten(),
+            passcred,
+            flags: 0,
+        })
+    }
+}
