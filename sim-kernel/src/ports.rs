@@ -53,8 +53,8 @@ pub fn flow_hash(secret: u64, local: SocketAddr, remote: SocketAddr) -> u32 {
 /// Two sockets on overlapping addresses conflict unless
 /// * both set `SO_REUSEADDR` and the other one is not listening (a TIME_WAIT socket keeps the
 ///   flag of the socket that entered it), or
-/// * both set `SO_REUSEPORT` and the other is in TIME_WAIT or has the same owner. (socksim's
-///   processes all run as root for now, so the owners always match.)
+/// * both set `SO_REUSEPORT` and the other is in TIME_WAIT or has the same owner
+///   (`sk_uid`).
 pub fn bind_conflict(
     host: &Host,
     sockets: &Sockets,
@@ -73,8 +73,9 @@ pub fn bind_conflict(
         if !crate::addr::overlap(addr, mine.v6only, other.local.ip(), other.v6only) {
             return false;
         }
-        // Same uid always holds: every simulated process is root.
-        let reuseport_pair = mine.reuseport && other.reuseport;
+        // SO_REUSEPORT shares only between sockets of one owner, or with a TIME_WAIT remnant.
+        let reuseport_pair =
+            mine.reuseport && other.reuseport && (other.state == TcpState::TimeWait || other.uid == mine.uid);
         if mine.reuseaddr && other.reuseaddr && other.state != TcpState::Listen {
             !relax || (!reuseport_ok && reuseport_pair)
         } else {

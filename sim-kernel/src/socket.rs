@@ -188,6 +188,8 @@ pub struct Socket {
     pub nonblocking: bool,
     /// `SO_REUSEPORT` (`sk_reuseport`).
     pub reuseport: bool,
+    /// The owner's user id (`sk_uid`: the creator's; accepted sockets take the listener's).
+    pub uid: u32,
     /// A connect() is under way or finished unreported (`sock->state == SS_CONNECTING`).
     pub connecting: bool,
     /// The local address was chosen by `bind()` (`SOCK_BINDADDR_LOCK`).
@@ -270,6 +272,7 @@ impl Socket {
             reuseaddr: false,
             nonblocking: false,
             reuseport: false,
+            uid: 0,
             connecting: false,
             addr_locked: false,
             user_bound: false,

@@ -216,7 +216,7 @@ impl World {
             return Step::Done(Err(Errno::EAFNOSUPPORT));
         }
         if self.sockets.get(sock).proto == Proto::Udp
-            && let Some(step) = self.udp_dispatch(sock, call)
+            && let Some(step) = self.udp_dispatch(pid, sock, call)
         {
             return step;
         }
@@ -224,7 +224,7 @@ impl World {
             Syscall::Bind {
                 addr: SockAddr::Inet(addr),
                 ..
-            } => self.sys_bind(sock, *addr),
+            } => self.sys_bind(pid, sock, *addr),
             Syscall::Listen { backlog, .. } => self.sys_listen(sock, *backlog),
             Syscall::Accept { .. } => return self.sys_accept(pid, sock),
             Syscall::Connect {
@@ -255,12 +255,12 @@ impl World {
 
     /// The calls whose UDP behaviour differs from TCP's; `None` for the shared ones
     /// (`getsockname`, options).
-    fn udp_dispatch(&mut self, sock: SocketId, call: &Syscall) -> Option<Step> {
+    fn udp_dispatch(&mut self, pid: Pid, sock: SocketId, call: &Syscall) -> Option<Step> {
         let result = match call {
             Syscall::Bind {
                 addr: SockAddr::Inet(addr),
                 ..
-            } => self.sys_bind(sock, *addr),
+            } => self.sys_bind(pid, sock, *addr),
             Syscall::Connect {
                 addr: SockAddr::Inet(addr),
                 ..
@@ -438,6 +438,7 @@ impl World {
         let host = self.process(pid).host;
         let mut s = Socket::new(host, family);
         s.proto = proto;
+        s.uid = self.process(pid).cred.uid;
         if proto == Proto::Udp {
             s.udp = Some(Box::default());
         }
@@ -462,7 +463,7 @@ impl World {
 
     /// `bind()` (`__inet_bind` in `net/ipv4/af_inet.c`, `__inet6_bind` in
     /// `net/ipv6/af_inet6.c`): family, then the address, then "already bound", then the port.
-    fn sys_bind(&mut self, sock: SocketId, addr: SocketAddr) -> SysResult {
+    fn sys_bind(&mut self, pid: Pid, sock: SocketId, addr: SocketAddr) -> SysResult {
         let mapped = matches!(addr, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
         let addr = self.sockaddr_for(sock, addr)?;
         let s = self.sockets.get(sock);
@@ -475,6 +476,12 @@ impl World {
         // (no ip_nonlocal_bind, IP_FREEBIND or IP_TRANSPARENT).
         if !addr.ip().is_unspecified() && !self.hosts[host.0 as usize].is_local(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
+        }
+        // inet_port_requires_bind_service(): ports below ip_unprivileged_port_start need
+        // CAP_NET_BIND_SERVICE, which only root has here.
+        let unprivileged_start = self.hosts[host.0 as usize].sysctl.ip_unprivileged_port_start;
+        if addr.port() != 0 && addr.port() < unprivileged_start && self.process(pid).cred.uid != 0 {
+            return Err(Errno::EACCES);
         }
         if self.sockets.get(sock).proto == Proto::Udp {
             return self.udp_bind(sock, addr);

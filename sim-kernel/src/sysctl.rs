@@ -29,6 +29,9 @@ pub struct Sysctls {
     /// takes (connect, bind(0), listen and UDP autobind); an explicit bind still may.
     /// Default empty.
     pub ip_local_reserved_ports: Vec<(u16, u16)>,
+    /// `net.ipv4.ip_unprivileged_port_start`: binding a lower port needs
+    /// `CAP_NET_BIND_SERVICE` (`EACCES` otherwise). Default 1024 (`inet_init_net()`).
+    pub ip_unprivileged_port_start: u16,
     /// `net.unix.max_dgram_qlen`: how many datagrams past the first a Unix datagram socket's
     /// receive queue holds before senders wait (`sk_max_ack_backlog`, sampled when the
     /// receiver is created). Default 10 (`unix_net_init()` in `net/unix/af_unix.c`).
@@ -46,6 +49,7 @@ impl Default for Sysctls {
             tcp_fin_timeout: 60,
             tcp_abort_on_overflow: false,
             ip_local_reserved_ports: Vec::new(),
+            ip_unprivileged_port_start: 1024,
             unix_max_dgram_qlen: 10,
         }
     }
@@ -62,6 +66,7 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.ipv4.tcp_fin_timeout", 1, 1, i32::MAX as i64),
     ("net.ipv4.tcp_abort_on_overflow", 1, 0, 1),
     ("net.ipv4.ip_local_reserved_ports", 0, 1, 65535),
+    ("net.ipv4.ip_unprivileged_port_start", 1, 0, 65535),
     ("net.unix.max_dgram_qlen", 1, 0, i32::MAX as i64),
 ];
 
@@ -105,6 +110,7 @@ impl Sysctls {
             "net.ipv4.tcp_synack_retries" => self.tcp_synack_retries = values[0] as u8,
             "net.ipv4.tcp_fin_timeout" => self.tcp_fin_timeout = values[0] as u32,
             "net.ipv4.tcp_abort_on_overflow" => self.tcp_abort_on_overflow = values[0] != 0,
+            "net.ipv4.ip_unprivileged_port_start" => self.ip_unprivileged_port_start = values[0] as u16,
             "net.ipv4.ip_local_reserved_ports" => {
                 // proc_do_large_bitmap(): each item is a port or a LOW-HIGH range.
                 if let Some(pair) = values.chunks(2).find(|p| p[0] > p[1]) {

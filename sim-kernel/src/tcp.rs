@@ -125,6 +125,7 @@ impl World {
         let mut child = Socket::new(host, family);
         child.v6only = v6only;
         child.sndbuf = sndbuf;
+        child.uid = self.sockets.get(listener).uid;
         child.rcvbuf = rcvbuf;
         child.state = TcpState::SynRecv;
         child.local = seg.dst;

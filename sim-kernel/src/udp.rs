@@ -30,7 +30,7 @@ pub const UDP_MAX_PAYLOAD: usize = 65507;
 
 /// `udp_lib_lport_inuse()`: would `me`, bound to `addr`, clash with a holder of `port`?
 /// Overlapping addresses clash unless both set `SO_REUSEADDR`, or both set `SO_REUSEPORT`
-/// (same owner: every simulated process is root). Unlike TCP there is no listening state, so
+/// and have the same owner. Unlike TCP there is no listening state, so
 /// two `SO_REUSEADDR` sockets may hold the very same address and port.
 pub fn udp_conflict(host: &Host, sockets: &Sockets, me: SocketId, addr: IpAddr, port: u16) -> bool {
     let Some(bucket) = host.udp.get(&port) else {
@@ -41,7 +41,7 @@ pub fn udp_conflict(host: &Host, sockets: &Sockets, me: SocketId, addr: IpAddr, 
         let other = sockets.get(o);
         crate::addr::overlap(addr, mine.v6only, other.local.ip(), other.v6only)
             && !(mine.reuseaddr && other.reuseaddr)
-            && !(mine.reuseport && other.reuseport)
+            && !(mine.reuseport && other.reuseport && mine.uid == other.uid)
     })
 }
 
