@@ -237,11 +237,12 @@ pub const CALLS: &[CallSpec] = &[
         optional: 1,
         results: 0,
     },
+    // `c = recvmsg(s, 100)` binds the first descriptor received (-1 if none).
     CallSpec {
         name: "recvmsg",
         params: &[Fd, Int, Int],
         optional: 1,
-        results: 0,
+        results: 1,
     },
 ];
 

@@ -46,10 +46,25 @@
 //! touch only its host and start no chain of further events, so whichever order the two
 //! steps' events end up in the queue, they act on different hosts and nothing descends from
 //! the quiet step's to meet the other's later. What each step does cannot depend on the
-//! other, and the two orders end in the same state. Two steps that both send packets are never treated as independent, even toward
-//! disjoint hosts: their packets would be queued in the other order, and proving that such
-//! orders never meet at one host in one instant (through forwarding, say) is more than this
-//! search tries to do. Steps of processes on the same host are always dependent.
+//! other, and the two orders end in the same state. Two steps that both send packets are
+//! never treated as independent, even toward disjoint hosts: their packets would be queued in
+//! the other order, and proving that such orders never meet at one host in one instant
+//! (through forwarding, say) is more than this search tries to do. Steps of processes on the
+//! same host are always dependent.
+//!
+//! Two more facts the argument needs hold in socksim: a step is identified by its process (a
+//! process's next step is the same transition until it runs, since what it does depends only
+//! on its own state and on the hosts in its footprint), and a runnable process stays runnable
+//! until it runs, so a sleeping step is never disabled and the clock cannot move on while one
+//! sleeps.
+//!
+//! The scheduler does not say which process each choice index stands for until the choice is
+//! made, so a sleeping step is recognised when a run reaches it: the run is stopped there and
+//! counted as pruned ([`Exhaustive::pruned`]); the schedules below it are never run.
+//!
+//! All of this is for one seed: ports, initial sequence numbers and other random draws come
+//! from the seed's streams, and "every reachable outcome" means every outcome reachable by
+//! some interleaving under that seed.
 //!
 //! With a finite `depth`, runs longer than the depth finish first come, first served, and a
 //! pruned schedule's representative may finish differently than the pruned one would have: a

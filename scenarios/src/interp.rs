@@ -263,6 +263,7 @@ impl<'a> ProcessScript<'a> {
             let value = match &ret {
                 SysReturn::Accepted { fd, .. } => i64::from(*fd),
                 SysReturn::Pair { fds } => i64::from(fds[0]),
+                SysReturn::Msg { rights, .. } => rights.first().map_or(-1, |&fd| i64::from(fd)),
                 other => other.value(),
             };
             self.vars.insert(name.name.clone(), value);

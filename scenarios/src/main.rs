@@ -60,8 +60,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         pcap: Option<PathBuf>,
     },
-    /// Run many seeds and group them by outcome: what each process saw, with ephemeral ports
-    /// as `*`. Exits 1 if any seed breaks an expectation.
+    /// Run many seeds (or, with --exhaustive, every schedule) and group the runs by outcome:
+    /// what each process saw, with ephemeral ports as `*`. Exits 1 if any run breaks an
+    /// expectation.
     Explore {
         /// The scenario file (`*.scn`).
         file: PathBuf,

@@ -1,11 +1,12 @@
-//! Property testing: [`proptest`] strategies for small worlds and socket programs, and a runner
-//! that checks invariants after every step (cargo feature `proptest`).
+//! Property testing: [`proptest`](mod@proptest) strategies for small worlds and socket
+//! programs, and a runner that checks invariants after every step (cargo feature `proptest`).
 //!
 //! * [`topology`] generates a few hosts on one or two networks, each host with one or two
 //!   addresses and sometimes a tiny ephemeral port range (so that port exhaustion happens);
-//! * [`processes`] generates, for a topology, a few processes making sequences of `socket`,
-//!   `bind`, `listen`, `connect`, `accept`, `send`, `recv` and `close` calls on the
-//!   descriptors they have (plus a `sleep` now and then);
+//! * [`processes`] generates, for a topology, a few processes: typical servers (`socket`,
+//!   `bind`, `listen`, then `accept`, `recv`, `close`), typical clients (`socket`, `connect`,
+//!   `send`, `close`) and random sequences of those calls, each followed by a few random
+//!   calls on the descriptors the process has (plus a `sleep` now and then);
 //! * [`scenario`] puts both together. A [`GenScenario`] prints as scenario text
 //!   ([`GenScenario::text`]) — what a failing case shrinks to, and what you can paste into a
 //!   file and `socksim run` — and loads into an [`ast::Scenario`] ([`GenScenario::load`]);

@@ -76,6 +76,8 @@ pub struct Epoll {
     pub wait: WaitQueue,
     /// Descriptors referring to the instance.
     pub refs: u32,
+    /// `O_NONBLOCK` as set with `fcntl(F_SETFL)` on the instance's open file.
+    pub status_flags: i64,
 }
 
 /// A waiter on a socket's wait queue.

@@ -192,6 +192,8 @@ pub struct Socket {
     pub uid: u32,
     /// A connect() is under way or finished unreported (`sock->state == SS_CONNECTING`).
     pub connecting: bool,
+    /// connect() succeeded once (`sock->state == SS_CONNECTED`); a reset does not clear it.
+    pub ss_connected: bool,
     /// The local address was chosen by `bind()` (`SOCK_BINDADDR_LOCK`).
     pub addr_locked: bool,
     /// The port was chosen by the user (`bind` with a port, or `bind(0)`/listen autobind):
@@ -239,6 +241,8 @@ pub struct Socket {
     pub fin_sent: bool,
     /// `SO_LINGER` with a zero timeout: close() resets the connection.
     pub linger_zero: bool,
+    /// `SO_LINGER` in socksim's integer form: the timeout in seconds, or -1 when off.
+    pub linger: i32,
     /// `IP_BIND_ADDRESS_NO_PORT`: `bind(addr, 0)` records only the address; `connect()`
     /// picks the port later, sharing it across destinations (`__inet_bind`).
     pub bind_no_port: bool,
@@ -274,6 +278,7 @@ impl Socket {
             reuseport: false,
             uid: 0,
             connecting: false,
+            ss_connected: false,
             addr_locked: false,
             user_bound: false,
             in_bind_table: false,
@@ -297,6 +302,7 @@ impl Socket {
             send_progress: 0,
             fin_sent: false,
             linger_zero: false,
+            linger: -1,
             bind_no_port: false,
             rx_fin: false,
             error: None,

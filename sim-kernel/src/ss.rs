@@ -117,8 +117,8 @@ impl World {
     /// The `ss -xanp` rows for `host`'s Unix sockets, in the order they got their inodes:
     /// every socket with a file and not released (connections not yet accepted have no inode
     /// and are not shown). The local address is the path, `@name` (NULs shown as `@`) or `*`,
-    /// then the socket's inode; the peer is `*` and the peer's inode (0 for none or a
-    /// connection not yet accepted). Recv-Q is the accept queue's length for a listener and
+    /// then the socket's inode; the peer is `*` and the peer's inode (0 for none, for a
+    /// connection not yet accepted, and for a peer that has closed). Recv-Q is the accept queue's length for a listener and
     /// unread bytes otherwise (a datagram socket: the first datagram's); Send-Q is the backlog
     /// for a listener and otherwise the true size of this socket's messages still unread
     /// (`unix_diag`'s `UNIX_DIAG_RQLEN`).
@@ -158,7 +158,12 @@ impl World {
                     }
                     None => "*".into(),
                 };
-                let peer_ino = s.peer.map_or(0, |p| self.unix.get(p).ino);
+                // sock_i_ino(): a closed peer has no socket any more, hence inode 0.
+                let peer_ino = s
+                    .peer
+                    .map(|p| self.unix.get(p))
+                    .filter(|p| !p.dead)
+                    .map_or(0, |p| p.ino);
                 let row = SsRow {
                     netid: s.ty.netid().into(),
                     state: match s.state {

@@ -391,10 +391,18 @@ impl World {
             return self.unix_fcntl(u, cmd, arg);
         }
         let Desc::Socket(sock) = desc else {
-            // Standard streams and epoll descriptors: report plain O_RDWR and ignore changes.
-            return match cmd {
-                F_GETFL => Ok(SysReturn::Value { value: O_RDWR }),
-                F_SETFL => Ok(SysReturn::Value { value: 0 }),
+            // Other descriptors keep O_NONBLOCK in their open file too (setfl()); standard
+            // streams report plain O_RDWR.
+            return match (cmd, desc) {
+                (F_GETFL, Desc::Epoll(ep)) => Ok(SysReturn::Value {
+                    value: O_RDWR | self.epoll(ep).status_flags,
+                }),
+                (F_SETFL, Desc::Epoll(ep)) => {
+                    self.epoll_mut(ep).status_flags = arg & O_NONBLOCK;
+                    Ok(SysReturn::Value { value: 0 })
+                }
+                (F_GETFL, _) => Ok(SysReturn::Value { value: O_RDWR }),
+                (F_SETFL, _) => Ok(SysReturn::Value { value: 0 }),
                 _ => Err(Errno::EINVAL),
             };
         };
@@ -441,6 +449,10 @@ impl World {
         s.uid = self.process(pid).cred.uid;
         if proto == Proto::Udp {
             s.udp = Some(Box::default());
+            // sock_init_data(): net.core.wmem_default / rmem_default (212992); only TCP
+            // replaces them with tcp_wmem[1] / tcp_rmem[1].
+            s.sndbuf = 212_992;
+            s.rcvbuf = 212_992;
         }
         s.nonblocking = flags & SOCK_NONBLOCK != 0;
         s.refs = 1;
@@ -468,6 +480,10 @@ impl World {
         let addr = self.sockaddr_for(sock, addr)?;
         let s = self.sockets.get(sock);
         let host = s.host;
+        // __inet6_bind() checks "already bound" before the address; __inet_bind() after it.
+        if s.family == Family::Inet6 && (s.in_bind_table || s.state != TcpState::Closed) {
+            return Err(Errno::EINVAL);
+        }
         // __inet6_bind(): a v4-mapped address on an IPV6_V6ONLY socket is EINVAL.
         if mapped && s.v6only {
             return Err(Errno::EINVAL);
@@ -614,9 +630,9 @@ impl World {
         if s.connecting || resumed {
             return self.connect_progress(sock, resumed);
         }
-        if s.state != TcpState::Closed {
-            // SS_UNCONNECTED but not TCP_CLOSE (listening, or connected and then reset
-            // while another process held it): EISCONN.
+        // SS_CONNECTED (connected once, even if reset since: a RST does not clear it), or
+        // SS_UNCONNECTED but not TCP_CLOSE (listening): EISCONN.
+        if s.state != TcpState::Closed || s.ss_connected {
             return Step::Done(Err(Errno::EISCONN));
         }
         let host = s.host;
@@ -715,6 +731,9 @@ impl World {
             TcpState::SynSent | TcpState::SynRecv => Step::Done(Err(Errno::EALREADY)),
             TcpState::Closed => {
                 s.connecting = false;
+                // __inet_stream_connect() then tcp_disconnect(): "sk->sk_shutdown = 0".
+                s.shut_rd = false;
+                s.shut_wr = false;
                 // tcp_disconnect(): the route-chosen source address is forgotten unless bind()
                 // chose it (SOCK_BINDADDR_LOCK).
                 if !s.addr_locked {
@@ -724,6 +743,7 @@ impl World {
             }
             _ => {
                 s.connecting = false;
+                s.ss_connected = true;
                 Step::Done(Ok(SysReturn::Value { value: 0 }))
             }
         }
@@ -787,6 +807,15 @@ impl World {
     /// `recv()` (`tcp_recvmsg_locked`): data first, then EOF, then a pending error, then wait.
     fn sys_recv(&mut self, sock: SocketId, len: usize) -> Step {
         let s = self.sockets.get_mut(sock);
+        // tcp_recvmsg_locked(): a listener is ENOTCONN before anything else.
+        if s.state == TcpState::Listen {
+            return Step::Done(Err(Errno::ENOTCONN));
+        }
+        // sock_rcvlowat() turns a zero length into one: recv(fd, 0) waits for data like any
+        // read, then copies nothing.
+        if len == 0 && !s.rx.is_empty() {
+            return Step::Done(Ok(SysReturn::Data { data: Vec::new() }));
+        }
         if !s.rx.is_empty() && len > 0 {
             let n = len.min(s.rx.len());
             let data: Vec<u8> = s.rx.take_front(n);
@@ -805,9 +834,6 @@ impl World {
             }
             return Step::Done(Ok(SysReturn::Data { data }));
         }
-        if len == 0 {
-            return Step::Done(Ok(SysReturn::Data { data: Vec::new() }));
-        }
         if let Some(e) = s.error.take() {
             return Step::Done(Err(e));
         }
@@ -825,7 +851,21 @@ impl World {
     fn sys_shutdown(&mut self, sock: SocketId, how: How) -> SysResult {
         let s = self.sockets.get_mut(sock);
         match s.state {
-            TcpState::Closed | TcpState::SynSent => return Err(Errno::ENOTCONN),
+            // inet_shutdown(): TCP_CLOSE is ENOTCONN, but the shutdown is recorded all the same.
+            TcpState::Closed => {
+                s.shut_rd |= how != How::Write;
+                s.shut_wr |= how != How::Read;
+                return Err(Errno::ENOTCONN);
+            }
+            // A connection attempt in progress is abandoned (tcp_disconnect), successfully.
+            TcpState::SynSent => {
+                self.tcp_done(sock);
+                let s = self.sockets.get_mut(sock);
+                s.connecting = false;
+                s.shut_rd = false;
+                s.shut_wr = false;
+                return Ok(SysReturn::Value { value: 0 });
+            }
             TcpState::Listen => {
                 // A listener shut for reading stops listening (tcp_disconnect).
                 if how != How::Write {
@@ -869,7 +909,14 @@ impl World {
             (SOL_SOCKET, SO_RCVBUF) => s.rcvbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_RCVBUF),
             // SO_LINGER takes a struct linger; socksim's integer form: a negative value turns
             // lingering off, N >= 0 turns it on with a timeout of N seconds.
-            (SOL_SOCKET, SO_LINGER) => s.linger_zero = value == 0,
+            (SOL_SOCKET, SO_LINGER) => {
+                s.linger = if value < 0 {
+                    -1
+                } else {
+                    value.min(i64::from(i32::MAX)) as i32
+                };
+                s.linger_zero = value == 0;
+            }
             // do_ipv6_setsockopt(): IPV6_V6ONLY only on AF_INET6, and only before bind().
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => {
                 if s.in_bind_table {
@@ -893,6 +940,10 @@ impl World {
             (SOL_SOCKET, SO_SNDBUF) => i64::from(s.sndbuf),
             (SOL_SOCKET, SO_RCVBUF) => i64::from(s.rcvbuf),
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),
+            // do_ip_getsockopt(): an IPv6 level on an IPv4 socket is EOPNOTSUPP.
+            (IPPROTO_IPV6, _) if s.family == Family::Inet => return Err(Errno::EOPNOTSUPP),
+            // struct linger in socksim's integer form: -1 off, 0 on with a zero timeout.
+            (SOL_SOCKET, SO_LINGER) => i64::from(s.linger),
             (SOL_SOCKET, SO_TYPE) => i64::from(if s.proto == Proto::Udp { SOCK_DGRAM } else { SOCK_STREAM }),
             (SOL_SOCKET, SO_ACCEPTCONN) => i64::from(s.state == TcpState::Listen),
             (SOL_SOCKET, SO_ERROR) => s.error.take().map_or(0, |e| i64::from(e.number())),

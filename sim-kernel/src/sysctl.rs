@@ -99,6 +99,13 @@ impl Sysctls {
         match name {
             "net.ipv4.ip_local_port_range" => {
                 // ipv4_local_port_range(): the low end must not exceed the high end.
+                // ...and may not start below ip_unprivileged_port_start (ip_prot_sock).
+                if values[0] < i64::from(self.ip_unprivileged_port_start) {
+                    return Err(format!(
+                        "`{name}`: low {} is below net.ipv4.ip_unprivileged_port_start ({})",
+                        values[0], self.ip_unprivileged_port_start
+                    ));
+                }
                 if values[0] > values[1] {
                     return Err(format!("`{name}`: low {} is above high {}", values[0], values[1]));
                 }

@@ -571,9 +571,9 @@ impl World {
             if !s.rx.is_empty() {
                 mask |= EPOLLIN;
             }
-            if !s.shut_wr {
-                mask |= EPOLLOUT;
-            }
+            // With the send side shut, EPOLLOUT is reported too, so a writer learns (from its
+            // next send) that it may not write (tcp_poll).
+            mask |= EPOLLOUT;
         }
         if s.error.is_some() {
             mask |= EPOLLERR;

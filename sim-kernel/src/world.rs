@@ -630,6 +630,9 @@ impl World {
         self.cancel_timers(sock);
         let s = self.sockets.get_mut(sock);
         s.state = crate::socket::TcpState::Closed;
+        // tcp_done(): "sk->sk_shutdown = SHUTDOWN_MASK" — later reads see end of file.
+        s.shut_rd = true;
+        s.shut_wr = true;
         let keep_port = s.user_bound && s.refs > 0;
         if !keep_port {
             self.bucket_remove(sock);

@@ -55,6 +55,12 @@ enum Op {
     Unlink(usize, usize),
     Fork(usize),
     Exit(usize),
+    /// socket + bind + listen.
+    Serve(usize, usize, usize),
+    /// socket + connect (non-blocking or not).
+    Dial(usize, usize, usize, bool),
+    /// accept on one of the process's listeners.
+    AcceptAny(usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -79,7 +85,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (p.clone(), fd.clone()).prop_map(|(p, f)| Op::Passcred(p, f)),
         1 => (p.clone(), 0..2usize).prop_map(|(p, n)| Op::Unlink(p, n)),
         1 => p.clone().prop_map(Op::Fork),
-        1 => p.prop_map(Op::Exit),
+        1 => p.clone().prop_map(Op::Exit),
+        3 => (p.clone(), 0..3usize, 0..4usize).prop_map(|(p, t, n)| Op::Serve(p, t, n)),
+        4 => (p.clone(), 0..3usize, 0..4usize, any::<bool>()).prop_map(|(p, t, n, nb)| Op::Dial(p, t, n, nb)),
+        4 => (p, 0..4usize).prop_map(|(p, i)| Op::AcceptAny(p, i)),
     ]
 }
 
@@ -143,6 +152,12 @@ impl Harness {
         (!fds.is_empty()).then(|| fds[i % fds.len()])
     }
 
+    /// The highest open descriptor of process slot `p`.
+    fn newest(&self, p: usize) -> Option<Fd> {
+        let table = &self.w.process(self.procs[p]).fds;
+        table.iter().map(|(fd, _)| fd).filter(|&fd| fd > 2).max()
+    }
+
     fn call(&mut self, p: usize, call: Syscall) {
         let pid = self.procs[p];
         if self.pending.contains_key(&pid) {
@@ -193,6 +208,33 @@ impl Harness {
                 self.w.exit(old);
                 self.procs[q] = child;
                 self.settle();
+            }
+            Op::Serve(p, t, n) => {
+                self.apply(Op::Socket(p, t, false));
+                let Some(fd) = self.newest(p) else { return };
+                self.call(p, Syscall::Bind { fd, addr: name(n) });
+                self.call(p, Syscall::Listen { fd, backlog: 1 });
+            }
+            Op::Dial(p, t, n, nb) => {
+                self.apply(Op::Socket(p, t, nb));
+                let Some(fd) = self.newest(p) else { return };
+                self.call(p, Syscall::Connect { fd, addr: name(n) });
+            }
+            Op::AcceptAny(p, i) => {
+                let listeners: Vec<Fd> = self
+                    .w
+                    .process(self.procs[p])
+                    .fds
+                    .iter()
+                    .filter(|(_, d)| {
+                        matches!(d, Desc::Unix(u)
+                            if self.w.unix_sockets().get(*u).state == sim_kernel::unix::UnixState::Listening)
+                    })
+                    .map(|(fd, _)| fd)
+                    .collect();
+                if let Some(&fd) = listeners.get(i % listeners.len().max(1)) {
+                    self.call(p, Syscall::Accept { fd });
+                }
             }
             Op::Unlink(p, n) => self.call(
                 p,
@@ -306,7 +348,7 @@ impl Harness {
 
 fn config() -> Config {
     Config {
-        cases: 3000,
+        cases: 256,
         // Deterministic: the same cases on every run, and no regression files written.
         rng_seed: RngSeed::Fixed(0x0a_f0_01),
         failure_persistence: None,
