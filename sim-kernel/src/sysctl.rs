@@ -16,6 +16,9 @@ pub struct Sysctls {
     /// `net.ipv4.tcp_syn_retries`: SYN retransmissions before `ETIMEDOUT`. Default 6
     /// (`TCP_SYN_RETRIES` in `include/net/tcp.h`).
     pub tcp_syn_retries: u8,
+    /// `net.ipv4.tcp_syn_linear_timeouts`: SYN retransmissions at a fixed 1 s before the
+    /// timeout starts doubling. Default 4 (6.13+).
+    pub tcp_syn_linear_timeouts: u8,
     /// `net.ipv4.tcp_synack_retries`: SYN-ACK retransmissions for a half-open connection.
     /// Default 5 (`TCP_SYNACK_RETRIES`).
     pub tcp_synack_retries: u8,
@@ -45,6 +48,7 @@ impl Default for Sysctls {
             somaxconn: 4096,
             tcp_tw_reuse: 2,
             tcp_syn_retries: 6,
+            tcp_syn_linear_timeouts: 4,
             tcp_synack_retries: 5,
             tcp_fin_timeout: 60,
             tcp_abort_on_overflow: false,
@@ -62,6 +66,7 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.core.somaxconn", 1, 0, i32::MAX as i64),
     ("net.ipv4.tcp_tw_reuse", 1, 0, 2),
     ("net.ipv4.tcp_syn_retries", 1, 1, 127),
+    ("net.ipv4.tcp_syn_linear_timeouts", 1, 0, 16),
     ("net.ipv4.tcp_synack_retries", 1, 0, 255),
     ("net.ipv4.tcp_fin_timeout", 1, 1, i32::MAX as i64),
     ("net.ipv4.tcp_abort_on_overflow", 1, 0, 1),
@@ -114,6 +119,7 @@ impl Sysctls {
             "net.core.somaxconn" => self.somaxconn = values[0] as u32,
             "net.ipv4.tcp_tw_reuse" => self.tcp_tw_reuse = values[0] as u8,
             "net.ipv4.tcp_syn_retries" => self.tcp_syn_retries = values[0] as u8,
+            "net.ipv4.tcp_syn_linear_timeouts" => self.tcp_syn_linear_timeouts = values[0] as u8,
             "net.ipv4.tcp_synack_retries" => self.tcp_synack_retries = values[0] as u8,
             "net.ipv4.tcp_fin_timeout" => self.tcp_fin_timeout = values[0] as u32,
             "net.ipv4.tcp_abort_on_overflow" => self.tcp_abort_on_overflow = values[0] != 0,

@@ -16,6 +16,17 @@ use sim_core::{Duration, Wake};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 
+/// The timeout before SYN transmission number `r` + 1 (1-based retransmission count `r`):
+/// 1 s for the first `linear` + 1, then doubling (`tcp_retransmit_timer`: the backoff starts
+/// only after `tcp_syn_linear_timeouts` retransmissions).
+fn syn_rto_secs(r: u32, linear: u32) -> u64 {
+    if r <= linear + 1 {
+        1
+    } else {
+        1u64 << (r - linear - 1).min(30)
+    }
+}
+
 impl World {
     /// A segment arrives at `host`.
     pub(crate) fn tcp_input(&mut self, host: HostId, seg: Segment) {
@@ -529,14 +540,22 @@ impl World {
                 self.send_synack(sock);
             }
             TimerKind::SynRetransmit if s.state == TcpState::SynSent => {
-                let retries = self.hosts[s.host.0 as usize].sysctl.tcp_syn_retries;
-                if s.syn_retries >= retries {
-                    // tcp_write_timeout(): give up with ETIMEDOUT.
+                let sysctl = &self.hosts[s.host.0 as usize].sysctl;
+                let (retries, linear) = (
+                    u32::from(sysctl.tcp_syn_retries),
+                    u32::from(sysctl.tcp_syn_linear_timeouts),
+                );
+                let fired = u32::from(s.syn_retries) + 1;
+                let elapsed: u64 = (1..=fired).map(|r| syn_rto_secs(r, linear)).sum();
+                // tcp_write_timeout(): give up at the first expiry where the retransmissions
+                // reached tcp_syn_retries + tcp_syn_linear_timeouts, or where the time since the
+                // first SYN reached that of tcp_syn_retries doublings ((2 << retries) - 1 s).
+                if u32::from(s.syn_retries) >= retries + linear || elapsed >= (2u64 << retries.min(62)) - 1 {
                     s.error = Some(Errno::ETIMEDOUT);
                     return self.tcp_done(sock);
                 }
                 s.syn_retries += 1;
-                let backoff = Duration::from_secs(1u64 << s.syn_retries.min(30));
+                let backoff = Duration::from_secs(syn_rto_secs(u32::from(s.syn_retries) + 1, linear));
                 let (iss, host) = (s.iss, s.host);
                 self.arm_timer(sock, backoff, TimerKind::SynRetransmit);
                 let syn = self.segment_from(sock, Flags::SYN, iss, None);
