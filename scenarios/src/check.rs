@@ -1083,6 +1083,44 @@ process client/curl at 1ms {
     }
 
     #[test]
+    fn users_and_control_data() {
+        let world = "host h {\n    user alice 1000\n    user alice 1001\n    user root 5\n}\n";
+        let (_, d) = check_text(&format!("{world}process h/p as bob {{\n    exit\n}}\n"));
+        let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "user `alice` is declared twice on host `h`",
+                "`root` is always defined (uid 0)",
+                "unknown user `bob` on host `h`"
+            ]
+        );
+        assert_clean(&in_process(
+            "a, b = socketpair(AF_UNIX, SOCK_SEQPACKET)\nsendmsg(a, \"x\", SCM_RIGHTS, b, 0, SCM_CREDENTIALS)\nc = recvmsg(b, 10)",
+        ));
+        assert_error(
+            &in_process("a, b = socketpair(AF_UNIX, SOCK_DGRAM)\nsendmsg(a, \"x\", SCM_RIGHTS)"),
+            "`SCM_RIGHTS` needs at least one descriptor",
+            "SCM_RIGHTS",
+        );
+        assert_error(
+            &in_process("a, b = socketpair(AF_UNIX, SOCK_DGRAM)\nsendmsg(a, \"x\", b)"),
+            "a descriptor must follow `SCM_RIGHTS`",
+            "b",
+        );
+        assert_error(
+            &in_process("a, b = socketpair(AF_UNIX, SOCK_DGRAM)\nsendmsg(a, \"x\", SCM_RIGHTS, b, \"/x\")"),
+            "the destination of `sendmsg` comes right after the data",
+            "\"/x\"",
+        );
+        assert_error(
+            &in_process("a, b = socketpair(AF_UNIX, SOCK_DGRAM)\nsendmsg(a, \"x\", SCM_RIGHTS, nope)"),
+            "unknown descriptor `nope`",
+            "nope",
+        );
+    }
+
+    #[test]
     fn arguments_of_the_wrong_kind() {
         let d = assert_error(
             &in_process("bind(3, 64KiB)"),

@@ -164,8 +164,15 @@ impl PortSet {
         self.0.contains(&port)
     }
 
-    /// `ip:port`, or `ip:*` when the port is not one the scenario names.
+    /// `ip:port`, or `ip:*` when the port is not one the scenario names. An autobound Unix
+    /// name (five hex digits drawn from the seed, `unix_autobind`) shows as `@*`.
     pub fn addr(&self, a: &SockAddr) -> String {
+        if let SockAddr::Unix(sim_kernel::syscall::UnixAddr::Abstract(name)) = a
+            && name.len() == 5
+            && name.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        {
+            return "@*".to_string();
+        }
         let SockAddr::Inet(a) = *a else { return a.to_string() };
         if self.contains(a.port()) {
             a.to_string()
@@ -227,6 +234,11 @@ pub fn abstract_return(ret: &SysReturn, ports: &PortSet) -> String {
         SysReturn::DataFrom { data, from } => {
             let data = format_return(&SysReturn::Data { data: data.clone() });
             format!("{data} ({})", ports.addr(from))
+        }
+        SysReturn::Msg { from: Some(from), .. } => {
+            let shown = format_return(ret);
+            let exact = format!("({from})");
+            shown.replacen(&exact, &format!("({})", ports.addr(from)), 1)
         }
         other => format_return(other),
     }

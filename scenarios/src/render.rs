@@ -89,6 +89,15 @@ fn socket_args(domain: i32, ty: i32, protocol: i32) -> String {
     format!("{}, {t}, {proto}", constant_name(Param::Domain, i64::from(domain)))
 }
 
+/// An address passed to a call, as a scenario writes it: a `sockaddr_un` with only its family
+/// is `AF_UNIX` (results print it as `unnamed`).
+fn call_addr(addr: &sim_kernel::syscall::SockAddr) -> String {
+    match addr {
+        sim_kernel::syscall::SockAddr::Unix(sim_kernel::syscall::UnixAddr::Unnamed) => "AF_UNIX".into(),
+        other => other.to_string(),
+    }
+}
+
 /// A file mode as strace prints it: `0755`, `01777`.
 fn octal(mode: u32) -> String {
     format!("0{mode:03o}")
@@ -153,7 +162,7 @@ pub fn format_call(call: &Syscall) -> String {
         } => {
             let mut out = format!("sendmsg({fd}, {}", payload(data));
             if let Some(addr) = addr {
-                let _ = write!(out, ", {addr}");
+                let _ = write!(out, ", {}", call_addr(addr));
             }
             for c in control {
                 match c {
@@ -173,20 +182,17 @@ pub fn format_call(call: &Syscall) -> String {
             format!("recvmsg({fd}, {len})")
         }
         Syscall::RecvMsg { fd, len, controllen } => format!("recvmsg({fd}, {len}, {controllen})"),
-        Syscall::Bind { fd, addr } => format!("bind({fd}, {addr})"),
+        Syscall::Bind { fd, addr } => format!("bind({fd}, {})", call_addr(addr)),
         Syscall::Listen { fd, backlog } => format!("listen({fd}, {backlog})"),
         Syscall::Accept { fd } => format!("accept({fd})"),
-        Syscall::Connect { fd, addr } => format!("connect({fd}, {addr})"),
+        Syscall::Connect { fd, addr } => format!("connect({fd}, {})", call_addr(addr)),
         Syscall::Send { fd, data } => match data {
             Payload::Bytes(b) => format!("send({fd}, {})", quote(b)),
             Payload::Zeros(n) => format!("send({fd}, {})", size(*n)),
         },
         Syscall::Recv { fd, len } => format!("recv({fd}, {len})"),
         Syscall::RecvFrom { fd, len } => format!("recvfrom({fd}, {len})"),
-        Syscall::SendTo { fd, data, addr } => match data {
-            Payload::Bytes(b) => format!("sendto({fd}, {}, {addr})", quote(b)),
-            Payload::Zeros(n) => format!("sendto({fd}, {}, {addr})", size(*n)),
-        },
+        Syscall::SendTo { fd, data, addr } => format!("sendto({fd}, {}, {})", payload(data), call_addr(addr)),
         Syscall::Shutdown { fd, how } => {
             let how = match how {
                 How::Read => "SHUT_RD",

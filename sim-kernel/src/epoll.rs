@@ -50,6 +50,15 @@ pub const EVENT_NAMES: &[(u32, &str)] = &[
     (EPOLLET, "EPOLLET"),
 ];
 
+/// What an epoll instance watches: an internet socket or a Unix-domain socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Watched {
+    /// An internet socket.
+    Inet(SocketId),
+    /// A Unix-domain socket.
+    Unix(crate::unix::UnixId),
+}
+
 /// Index of an epoll instance in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EpollId(pub u32);
@@ -69,9 +78,9 @@ pub struct Interest {
 #[derive(Debug, Default)]
 pub struct Epoll {
     /// Watched (descriptor, socket) pairs.
-    pub interest: BTreeMap<(Fd, SocketId), Interest>,
+    pub interest: BTreeMap<(Fd, Watched), Interest>,
     /// Entries that may be ready, in the order they became so (`rdllist`).
-    pub ready: VecDeque<(Fd, SocketId)>,
+    pub ready: VecDeque<(Fd, Watched)>,
     /// Tasks blocked in `epoll_wait` (exclusive waits: one wakes per event, `ep_poll`).
     pub wait: WaitQueue,
     /// Descriptors referring to the instance.
@@ -160,12 +169,10 @@ impl World {
         // Deviation: standard streams are not simulated files (EPERM, as for a file that
         // cannot be polled), and nesting epoll instances is not simulated (EINVAL).
         let sock = match target {
-            Desc::Socket(s) => s,
+            Desc::Socket(s) => Watched::Inet(s),
+            Desc::Unix(u) => Watched::Unix(u),
             Desc::Stdio => return Err(Errno::EPERM),
             Desc::Epoll(_) => return Err(Errno::EINVAL),
-            // Unix-domain sockets are pollable in Linux; socksim's epoll watches only internet
-            // sockets so far (the Unix module will extend the watch target).
-            Desc::Unix(_) => return Err(Errno::EPERM),
         };
         let has_event = op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD;
         if has_event && events & EPOLLEXCLUSIVE != 0 && (op == EPOLL_CTL_MOD || events & !EXCLUSIVE_OK != 0) {
@@ -187,7 +194,9 @@ impl World {
                     },
                 );
                 let exclusive = events & EPOLLEXCLUSIVE != 0;
-                self.sockets.get_mut(sock).wait.add(Waiter::Epoll(ep, fd), exclusive);
+                self.watched_wait(sock)
+                    .expect("an open descriptor's socket")
+                    .add(Waiter::Epoll(ep, fd), exclusive);
                 self.epoll_poll_now(ep, key);
                 Ok(SysReturn::Value { value: 0 })
             }
@@ -211,8 +220,8 @@ impl World {
     }
 
     /// After ADD or MOD: if the socket is ready already, queue it and wake a waiter.
-    fn epoll_poll_now(&mut self, ep: EpollId, key: (Fd, SocketId)) {
-        let mask = self.sock_poll(key.1);
+    fn epoll_poll_now(&mut self, ep: EpollId, key: (Fd, Watched)) {
+        let mask = self.watched_poll(key.1);
         let e = self.epoll_mut(ep);
         let item = e.interest.get_mut(&key).expect("just inserted");
         if mask & item.events != 0 && !item.ready {
@@ -223,30 +232,50 @@ impl World {
         }
     }
 
-    fn epoll_remove(&mut self, ep: EpollId, key: (Fd, SocketId)) {
+    fn epoll_remove(&mut self, ep: EpollId, key: (Fd, Watched)) {
         let e = self.epoll_mut(ep);
         e.interest.remove(&key);
         e.ready.retain(|&k| k != key);
-        if let Some(s) = self.sockets.try_get(key.1)
-            && s.wait.contains(Waiter::Epoll(ep, key.0))
-        {
-            self.sockets.get_mut(key.1).wait.remove(Waiter::Epoll(ep, key.0));
+        if let Some(queue) = self.watched_wait(key.1) {
+            queue.remove(Waiter::Epoll(ep, key.0));
+        }
+    }
+
+    /// The wait queue of a watched socket, if the socket still exists.
+    pub(crate) fn watched_wait(&mut self, w: Watched) -> Option<&mut WaitQueue<Waiter>> {
+        match w {
+            Watched::Inet(s) => {
+                self.sockets.try_get(s)?;
+                Some(&mut self.sockets.get_mut(s).wait)
+            }
+            Watched::Unix(u) => self.unix.try_get_mut(u).map(|s| &mut s.wait),
+        }
+    }
+
+    /// The events a watched socket is ready for now (`vfs_poll`).
+    fn watched_poll(&self, w: Watched) -> u32 {
+        match w {
+            Watched::Inet(s) => self.sock_poll(s),
+            Watched::Unix(u) => self.unix_poll(u),
         }
     }
 
     /// The socket's last descriptor closed: drop it from every epoll watching it.
     pub(crate) fn epoll_forget_socket(&mut self, sock: SocketId) {
-        let watchers: Vec<(EpollId, Fd)> = self
-            .sockets
-            .get(sock)
-            .wait
+        self.epoll_forget(Watched::Inet(sock));
+    }
+
+    /// `eventpoll_release()`: the file's last reference is gone; every epoll forgets it.
+    pub(crate) fn epoll_forget(&mut self, sock: Watched) {
+        let Some(queue) = self.watched_wait(sock) else { return };
+        let watchers: Vec<(EpollId, Fd)> = queue
             .waiters()
             .filter_map(|w| match w {
                 Waiter::Epoll(ep, fd) => Some((ep, fd)),
                 Waiter::Task(_) => None,
             })
             .collect();
-        self.sockets.get_mut(sock).wait.retain(|w| matches!(w, Waiter::Task(_)));
+        queue.retain(|w| matches!(w, Waiter::Task(_)));
         for (ep, fd) in watchers {
             let e = self.epoll_mut(ep);
             e.interest.remove(&(fd, sock));
@@ -258,14 +287,14 @@ impl World {
     pub(crate) fn epoll_free(&mut self, ep: EpollId) {
         let e = self.epolls[ep.0 as usize].take().expect("live epoll");
         for &(fd, sock) in e.interest.keys() {
-            if self.sockets.try_get(sock).is_some() {
-                self.sockets.get_mut(sock).wait.remove(Waiter::Epoll(ep, fd));
+            if let Some(queue) = self.watched_wait(sock) {
+                queue.remove(Waiter::Epoll(ep, fd));
             }
         }
     }
 
     /// `ep_poll_callback()`: a watched socket woke with events `mask` (0: unspecified).
-    pub(crate) fn ep_poll_callback(&mut self, ep: EpollId, fd: Fd, sock: SocketId, mask: u32) -> Woken {
+    pub(crate) fn ep_poll_callback(&mut self, ep: EpollId, fd: Fd, sock: Watched, mask: u32) -> Woken {
         let e = self.epolls[ep.0 as usize].as_mut().expect("a watching epoll is alive");
         let Some(item) = e.interest.get_mut(&(fd, sock)) else {
             return Woken {
@@ -341,7 +370,7 @@ impl World {
             let Some(key) = self.epoll_mut(ep).ready.pop_front() else {
                 break;
             };
-            let mask = self.sock_poll(key.1);
+            let mask = self.watched_poll(key.1);
             let e = self.epoll_mut(ep);
             let Some(item) = e.interest.get_mut(&key) else { continue };
             let revents = mask & item.events;

@@ -125,7 +125,7 @@ impl World {
                 if let Waiter::Epoll(ep, fd) = waiter {
                     let e = self.epolls.get(ep.0 as usize).and_then(Option::as_ref);
                     ensure!(
-                        e.is_some_and(|e| e.interest.contains_key(&(fd, id))),
+                        e.is_some_and(|e| e.interest.contains_key(&(fd, crate::epoll::Watched::Inet(id)))),
                         "socket {id:?} carries an entry for epoll {ep:?} that does not watch it"
                     );
                 }
@@ -153,10 +153,13 @@ impl World {
                 e.refs
             );
             for &(fd, sock) in e.interest.keys() {
+                let entry = Waiter::Epoll(crate::epoll::EpollId(i as u32), fd);
+                let queued = match sock {
+                    crate::epoll::Watched::Inet(s) => self.sockets.try_get(s).is_some_and(|s| s.wait.contains(entry)),
+                    crate::epoll::Watched::Unix(u) => self.unix.try_get(u).is_some_and(|s| s.wait.contains(entry)),
+                };
                 ensure!(
-                    self.sockets
-                        .try_get(sock)
-                        .is_some_and(|s| s.wait.contains(Waiter::Epoll(crate::epoll::EpollId(i as u32), fd))),
+                    queued,
                     "epoll {i} watches socket {sock:?} without an entry on its wait queue"
                 );
             }

@@ -366,6 +366,12 @@ impl World {
 
     /// The process ends: every descriptor is closed, as `exit(2)` does.
     pub fn exit(&mut self, pid: Pid) {
+        // A process killed inside a wait on a Unix socket leaves the queue, so it cannot take
+        // a wake-up meant for another waiter.
+        if let Some(BlockedOn::Unix(u) | BlockedOn::UnixPeer(u)) = self.process(pid).blocked_on {
+            self.unix_unwait(u, task(pid));
+            self.process_mut(pid).blocked_on = None;
+        }
         let fds: Vec<_> = self.process(pid).fds.iter().map(|(fd, _)| fd).collect();
         for fd in fds {
             self.close_fd(pid, fd);
@@ -662,7 +668,7 @@ impl World {
                     keep: false,
                 }
             }
-            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, sock, mask),
+            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, crate::epoll::Watched::Inet(sock), mask),
         });
         self.sockets.get_mut(sock).wait = queue;
     }

@@ -1174,3 +1174,154 @@ fn cycles_in_flight_are_collected() {
     assert_eq!(s.close(p, a), OK);
     assert_eq!(s.w.unix_sockets().len(), 0);
 }
+
+#[test]
+fn epoll_watches_unix_sockets() {
+    use sim_kernel::epoll::{EPOLL_CTL_ADD, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
+    let mut s = Sim::new();
+    let p = s.proc();
+    let ep = match s.call(p, Syscall::EpollCreate1 { flags: 0 }) {
+        SysReturn::Value { value } => value as Fd,
+        other => panic!("{other:?}"),
+    };
+    let l = s.listener(p, SOCK_STREAM, path("/run/l"), 5);
+    let add = |fd, events| Syscall::EpollCtl {
+        epfd: ep,
+        op: EPOLL_CTL_ADD,
+        fd,
+        events,
+    };
+    assert_eq!(s.call(p, add(l, EPOLLIN)), OK);
+    let wait = Syscall::EpollWait {
+        epfd: ep,
+        maxevents: 8,
+        timeout_ms: -1,
+    };
+    // A blocked epoll_wait wakes when a client connects.
+    assert_eq!(s.start(p, wait.clone()), None);
+    let q = s.proc();
+    let c = s.socket(q, SOCK_STREAM);
+    assert_eq!(s.connect(q, c, path("/run/l")), OK);
+    assert_eq!(
+        s.finished(p),
+        Some(SysReturn::Events {
+            events: vec![(l, EPOLLIN)]
+        })
+    );
+    let (a, _) = s.accept(p, l);
+    assert_eq!(s.call(p, add(a, EPOLLIN | EPOLLOUT | EPOLLRDHUP)), OK);
+    assert_eq!(
+        s.call(p, wait.clone()),
+        SysReturn::Events {
+            events: vec![(a, EPOLLOUT)]
+        }
+    );
+    assert_eq!(s.send(q, c, "x"), val(1));
+    assert_eq!(s.close(q, c), OK);
+    assert_eq!(
+        s.call(p, wait.clone()),
+        SysReturn::Events {
+            events: vec![(a, EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLRDHUP)]
+        }
+    );
+    // Closing the last descriptor takes the socket out of the epoll.
+    assert_eq!(s.close(p, a), OK);
+    let zero = Syscall::EpollWait {
+        epfd: ep,
+        maxevents: 8,
+        timeout_ms: 0,
+    };
+    assert_eq!(s.call(p, zero), SysReturn::Events { events: vec![] });
+}
+
+#[test]
+fn epoll_hears_when_a_full_datagram_receiver_has_room() {
+    use sim_kernel::epoll::{EPOLL_CTL_ADD, EPOLLOUT};
+    let mut s = Sim::new();
+    let p = s.proc();
+    let r = s.socket(p, SOCK_DGRAM);
+    s.bind(p, r, path("/run/r"));
+    let c = s.socket(p, SOCK_DGRAM | SOCK_NONBLOCK);
+    s.connect(p, c, path("/run/r"));
+    while s.send(p, c, "x") == val(1) {}
+    let ep = match s.call(p, Syscall::EpollCreate1 { flags: 0 }) {
+        SysReturn::Value { value } => value as Fd,
+        other => panic!("{other:?}"),
+    };
+    let add = Syscall::EpollCtl {
+        epfd: ep,
+        op: EPOLL_CTL_ADD,
+        fd: c,
+        events: EPOLLOUT,
+    };
+    assert_eq!(s.call(p, add), OK);
+    let wait = Syscall::EpollWait {
+        epfd: ep,
+        maxevents: 8,
+        timeout_ms: -1,
+    };
+    assert_eq!(s.start(p, wait), None, "the receiver's queue is full: not writable");
+    // A second process holding the receiver (a fork of the first) reads one datagram.
+    let child = s.w.fork(p, "reader");
+    s.settle();
+    assert_eq!(s.recv(child, r, 1), data("x"));
+    assert_eq!(
+        s.finished(p),
+        Some(SysReturn::Events {
+            events: vec![(c, EPOLLOUT)]
+        })
+    );
+}
+
+/// Details checked on Linux 6.18 with Python in `unshare -n` (see the module docs).
+#[test]
+fn corner_cases_checked_on_linux() {
+    let mut s = Sim::new();
+    let p = s.proc();
+    // Seqpacket: a reset is reported once, then EPIPE.
+    let (a, b) = s.pair(p, SOCK_SEQPACKET);
+    s.send(p, b, "unread");
+    s.close(p, a);
+    assert_eq!(s.send(p, b, "x"), err(Errno::ECONNRESET));
+    assert_eq!(s.send(p, b, "x"), err(Errno::EPIPE));
+    // Non-blocking reads after SHUT_RD: EAGAIN for datagrams, EOF for seqpacket.
+    let shut_rd = |fd| Syscall::Shutdown { fd, how: How::Read };
+    let (d, _) = s.pair(p, SOCK_DGRAM | SOCK_NONBLOCK);
+    s.call(p, shut_rd(d));
+    assert_eq!(s.recv(p, d, 1), err(Errno::EAGAIN));
+    let (q, _) = s.pair(p, SOCK_SEQPACKET | SOCK_NONBLOCK);
+    s.call(p, shut_rd(q));
+    assert_eq!(s.recv(p, q, 1), data(""));
+    // A listener shut for reading refuses connections, and its accept() is EINVAL.
+    let l = s.listener(p, SOCK_STREAM, path("/run/l"), 1);
+    s.call(p, shut_rd(l));
+    let c = s.socket(p, SOCK_STREAM);
+    assert_eq!(s.connect(p, c, path("/run/l")), err(Errno::ECONNREFUSED));
+    assert_eq!(s.call(p, Syscall::Accept { fd: l }), err(Errno::EINVAL));
+    // Zero bytes on a stream carry no descriptors.
+    let (x, y) = s.pair(p, SOCK_STREAM | SOCK_NONBLOCK);
+    let send0 = Syscall::SendMsg {
+        fd: x,
+        data: bytes(""),
+        addr: None,
+        control: vec![Cmsg::Rights(vec![d])],
+    };
+    assert_eq!(s.call(p, send0), val(0));
+    assert_eq!(s.recvmsg(p, y, 10, DEFAULT_CONTROLLEN), err(Errno::EAGAIN));
+    // A message sent before the receiver asked for credentials reports pid 0, uid/gid 65534.
+    let (g, h) = s.pair(p, SOCK_DGRAM);
+    s.send(p, g, "early");
+    s.setopt(p, h, SO_PASSCRED, 1);
+    let got = s.recvmsg(p, h, 10, DEFAULT_CONTROLLEN);
+    let SysReturn::Msg { creds, .. } = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(
+        creds,
+        Some(Ucred {
+            pid: 0,
+            uid: 65534,
+            gid: 65534
+        })
+    );
+}

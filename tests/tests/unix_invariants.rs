@@ -61,6 +61,10 @@ enum Op {
     Dial(usize, usize, usize, bool),
     /// accept on one of the process's listeners.
     AcceptAny(usize, usize),
+    EpollCreate(usize),
+    /// epoll_ctl(ADD) of one descriptor to another (an epoll instance, with luck).
+    Watch(usize, usize, usize),
+    EpollWait(usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -88,7 +92,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => p.clone().prop_map(Op::Exit),
         3 => (p.clone(), 0..3usize, 0..4usize).prop_map(|(p, t, n)| Op::Serve(p, t, n)),
         4 => (p.clone(), 0..3usize, 0..4usize, any::<bool>()).prop_map(|(p, t, n, nb)| Op::Dial(p, t, n, nb)),
-        4 => (p, 0..4usize).prop_map(|(p, i)| Op::AcceptAny(p, i)),
+        4 => (p.clone(), 0..4usize).prop_map(|(p, i)| Op::AcceptAny(p, i)),
+        1 => p.clone().prop_map(Op::EpollCreate),
+        2 => (p.clone(), fd.clone(), fd.clone()).prop_map(|(p, e, f)| Op::Watch(p, e, f)),
+        1 => (p, fd).prop_map(|(p, e)| Op::EpollWait(p, e)),
     ]
 }
 
@@ -235,6 +242,32 @@ impl Harness {
                 if let Some(&fd) = listeners.get(i % listeners.len().max(1)) {
                     self.call(p, Syscall::Accept { fd });
                 }
+            }
+            Op::EpollCreate(p) => self.call(p, Syscall::EpollCreate1 { flags: 0 }),
+            Op::Watch(p, e, f) => {
+                let (Some(epfd), Some(fd)) = (self.fd(p, e), self.fd(p, f)) else {
+                    return;
+                };
+                self.call(
+                    p,
+                    Syscall::EpollCtl {
+                        epfd,
+                        op: sim_kernel::epoll::EPOLL_CTL_ADD,
+                        fd,
+                        events: sim_kernel::epoll::EPOLLIN | sim_kernel::epoll::EPOLLOUT,
+                    },
+                );
+            }
+            Op::EpollWait(p, e) => {
+                let Some(epfd) = self.fd(p, e) else { return };
+                self.call(
+                    p,
+                    Syscall::EpollWait {
+                        epfd,
+                        maxevents: 4,
+                        timeout_ms: 0,
+                    },
+                );
             }
             Op::Unlink(p, n) => self.call(
                 p,

@@ -1,7 +1,7 @@
 //! Parser tests: the design's example, error messages and positions, robustness.
 
 use super::*;
-use crate::ast::{AddrPattern, InetAddr, IpSpec, PortPattern, Template, TemplatePart};
+use crate::ast::{AddrPattern, InetAddr, IpSpec, PortPattern, Template, TemplatePart, UnixPattern};
 
 /// The "Processes" example of the language design, with the world declarations it needs
 /// (with `alice` declared on the client).
@@ -304,6 +304,82 @@ fn parses_every_statement_form() {
     let (_, call, expect) = call_of(&body[8]);
     assert!(call.args.is_empty());
     assert!(matches!(&expect.as_ref().unwrap().alternatives[..], [Outcome::Value { data: Some(d), .. }] if d == "x"));
+}
+
+#[test]
+fn parses_unix_addresses_modes_and_control_data() {
+    let source = r#"host h {
+    user alice 1000 100
+}
+process h/p as alice at 2ms {
+    bind(s, "/run/app.sock") = 0
+    bind(s, @"app\0x") = 0
+    bind(s, AF_UNIX) = 0
+    chmod("/run/app.sock", 0755) = 0
+    getsockname(s) = "/run/app.sock" | @"app" | @* | unnamed
+    c = accept(s) = 4 (unnamed) | 4 ("/tmp/c") | 4 (@*)
+    sendmsg(s, "x", @"peer", SCM_RIGHTS, c, 7, SCM_CREDENTIALS) = 1
+    getsockopt(s, SOL_SOCKET, SO_PEERCRED) = 0 [pid = 2 uid=1000  gid=100]
+}
+"#;
+    let s = parse(source).unwrap();
+    let user = &s.hosts[0].users[0];
+    assert_eq!((user.name.name.as_str(), user.uid, user.gid), ("alice", 1000, 100));
+    let p = &s.processes[0];
+    assert_eq!(p.user.as_ref().unwrap().name, "alice");
+    assert_eq!(p.start_ns, 2_000_000);
+    let (_, call, _) = call_of(&p.body[0]);
+    assert_eq!(call.args[1].kind, ArgKind::Str("/run/app.sock".into()));
+    let (_, call, _) = call_of(&p.body[1]);
+    assert_eq!(call.args[1].kind, ArgKind::Abstract("app\0x".into()));
+    assert_eq!(text(source, call.args[1].span), "@\"app\\0x\"");
+    let (_, call, _) = call_of(&p.body[2]);
+    assert_eq!(call.args[1].kind, name("AF_UNIX"));
+    let (_, call, _) = call_of(&p.body[3]);
+    assert_eq!(call.args[1].kind, ArgKind::Num(lit(0o755)));
+    let (_, _, expect) = call_of(&p.body[4]);
+    assert_eq!(
+        expect.as_ref().unwrap().alternatives,
+        [
+            Outcome::Addr(AddrMatch::Unix(UnixPattern::Path("/run/app.sock".into()))),
+            Outcome::Addr(AddrMatch::Unix(UnixPattern::Abstract("app".into()))),
+            Outcome::Addr(AddrMatch::Unix(UnixPattern::AnyAbstract)),
+            Outcome::Addr(AddrMatch::Unix(UnixPattern::Unnamed)),
+        ]
+    );
+    let (_, _, expect) = call_of(&p.body[5]);
+    let addrs: Vec<_> = expect
+        .as_ref()
+        .unwrap()
+        .alternatives
+        .iter()
+        .map(|o| match o {
+            Outcome::Value {
+                addr: Some(AddrMatch::Unix(u)),
+                ..
+            } => u.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        addrs,
+        [
+            UnixPattern::Unnamed,
+            UnixPattern::Path("/tmp/c".into()),
+            UnixPattern::AnyAbstract
+        ]
+    );
+    let (_, call, _) = call_of(&p.body[6]);
+    assert_eq!(call.args.len(), 7);
+    let (_, _, expect) = call_of(&p.body[7]);
+    let Outcome::Value { detail, .. } = &expect.as_ref().unwrap().alternatives[0] else {
+        panic!()
+    };
+    assert_eq!(detail.as_deref(), Some("pid=2 uid=1000 gid=100"));
+    assert!(
+        parse("process h/p {\n    chmod(\"/x\", 0789)\n}\n").is_err(),
+        "8 and 9 are not octal"
+    );
 }
 
 #[test]

@@ -72,6 +72,15 @@ impl World {
                 "unix socket {id:?} is charged {} bytes but its queued messages take {charged}",
                 s.wmem
             );
+            for waiter in s.wait.waiters() {
+                if let crate::epoll::Waiter::Epoll(ep, fd) = waiter {
+                    let e = self.epolls.get(ep.0 as usize).and_then(Option::as_ref);
+                    ensure!(
+                        e.is_some_and(|e| e.interest.contains_key(&(fd, crate::epoll::Watched::Unix(id)))),
+                        "unix socket {id:?} carries an entry for epoll {ep:?} that does not watch it"
+                    );
+                }
+            }
             if s.dead {
                 ensure!(
                     s.refs == 0 && s.holds > 0,

@@ -4,6 +4,7 @@
 use super::namespace::validate;
 use super::scm::{Message, dgram_truesize};
 use super::{RCV_SHUTDOWN, Received, SNDBUF_DEFAULT, SysResult, UnixId, UnixState, UnixType};
+use crate::epoll::{EPOLLERR, EPOLLOUT};
 use crate::errno::Errno;
 use crate::process::{BlockedOn, Pid};
 use crate::syscall::{Cmsg, MSG_TRUNC, Payload, SockAddr, SysReturn};
@@ -52,7 +53,7 @@ impl World {
                     o.state = UnixState::Unconnected;
                 }
             }
-            self.unix_wake(sock, Wake::All);
+            self.unix_wake(sock, Wake::All, EPOLLOUT);
             self.unix_put(old);
         }
         Ok(SysReturn::Value { value: 0 })
@@ -79,7 +80,7 @@ impl World {
         let o = self.unix.get_mut(old);
         if !o.dead && o.peer == Some(sock) {
             o.error = Some(Errno::ECONNRESET);
-            self.unix_wake(old, Wake::All);
+            self.unix_wake(old, Wake::All, EPOLLERR);
         }
     }
 
@@ -225,8 +226,12 @@ impl World {
             }
             return Err(self.unix_block(sock));
         };
+        let was_full = s.rx.len() >= s.max_ack_backlog as usize;
         s.rx_bytes -= m.remaining();
         self.unix_wake_peer(sock, Wake::One);
+        if was_full {
+            self.unix_relay_writable(sock);
+        }
         let mut m = m;
         let take = len.min(m.data.len());
         let data = m.data[..take].to_vec();

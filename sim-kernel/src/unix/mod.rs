@@ -24,10 +24,9 @@
 //! `connect()` completes before `accept()`.
 //!
 //! Deviations from Linux, each small: stream sockets have no send-buffer limit (they never
-//! block or fail in `send` for want of room); cycles of sockets that hold each other only
-//! through messages in flight are not garbage-collected (`unix_gc`); epoll does not watch
-//! Unix sockets; `recvfrom` shows an unnamed sender as `unnamed` where Linux returns an
-//! address length of 0.
+//! block or fail in `send` for want of room); the garbage collector for descriptors in flight
+//! runs as soon as a cycle becomes unreachable (see `gc`); `recvfrom` shows an unnamed sender
+//! as `unnamed` where Linux returns an address length of 0.
 
 pub mod namespace;
 pub mod scm;
@@ -42,6 +41,7 @@ pub use namespace::HostUnix;
 use scm::Message;
 pub use vfs::InodeId;
 
+use crate::epoll::{EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Waiter, Watched};
 use crate::errno::Errno;
 use crate::host::HostId;
 use crate::process::{BlockedOn, Cred, Desc, Pid};
@@ -51,7 +51,7 @@ use crate::syscalls::{
     SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, Step,
 };
 use crate::world::World;
-use sim_core::{TaskId, WaitQueue, Wake};
+use sim_core::{TaskId, WaitQueue, Wake, Woken};
 use std::collections::VecDeque;
 
 /// Index of a Unix-domain socket in the world.
@@ -206,8 +206,8 @@ pub struct UnixSocket {
     pub holds: u32,
     /// Released (`SOCK_DEAD`): kept only while something holds it.
     pub dead: bool,
-    /// Readers and `accept()` wait here (`sk_sleep`).
-    pub wait: WaitQueue,
+    /// Readers and `accept()` wait here (`sk_sleep`), and epoll instances watching it.
+    pub wait: WaitQueue<Waiter>,
     /// Connectors and datagram senders wait here for room (`peer_wait`).
     pub peer_wait: WaitQueue,
 }
@@ -283,6 +283,11 @@ impl UnixTable {
     /// The socket `id`, if it still exists.
     pub fn try_get(&self, id: UnixId) -> Option<&UnixSocket> {
         self.slots.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// The socket `id`, to change it, if it still exists.
+    pub fn try_get_mut(&mut self, id: UnixId) -> Option<&mut UnixSocket> {
+        self.slots.get_mut(id.0 as usize).and_then(Option::as_mut)
     }
 
     fn insert(&mut self, s: UnixSocket) -> UnixId {
@@ -376,7 +381,7 @@ impl World {
     }
 
     /// A new socket with one file reference, on `pid`'s host (`unix_create1`).
-    fn unix_new_socket(&mut self, pid: Pid, ty: UnixType, nonblocking: bool) -> UnixId {
+    pub(crate) fn unix_new_socket(&mut self, pid: Pid, ty: UnixType, nonblocking: bool) -> UnixId {
         let host = self.process(pid).host;
         let mut s = UnixSocket::new(host, ty, self.hosts[host.0 as usize].sysctl.unix_max_dgram_qlen);
         s.nonblocking = nonblocking;
@@ -594,6 +599,8 @@ impl World {
         let s = self.unix.get_mut(sock);
         s.refs -= 1;
         if s.refs == 0 {
+            // eventpoll_release(): the file's last reference leaves every epoll.
+            self.epoll_forget(Watched::Unix(sock));
             self.unix_release_sock(sock, false);
         }
         self.unix_gc();
@@ -624,7 +631,7 @@ impl World {
                 if unread || embryo {
                     ps.error = Some(Errno::ECONNRESET);
                 }
-                self.unix_wake(p, Wake::All);
+                self.unix_wake(p, Wake::All, 0);
             }
             self.unix_put(p);
         }
@@ -663,7 +670,7 @@ impl World {
         }
         let sender = self.unix.get_mut(m.sender);
         sender.wmem -= m.truesize;
-        self.unix_wake(m.sender, Wake::One);
+        self.unix_wake(m.sender, Wake::One, EPOLLOUT);
         self.unix_put(m.sender);
     }
 
@@ -676,30 +683,101 @@ impl World {
         let r = self.unix.get_mut(to);
         r.rx_bytes += m.remaining();
         r.rx.push_back(m);
-        self.unix_wake(to, Wake::One);
+        self.unix_wake(to, Wake::One, EPOLLIN);
     }
 
     /// Parks a task on a socket's queue (`peer`: `peer_wait`).
     pub(crate) fn unix_wait(&mut self, sock: UnixId, peer: bool, task: TaskId, exclusive: bool) {
         let s = self.unix.get_mut(sock);
-        let queue = if peer { &mut s.peer_wait } else { &mut s.wait };
-        queue.add(task, exclusive);
+        if peer {
+            s.peer_wait.add(task, exclusive);
+        } else {
+            s.wait.add(Waiter::Task(task), exclusive);
+        }
     }
 
     /// Takes a task off a socket's queues (its wait timed out), if the socket still exists.
     pub(crate) fn unix_unwait(&mut self, sock: UnixId, task: TaskId) {
-        if let Some(Some(s)) = self.unix.slots.get_mut(sock.0 as usize) {
-            s.wait.remove(task);
+        if let Some(s) = self.unix.try_get_mut(sock) {
+            s.wait.remove(Waiter::Task(task));
             s.peer_wait.remove(task);
         }
     }
 
-    /// Wakes the socket's readers (`sk_data_ready`, `sk_state_change`).
-    pub(crate) fn unix_wake(&mut self, sock: UnixId, how: Wake) {
+    /// Wakes the socket's wait queue with the poll events `mask` (0: unspecified): blocked
+    /// tasks wake, and epoll instances watching the socket get the event (`sk_data_ready`,
+    /// `sk_state_change`, `sk_write_space`, and `ep_poll_callback` behind them).
+    pub(crate) fn unix_wake(&mut self, sock: UnixId, how: Wake, mask: u32) {
         let s = self.unix.get_mut(sock);
-        if !s.wait.is_empty() {
-            self.sched.wake(&mut s.wait, how);
+        if s.wait.is_empty() {
+            return;
         }
+        let mut queue = std::mem::take(&mut s.wait);
+        queue.wake(how.nr_exclusive(), |waiter| match waiter {
+            Waiter::Task(t) => {
+                self.sched.make_runnable(t);
+                Woken {
+                    woke: true,
+                    keep: false,
+                }
+            }
+            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, Watched::Unix(sock), mask),
+        });
+        self.unix.get_mut(sock).wait = queue;
+    }
+
+    /// A datagram receiver's full queue has room again: the sockets connected to it that poll
+    /// for writing hear of it (`unix_dgram_peer_wake_relay`).
+    fn unix_relay_writable(&mut self, sock: UnixId) {
+        let senders: Vec<UnixId> = self
+            .unix
+            .iter()
+            .filter(|(id, s)| *id != sock && !s.dead && s.peer == Some(sock))
+            .map(|(id, _)| id)
+            .collect();
+        for s in senders {
+            self.unix_wake(s, Wake::One, EPOLLOUT);
+        }
+    }
+
+    /// `unix_poll()` (stream) and `unix_dgram_poll()` (datagram, seqpacket): the events the
+    /// socket is ready for now.
+    pub(crate) fn unix_poll(&self, sock: UnixId) -> u32 {
+        let s = self.unix.get(sock);
+        let mut mask = 0;
+        if s.error.is_some() {
+            mask |= EPOLLERR;
+        }
+        if s.shutdown == SHUTDOWN_MASK {
+            mask |= EPOLLHUP;
+        }
+        if s.shutdown & RCV_SHUTDOWN != 0 {
+            mask |= EPOLLRDHUP | EPOLLIN;
+        }
+        if !s.rx.is_empty() || !s.accept_queue.is_empty() {
+            mask |= EPOLLIN;
+        }
+        // Connection-based sockets that are not connected (nor listening) are hung up.
+        let unconnected = s.state == UnixState::Unconnected;
+        if (s.ty == UnixType::Stream || s.ty == UnixType::SeqPacket) && unconnected {
+            mask |= EPOLLHUP;
+        }
+        // unix_writable(): not a listener, and at most a quarter of the send buffer in use.
+        let mut writable = s.state != UnixState::Listening && s.wmem * 4 <= SNDBUF_DEFAULT;
+        if s.ty != UnixType::Stream
+            && writable
+            && let Some(p) = s.peer
+        {
+            // A datagram peer that is not connected back to us and whose queue is full.
+            let o = self.unix.get(p);
+            if o.peer != Some(sock) && o.rx.len() > o.max_ack_backlog as usize && !o.dead {
+                writable = false;
+            }
+        }
+        if writable {
+            mask |= EPOLLOUT;
+        }
+        mask
     }
 
     /// Wakes those waiting for room on the socket (`peer_wait`).
@@ -716,7 +794,7 @@ impl World {
         let s = self.unix.get_mut(sock);
         s.shutdown |= mode;
         let (peer, ty) = (s.peer, s.ty);
-        self.unix_wake(sock, Wake::All);
+        self.unix_wake(sock, Wake::All, 0);
         if let Some(p) = peer
             && ty != UnixType::Dgram
         {
@@ -728,7 +806,7 @@ impl World {
                 peer_mode |= RCV_SHUTDOWN;
             }
             self.unix.get_mut(p).shutdown |= peer_mode;
-            self.unix_wake(p, Wake::All);
+            self.unix_wake(p, Wake::All, 0);
         }
         OK
     }

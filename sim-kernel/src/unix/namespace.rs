@@ -231,6 +231,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn autobind_tries_every_name_then_gives_up() {
+        let mut w = World::new(3);
+        let h = w.add_host("h").unwrap();
+        let pid = w.spawn(h, "p", sim_core::Instant::ZERO);
+        let sock = w.unix_new_socket(pid, UnixType::Stream, false);
+        // Take every name but one, for this type only.
+        let ns = &mut w.hosts[h.0 as usize].unix;
+        for n in 0..AUTOBIND_NAMES - 1 {
+            ns.abstract_names
+                .insert((UnixType::Stream, format!("{n:05x}").into_bytes()), UnixId(u32::MAX));
+        }
+        assert_eq!(w.unix_autobind(sock), Ok(()));
+        assert_eq!(
+            w.unix.get(sock).addr(),
+            crate::syscall::UnixAddr::Abstract(b"fffff".to_vec())
+        );
+        let other = w.unix_new_socket(pid, UnixType::Stream, false);
+        assert_eq!(w.unix_autobind(other), Err(Errno::ENOSPC));
+        // Another type has its own names.
+        let dgram = w.unix_new_socket(pid, UnixType::Dgram, false);
+        assert_eq!(w.unix_autobind(dgram), Ok(()));
+    }
+
+    #[test]
     fn address_lengths_as_linux_checks_them() {
         let path = |n: usize| SockAddr::Unix(UnixAddr::Path("/".repeat(n)));
         assert!(validate(&path(107)).is_ok());

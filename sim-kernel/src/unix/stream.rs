@@ -112,7 +112,7 @@ impl World {
         s.peercred = listen_cred;
         self.unix.get_mut(sock).holds += 1; // the embryo's peer pointer
         self.unix.get_mut(other).accept_queue.push_back(embryo);
-        self.unix_wake(other, Wake::One);
+        self.unix_wake(other, Wake::One, crate::epoll::EPOLLIN);
         Ok(Step::Done(Ok(SysReturn::Value { value: 0 })))
     }
 
