@@ -60,13 +60,9 @@ fn kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs the benchmark with `n` connections.
-#[allow(clippy::disallowed_methods)] // wall-clock timing of the simulator itself
-pub fn connections(n: usize) -> BenchResult {
-    let server_ports = n.div_ceil(PORTS_PER_DESTINATION).max(1);
-    let rss_before = kib("VmRSS:");
-    let start = std::time::Instant::now();
-
+/// The benchmarks' world: a server (10.0.0.1) and a client (10.0.0.2) on a LAN with 50 µs of
+/// latency, each with one process; the client starts 1 ms after the server.
+fn server_and_client() -> (World, Pid, Pid) {
     let mut world = World::new(1);
     let lan = world
         .add_network(
@@ -86,6 +82,17 @@ pub fn connections(n: usize) -> BenchResult {
         .expect("fresh world");
     let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
     let client_pid = world.spawn(client, "client", sim_core::Instant(1_000_000));
+    (world, server_pid, client_pid)
+}
+
+/// Runs the benchmark with `n` connections.
+#[allow(clippy::disallowed_methods)] // wall-clock timing of the simulator itself
+pub fn connections(n: usize) -> BenchResult {
+    let server_ports = n.div_ceil(PORTS_PER_DESTINATION).max(1);
+    let rss_before = kib("VmRSS:");
+    let start = std::time::Instant::now();
+
+    let (mut world, server_pid, client_pid) = server_and_client();
     // Both sides hold n descriptors: raise RLIMIT_NOFILE, as a real server's unit file must.
     let fds = (n + server_ports) as u64 + 64;
     let limit = sim_kernel::process::Rlimit { soft: fds, hard: fds };
@@ -260,25 +267,7 @@ pub fn churn(n: usize) -> ChurnResult {
     let server_ports = 64usize;
     let rss_before = kib("VmRSS:");
     let start = std::time::Instant::now();
-    let mut world = World::new(1);
-    let lan = world
-        .add_network(
-            "lan",
-            Ipv4Addr::new(10, 0, 0, 0).into(),
-            24,
-            sim_core::Duration::from_micros(50),
-        )
-        .expect("fresh world");
-    let server = world.add_host("server").expect("fresh world");
-    let client = world.add_host("client").expect("fresh world");
-    world
-        .add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan)
-        .expect("fresh world");
-    world
-        .add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan)
-        .expect("fresh world");
-    let server_pid = world.spawn(server, "server", sim_core::Instant::ZERO);
-    world.spawn(client, "client", sim_core::Instant(1_000_000));
+    let (mut world, server_pid, _client_pid) = server_and_client();
     let socket = Syscall::Socket {
         domain: AF_INET,
         ty: SOCK_STREAM,
