@@ -79,6 +79,10 @@ pub struct Host {
     pub name: String,
     /// Its interface addresses (besides `lo`).
     pub ifaces: Vec<Iface>,
+    /// Its static routes, in declaration order (connected routes come from `ifaces`).
+    pub routes: Vec<crate::route::Route>,
+    /// Whether it forwards packets addressed to others (`net.ipv4.ip_forward`).
+    pub forward: bool,
     /// Its sysctls.
     pub sysctl: Sysctls,
     /// Its TCP tables.

@@ -27,19 +27,11 @@ pub struct Network {
 impl Network {
     /// Whether `addr` falls inside the network's prefix (never across IP versions).
     pub fn contains(&self, addr: IpAddr) -> bool {
-        fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
-            let prefix = u32::from(prefix).min(width);
-            if prefix == 0 { 0 } else { bits >> (width - prefix) }
+        crate::route::Prefix {
+            addr: self.addr,
+            len: self.prefix,
         }
-        match (self.addr, addr) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                masked(u128::from(u32::from(net)), 32, self.prefix) == masked(u128::from(u32::from(a)), 32, self.prefix)
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                masked(u128::from(net), 128, self.prefix) == masked(u128::from(a), 128, self.prefix)
-            }
-            _ => false,
-        }
+        .contains(addr)
     }
 
     /// The longest prefix the network's address family allows.

@@ -8,7 +8,6 @@
 use crate::epoll::{Epoll, EpollId, Waiter};
 use crate::host::{BindBucket, FourTuple, Host, HostId, Iface, TcpTables};
 use crate::network::{NetId, Network};
-use crate::packet::Packet;
 use crate::process::{BlockedOn, Desc, FdTable, Pid, Process};
 use crate::socket::{Proto, SocketId, Sockets, TimerKind};
 use crate::sysctl::Sysctls;
@@ -16,15 +15,15 @@ use crate::trace::Event;
 use petgraph::graph::{NodeIndex, UnGraph};
 use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake, Woken};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// What happens at a future instant.
 #[derive(Debug)]
 pub(crate) enum Pending {
     /// A process starts (or wakes from `sleep`).
     Run(Pid),
-    /// A segment arrives at a host.
-    Deliver(HostId, Packet),
+    /// A packet arrives at a host.
+    Deliver(crate::route::Arrival),
     /// A socket timer fires, if its generation still matches.
     Timer(SocketId, u64, TimerKind),
     /// A blocked call's deadline passes, if the process still waits with this deadline.
@@ -83,6 +82,8 @@ pub struct World {
     pub(crate) tracing: bool,
     /// Timer ids are unique across the run, so a stale timer never matches a reused slot.
     last_timer_id: u64,
+    /// Packet counters.
+    pub(crate) stats: crate::link::PacketStats,
     /// Processes declared but not yet started (announced in the trace when they start).
     not_started: std::collections::BTreeSet<Pid>,
 }
@@ -109,6 +110,7 @@ impl World {
             sink: Box::new(NullSink),
             tracing: false,
             last_timer_id: 0,
+            stats: Default::default(),
             not_started: Default::default(),
         }
     }
@@ -197,6 +199,8 @@ impl World {
             perturb: Default::default(),
             port_rng: self.streams.stream(&format!("host:{name}/ports")),
             isn_rng: self.streams.stream(&format!("host:{name}/isn")),
+            routes: Vec::new(),
+            forward: false,
             unix: crate::unix::HostUnix::new(self.streams.stream(&format!("host:{name}/unix"))),
         });
         self.host_nodes.push(self.topology.add_node(Node::Host(id)));
@@ -446,11 +450,10 @@ impl World {
                 }
                 self.sched.make_runnable(task(pid));
             }
-            Pending::Deliver(host, packet) => match packet {
-                Packet::Tcp(seg) => self.tcp_input(host, seg),
-                Packet::Udp(datagram) => self.udp_input(host, datagram),
-                Packet::PortUnreachable(error) => self.udp_error(host, error),
-            },
+            Pending::Deliver(arrival) => {
+                self.stats.in_flight -= 1;
+                self.ip_input(arrival)
+            }
             Pending::Timer(sock, generation, kind) => {
                 if self
                     .sockets
@@ -461,74 +464,6 @@ impl World {
                 }
             }
         }
-    }
-
-    /// Puts a packet on the wire from `host`: loopback if the destination is local, otherwise
-    /// the attached network whose prefix holds the destination.
-    pub(crate) fn transmit(&mut self, host: HostId, packet: impl Into<Packet>) {
-        let packet = packet.into();
-        let h = &self.hosts[host.0 as usize];
-        let dst = packet.dst_ip();
-        let (network, latency, to) = if h.is_local(dst) {
-            ("lo".to_string(), Duration::ZERO, Some(host))
-        } else {
-            match h
-                .ifaces
-                .iter()
-                .map(|i| &self.networks[i.network.0 as usize])
-                .find(|n| n.contains(dst))
-            {
-                Some(n) => (n.name.clone(), n.latency, n.members.get(&dst).copied()),
-                None => {
-                    let reason = "no route".to_string();
-                    let at = h.name.clone();
-                    self.trace(|| Event::Drop {
-                        network: at,
-                        packet: (&packet).into(),
-                        reason,
-                    });
-                    return;
-                }
-            }
-        };
-        match to {
-            Some(to) => {
-                self.trace(|| Event::Packet {
-                    network,
-                    packet: (&packet).into(),
-                });
-                self.events.push(self.now.after(latency), Pending::Deliver(to, packet));
-            }
-            None => {
-                let reason = "no host has this address".to_string();
-                self.trace(|| Event::Drop {
-                    network,
-                    packet: (&packet).into(),
-                    reason,
-                })
-            }
-        }
-    }
-
-    /// The source address for reaching `dst` from `host` (the route's preferred source):
-    /// local destinations are reached from themselves (`127.0.0.1` for all of 127/8), others
-    /// from the interface on the matching network.
-    pub(crate) fn source_addr(&self, host: HostId, dst: IpAddr) -> Option<IpAddr> {
-        let h = &self.hosts[host.0 as usize];
-        if dst.is_loopback() {
-            // `lo` answers all of 127.0.0.0/8 from 127.0.0.1, and ::1 from itself.
-            return Some(match dst {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                v6 => v6,
-            });
-        }
-        if h.is_local(dst) {
-            return Some(dst);
-        }
-        h.ifaces
-            .iter()
-            .find(|i| self.networks[i.network.0 as usize].contains(dst))
-            .map(|i| i.addr)
     }
 
     pub(crate) fn arm_timer(&mut self, sock: SocketId, after: Duration, kind: TimerKind) {

@@ -1,0 +1,307 @@
+//! Routing: each host's routing table, the longest-prefix lookup, and the IP layer's output,
+//! input and forwarding paths.
+//!
+//! A host's table holds one *connected* route per interface (the interface's network prefix,
+//! reached directly — Linux adds these itself, `fib_add_ifaddr()`) and the scenario's static
+//! routes (`route default via 10.0.0.254`, `route 10.1.0.0/16 via 10.0.0.2`). A lookup takes
+//! the longest matching prefix (`fib_table_lookup()`); at equal length the connected route
+//! wins, then static routes in declaration order (Linux orders equal prefixes by metric; every
+//! route here has metric 0, and the kernel's own connected routes sort first).
+//!
+//! A packet a host sends (`ip_queue_xmit()` / `ip_send_skb()`) goes to itself over `lo` when
+//! the destination is local; otherwise the route gives the network and the next hop (the
+//! gateway, or the destination itself on a connected route), and the link layer carries it
+//! there. A host receiving a packet not addressed to it forwards it if forwarding is on
+//! (`ip_forward()`, with the TTL decremented) and drops it otherwise.
+
+use crate::host::HostId;
+use crate::network::NetId;
+use crate::packet::Packet;
+use crate::trace::Event;
+use crate::world::World;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The TTL (hop limit) of packets a host sends: `net.ipv4.ip_default_ttl` = 64.
+pub const DEFAULT_TTL: u8 = 64;
+
+/// An address prefix: `10.1.0.0/16`, `::/0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Prefix {
+    /// The network address (host bits are ignored).
+    pub addr: IpAddr,
+    /// The number of network bits.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// The default route's prefix for `addr`'s family (`0.0.0.0/0` or `::/0`).
+    pub fn default_for(addr: IpAddr) -> Prefix {
+        let addr = match addr {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        Prefix { addr, len: 0 }
+    }
+
+    /// Whether `addr` falls inside the prefix (never across IP versions).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
+            let prefix = u32::from(prefix).min(width);
+            if prefix == 0 { 0 } else { bits >> (width - prefix) }
+        }
+        match (self.addr, addr) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                masked(u128::from(u32::from(net)), 32, self.len) == masked(u128::from(u32::from(a)), 32, self.len)
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                masked(u128::from(net), 128, self.len) == masked(u128::from(a), 128, self.len)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.len == 0 {
+            return f.write_str("default");
+        }
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// A static route of a host (`route PREFIX via GATEWAY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The destinations it covers.
+    pub prefix: Prefix,
+    /// The gateway (on a directly attached network).
+    pub via: IpAddr,
+    /// The network the gateway is on.
+    pub dev: NetId,
+}
+
+/// The result of a route lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    /// The network to send on.
+    pub dev: NetId,
+    /// The address whose owner receives the frame: the gateway, or the destination itself.
+    pub addr: IpAddr,
+    /// The preferred source address (`inet_select_addr()`: the host's address on `dev`).
+    pub src: IpAddr,
+}
+
+/// A packet travelling between hosts: what the link layer delivers.
+#[derive(Debug)]
+pub(crate) struct Arrival {
+    /// The host that receives it.
+    pub host: HostId,
+    /// The network it arrives from (`None` for loopback).
+    #[allow(dead_code)] // read by netfilter's input-interface matches
+    pub from: Option<NetId>,
+    /// Hops left before it is dropped (the IP TTL / hop limit).
+    pub ttl: u8,
+    /// The packet.
+    pub packet: Packet,
+}
+
+/// Why a packet did not reach its destination (the `reason` of a drop in the trace).
+pub mod reason {
+    /// No route matches the destination.
+    pub const NO_ROUTE: &str = "no route";
+    /// Nobody on the network owns the next hop's address (no ARP/ND answer).
+    pub const NO_NEIGHBOUR: &str = "no host has this address";
+    /// A host received a packet for another address with forwarding off.
+    pub const NOT_FORWARDING: &str = "not for this host, forwarding off";
+    /// The TTL ran out (Linux answers with ICMP time exceeded, which is not modelled).
+    pub const TTL_EXCEEDED: &str = "TTL exceeded";
+}
+
+impl World {
+    /// Adds a static route to `host`: `prefix` via `gateway`, which must be on one of the host's
+    /// networks (Linux refuses an unreachable gateway: `fib_check_nh()`, "Nexthop has invalid
+    /// gateway").
+    pub fn add_route(&mut self, host: HostId, prefix: Prefix, gateway: IpAddr) -> Result<(), crate::SetupError> {
+        if prefix.addr.is_ipv4() != gateway.is_ipv4() {
+            return Err(crate::SetupError(format!(
+                "gateway {gateway} is not of the same IP version as {prefix}"
+            )));
+        }
+        let h = &self.hosts[host.0 as usize];
+        let Some(dev) = h
+            .ifaces
+            .iter()
+            .find(|i| self.networks[i.network.0 as usize].contains(gateway))
+            .map(|i| i.network)
+        else {
+            return Err(crate::SetupError(format!(
+                "gateway {gateway} is not on any network of host `{}` (Linux: Nexthop has invalid gateway)",
+                h.name
+            )));
+        };
+        if h.is_local(gateway) {
+            return Err(crate::SetupError(format!(
+                "gateway {gateway} is an address of host `{}` itself",
+                h.name
+            )));
+        }
+        self.hosts[host.0 as usize].routes.push(Route {
+            prefix,
+            via: gateway,
+            dev,
+        });
+        Ok(())
+    }
+
+    /// Turns forwarding on or off for `host` (`net.ipv4.ip_forward`, `net.ipv6.conf.all.forwarding`).
+    pub fn set_forwarding(&mut self, host: HostId, on: bool) {
+        self.hosts[host.0 as usize].forward = on;
+    }
+
+    /// The route from `host` toward the non-local address `dst`: the longest matching prefix
+    /// among the connected networks and the static routes (`fib_table_lookup()`).
+    pub fn route(&self, host: HostId, dst: IpAddr) -> Option<NextHop> {
+        let h = &self.hosts[host.0 as usize];
+        let mut best: Option<(u8, NextHop)> = None;
+        for i in &h.ifaces {
+            let n = &self.networks[i.network.0 as usize];
+            if n.contains(dst) && best.is_none_or(|(len, _)| n.prefix > len) {
+                let hop = NextHop {
+                    dev: i.network,
+                    addr: dst,
+                    src: i.addr,
+                };
+                best = Some((n.prefix, hop));
+            }
+        }
+        for r in &h.routes {
+            if r.prefix.contains(dst) && best.is_none_or(|(len, _)| r.prefix.len > len) {
+                let src = self.iface_addr(host, r.dev, dst)?;
+                let hop = NextHop {
+                    dev: r.dev,
+                    addr: r.via,
+                    src,
+                };
+                best = Some((r.prefix.len, hop));
+            }
+        }
+        best.map(|(_, hop)| hop)
+    }
+
+    /// The host's first address on `dev` of `dst`'s family (`inet_select_addr()`).
+    fn iface_addr(&self, host: HostId, dev: NetId, dst: IpAddr) -> Option<IpAddr> {
+        self.hosts[host.0 as usize]
+            .ifaces
+            .iter()
+            .find(|i| i.network == dev && i.addr.is_ipv4() == dst.is_ipv4())
+            .map(|i| i.addr)
+    }
+
+    /// The source address for reaching `dst` from `host` (the route's preferred source):
+    /// local destinations are reached from themselves (`127.0.0.1` for all of 127/8), others
+    /// from the interface the route leaves by.
+    pub(crate) fn source_addr(&self, host: HostId, dst: IpAddr) -> Option<IpAddr> {
+        if dst.is_loopback() {
+            // `lo` answers all of 127.0.0.0/8 from 127.0.0.1, and ::1 from itself.
+            return Some(match dst {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                v6 => v6,
+            });
+        }
+        if self.hosts[host.0 as usize].is_local(dst) {
+            return Some(dst);
+        }
+        self.route(host, dst).map(|hop| hop.src)
+    }
+
+    /// Sends a packet `host` originates (`ip_local_out()`): over loopback when the destination
+    /// is local, otherwise by its route.
+    pub(crate) fn transmit(&mut self, host: HostId, packet: impl Into<Packet>) {
+        let packet = packet.into();
+        self.ip_output(host, packet, DEFAULT_TTL);
+    }
+
+    /// Routes `packet` out of `host` with `ttl` hops left.
+    pub(crate) fn ip_output(&mut self, host: HostId, packet: Packet, ttl: u8) {
+        let dst = packet.dst_ip();
+        if self.hosts[host.0 as usize].is_local(dst) {
+            return self.loopback_send(host, packet);
+        }
+        match self.route(host, dst) {
+            Some(hop) => self.link_send(hop.dev, hop.addr, packet, ttl),
+            None => {
+                let at = self.hosts[host.0 as usize].name.clone();
+                self.drop_packet(at, &packet, reason::NO_ROUTE);
+            }
+        }
+    }
+
+    /// A packet arrives at a host (`ip_rcv()`): delivered locally if it is addressed to the
+    /// host, forwarded if forwarding is on (`ip_forward()`), dropped otherwise.
+    pub(crate) fn ip_input(&mut self, arrival: Arrival) {
+        let Arrival { host, ttl, packet, .. } = arrival;
+        self.stats.delivered += 1;
+        if self.hosts[host.0 as usize].is_local(packet.dst_ip()) {
+            return self.local_deliver(host, packet);
+        }
+        if !self.hosts[host.0 as usize].forward {
+            let at = self.hosts[host.0 as usize].name.clone();
+            return self.drop_packet(at, &packet, reason::NOT_FORWARDING);
+        }
+        // `ip_forward()`: a packet whose TTL would reach zero is dropped here.
+        if ttl <= 1 {
+            let at = self.hosts[host.0 as usize].name.clone();
+            return self.drop_packet(at, &packet, reason::TTL_EXCEEDED);
+        }
+        self.stats.forwarded += 1;
+        self.ip_output(host, packet, ttl - 1)
+    }
+
+    /// Hands a packet addressed to `host` to its transport protocol.
+    pub(crate) fn local_deliver(&mut self, host: HostId, packet: Packet) {
+        match packet {
+            Packet::Tcp(seg) => self.tcp_input(host, seg),
+            Packet::Udp(datagram) => self.udp_input(host, datagram),
+            Packet::PortUnreachable(error) => self.udp_error(host, error),
+        }
+    }
+
+    /// Records a packet dropped at `at` (a network or a host name) for `reason`.
+    pub(crate) fn drop_packet(&mut self, at: String, packet: &Packet, reason: &str) {
+        self.stats.dropped += 1;
+        self.trace(|| Event::Drop {
+            network: at,
+            packet: packet.into(),
+            reason: reason.to_string(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Prefix {
+        let (a, l) = s.split_once('/').unwrap();
+        Prefix {
+            addr: a.parse().unwrap(),
+            len: l.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn prefix_match() {
+        let n = p("10.0.0.0/24");
+        assert!(n.contains("10.0.0.200".parse().unwrap()));
+        assert!(!n.contains("10.0.1.1".parse().unwrap()));
+        assert!(!n.contains("fd00::1".parse().unwrap()), "never across IP versions");
+        assert!(p("0.0.0.0/0").contains("192.0.2.1".parse().unwrap()));
+        let v6 = p("fd00::/64");
+        assert!(v6.contains("fd00::2".parse().unwrap()));
+        assert!(!v6.contains("fd00:0:0:1::2".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        assert_eq!(p("0.0.0.0/0").to_string(), "default");
+        assert_eq!(p("10.1.0.0/16").to_string(), "10.1.0.0/16");
+    }
+}
