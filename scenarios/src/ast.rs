@@ -75,7 +75,74 @@ pub struct HostDecl {
     pub sysctls: Vec<SysctlDecl>,
     /// `user NAME UID [GID]` lines.
     pub users: Vec<UserDecl>,
+    /// `route PREFIX via GATEWAY` lines, in order.
+    #[serde(default)]
+    pub routes: Vec<RouteDecl>,
+    /// `forward`: the host forwards packets addressed to others.
+    #[serde(default)]
+    pub forward: Option<Span>,
+    /// `nat ...` rules, in order (the first that matches a new connection applies).
+    #[serde(default)]
+    pub nats: Vec<NatDecl>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `route default via 10.0.0.254` or `route 10.1.0.0/16 via 10.0.0.2`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteDecl {
+    /// The destination prefix as address and length; `default` is `0.0.0.0/0` (or `::/0` for
+    /// an IPv6 gateway).
+    pub dest: Option<(std::net::IpAddr, u8)>,
+    /// The gateway.
+    pub via: std::net::IpAddr,
+    /// The whole line.
+    pub span: Span,
+}
+
+/// What a `nat` rule does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum NatAction {
+    /// `masquerade`: source NAT to the host's own address on the outgoing network.
+    Masquerade,
+    /// `snat ... to ADDR[:LOW..HIGH]`: source NAT to a given address (and port range).
+    Snat {
+        /// The new source address.
+        to: std::net::IpAddr,
+        /// The port range, inclusive, if given.
+        ports: Option<(u16, u16)>,
+    },
+    /// `dnat [tcp|udp] dport PORT to ADDR[:PORT]`: destination NAT (port forwarding).
+    Dnat {
+        /// `tcp` or `udp`; both when absent.
+        proto: Option<String>,
+        /// The destination port matched.
+        dport: u16,
+        /// The new destination address.
+        to: std::net::IpAddr,
+        /// The new destination port; unchanged when absent.
+        to_port: Option<u16>,
+    },
+}
+
+/// `nat masquerade out wan [from PREFIX] [random | random-fully]`,
+/// `nat snat out wan [from PREFIX] to ADDR[:LOW..HIGH] [random | random-fully]`,
+/// `nat dnat [in NET] [tcp|udp] dport PORT to ADDR[:PORT]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NatDecl {
+    /// What it does.
+    pub action: NatAction,
+    /// `out NET` (source NAT: the network packets leave by).
+    pub out: Option<Ident>,
+    /// `in NET` (destination NAT: the network packets arrive from).
+    pub input: Option<Ident>,
+    /// `from PREFIX`: only packets from this source prefix.
+    pub from: Option<(std::net::IpAddr, u8)>,
+    /// `random` (`NF_NAT_RANGE_PROTO_RANDOM`).
+    pub random: bool,
+    /// `random-fully` (`NF_NAT_RANGE_PROTO_RANDOM_FULLY`).
+    pub random_fully: bool,
+    /// The whole line.
     pub span: Span,
 }
 
@@ -186,6 +253,8 @@ pub enum StmtKind {
     Ss,
     /// `note "text"`: a line in the trace.
     Note(String),
+    /// `conntrack`: print the host's connection-tracking table, like `conntrack -L`.
+    Conntrack,
     /// `exit`: the process ends, closing its descriptors.
     Exit,
 }

@@ -374,7 +374,7 @@ impl Checker<'_> {
                 self.block(body, scope);
                 scope.bound = parent;
             }
-            StmtKind::Sleep(_) | StmtKind::Ss | StmtKind::Note(_) | StmtKind::Exit => {}
+            StmtKind::Sleep(_) | StmtKind::Ss | StmtKind::Conntrack | StmtKind::Note(_) | StmtKind::Exit => {}
         }
     }
 

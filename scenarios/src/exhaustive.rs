@@ -244,7 +244,11 @@ impl AddressBook {
                         }
                     }
                 }
-                Event::Spawn { .. } | Event::Ss { .. } | Event::Note { .. } | Event::Exit { .. } => {}
+                Event::Spawn { .. }
+                | Event::Ss { .. }
+                | Event::Conntrack { .. }
+                | Event::Note { .. }
+                | Event::Exit { .. } => {}
             }
         }
         if quiet {

@@ -189,6 +189,7 @@ impl<'a> ProcessScript<'a> {
                     return Ok(Step::Continue);
                 }
                 StmtKind::Ss => world.trace_ss(self.pid),
+                StmtKind::Conntrack => world.trace_conntrack(self.pid),
                 StmtKind::Note(text) => world.trace_note(self.pid, text),
                 StmtKind::Exit => {
                     world.exit(self.pid);

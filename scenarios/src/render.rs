@@ -446,6 +446,43 @@ fn ss_table(rows: &[SsRow], indent: &str) -> String {
     out
 }
 
+/// The `conntrack` view as `conntrack -L` prints it: one line per entry, then the count
+/// line the tool writes last (conntrack-tools 1.4.8).
+fn conntrack_table(rows: &[sim_kernel::netfilter::ConntrackRow], indent: &str) -> String {
+    let mut out = String::new();
+    let ends = |(src, dst): &(std::net::SocketAddr, std::net::SocketAddr)| {
+        format!(
+            "src={} dst={} sport={} dport={}",
+            src.ip(),
+            dst.ip(),
+            src.port(),
+            dst.port()
+        )
+    };
+    for r in rows {
+        let mut l = format!("{indent}{:<8} {} {} ", r.proto, r.number, r.timeout);
+        if let Some(state) = &r.state {
+            let _ = write!(l, "{state} ");
+        }
+        l.push_str(&ends(&r.orig));
+        if r.unreplied {
+            l.push_str(" [UNREPLIED]");
+        }
+        let _ = write!(l, " {}", ends(&r.reply));
+        if r.assured {
+            l.push_str(" [ASSURED]");
+        }
+        l.push_str(" mark=0 use=1");
+        let _ = writeln!(out, "{l}");
+    }
+    let _ = writeln!(
+        out,
+        "{indent}conntrack v1.4.8 (conntrack-tools): {} flow entries have been shown.",
+        rows.len()
+    );
+    out
+}
+
 /// Renders the whole report as text: the trace, then the summary.
 pub fn text(report: &RunReport) -> String {
     let mut labels: BTreeMap<u32, String> = BTreeMap::new();
@@ -499,6 +536,10 @@ pub fn text(report: &RunReport) -> String {
                 Event::Ss { pid, rows, .. } => {
                     line(&label(pid), "ss");
                     out.push_str(&ss_table(rows, &indent));
+                }
+                Event::Conntrack { pid, rows, .. } => {
+                    line(&label(pid), "conntrack");
+                    out.push_str(&conntrack_table(rows, &indent));
                 }
                 Event::Note { pid, text } => line(&label(pid), &format!("# {text}")),
                 Event::Exit { pid } => line(&label(pid), "+++ exited with 0 +++"),

@@ -266,14 +266,80 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
                 .add_addr(id, a.addr, net)
                 .map_err(|e| Diagnostic::error(e.0, a.span, "here"))?;
         }
+        if h.forward.is_some() {
+            world.set_forwarding(id, true);
+        }
         for s in &h.sysctls {
             world
                 .set_sysctl(id, &s.name.name, &s.values)
                 .map_err(|e| Diagnostic::error(e.0, s.span, "here"))?;
         }
+        for r in &h.routes {
+            let prefix = match r.dest {
+                Some((addr, len)) => sim_kernel::route::Prefix { addr, len },
+                None => sim_kernel::route::Prefix::default_for(r.via),
+            };
+            world
+                .add_route(id, prefix, r.via)
+                .map_err(|e| Diagnostic::error(e.0, r.span, "here"))?;
+        }
+        for n in &h.nats {
+            let rule = nat_rule(&world, id, n, &networks)?;
+            world.add_nat_rule(id, rule);
+        }
         crate::interp::add_users(&mut world, id, h)?;
     }
     Ok(world)
+}
+
+/// The kernel's form of a `nat` rule, with its networks resolved.
+fn nat_rule(
+    world: &World,
+    host: sim_kernel::HostId,
+    n: &crate::ast::NatDecl,
+    networks: &BTreeMap<&str, sim_kernel::NetId>,
+) -> Result<sim_kernel::netfilter::nat::NatRule, Diagnostic> {
+    use sim_kernel::netfilter::{conntrack::L4, nat};
+    let attached = |ident: &crate::ast::Ident| -> Result<sim_kernel::NetId, Diagnostic> {
+        let Some(&net) = networks.get(ident.name.as_str()) else {
+            return Err(Diagnostic::error(
+                format!("unknown network `{}`", ident.name),
+                ident.span,
+                "not declared",
+            ));
+        };
+        if !world.host(host).ifaces.iter().any(|i| i.network == net) {
+            return Err(Diagnostic::error(
+                format!("host `{}` has no address on `{}`", world.host(host).name, ident.name),
+                ident.span,
+                "not attached to this network",
+            ));
+        }
+        Ok(net)
+    };
+    let action = match &n.action {
+        crate::ast::NatAction::Masquerade => nat::NatAction::Masquerade,
+        crate::ast::NatAction::Snat { to, ports } => nat::NatAction::Snat { to: *to, ports: *ports },
+        crate::ast::NatAction::Dnat {
+            proto,
+            dport,
+            to,
+            to_port,
+        } => nat::NatAction::Dnat {
+            proto: proto.as_deref().map(|p| if p == "tcp" { L4::Tcp } else { L4::Udp }),
+            dport: *dport,
+            to: *to,
+            to_port: *to_port,
+        },
+    };
+    Ok(nat::NatRule {
+        action,
+        out: n.out.as_ref().map(attached).transpose()?,
+        input: n.input.as_ref().map(attached).transpose()?,
+        from: n.from.map(|(addr, len)| sim_kernel::route::Prefix { addr, len }),
+        random: n.random,
+        random_fully: n.random_fully,
+    })
 }
 
 /// One process step as a [`StepObserver`] sees it once the step and everything it caused at

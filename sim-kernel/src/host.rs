@@ -81,8 +81,9 @@ pub struct Host {
     pub ifaces: Vec<Iface>,
     /// Its static routes, in declaration order (connected routes come from `ifaces`).
     pub routes: Vec<crate::route::Route>,
-    /// Whether it forwards packets addressed to others (`net.ipv4.ip_forward`).
-    pub forward: bool,
+    /// Connection tracking and NAT, once the host has NAT rules (loading the NAT table
+    /// loads `nf_conntrack`).
+    pub netfilter: Option<Box<crate::netfilter::Netfilter>>,
     /// Its sysctls.
     pub sysctl: Sysctls,
     /// Its TCP tables.

@@ -19,6 +19,7 @@ pub mod errno;
 pub mod host;
 pub mod invariants;
 pub mod link;
+pub mod netfilter;
 pub mod network;
 pub mod packet;
 pub mod ports;

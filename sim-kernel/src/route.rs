@@ -15,6 +15,7 @@
 //! (`ip_forward()`, with the TTL decremented) and drops it otherwise.
 
 use crate::host::HostId;
+use crate::netfilter::CtRef;
 use crate::network::NetId;
 use crate::packet::Packet;
 use crate::trace::Event;
@@ -98,7 +99,6 @@ pub(crate) struct Arrival {
     /// The host that receives it.
     pub host: HostId,
     /// The network it arrives from (`None` for loopback).
-    #[allow(dead_code)] // read by netfilter's input-interface matches
     pub from: Option<NetId>,
     /// Hops left before it is dropped (the IP TTL / hop limit).
     pub ttl: u8,
@@ -156,7 +156,7 @@ impl World {
 
     /// Turns forwarding on or off for `host` (`net.ipv4.ip_forward`, `net.ipv6.conf.all.forwarding`).
     pub fn set_forwarding(&mut self, host: HostId, on: bool) {
-        self.hosts[host.0 as usize].forward = on;
+        self.hosts[host.0 as usize].sysctl.ip_forward = on;
     }
 
     /// The route from `host` toward the non-local address `dst`: the longest matching prefix
@@ -219,43 +219,69 @@ impl World {
     /// is local, otherwise by its route.
     pub(crate) fn transmit(&mut self, host: HostId, packet: impl Into<Packet>) {
         let packet = packet.into();
-        self.ip_output(host, packet, DEFAULT_TTL);
+        self.ip_output(host, packet, DEFAULT_TTL, None);
     }
 
-    /// Routes `packet` out of `host` with `ttl` hops left.
-    pub(crate) fn ip_output(&mut self, host: HostId, packet: Packet, ttl: u8) {
+    /// Routes `packet` out of `host` with `ttl` hops left; `ct` is the flow a forwarded packet
+    /// was matched to at PREROUTING.
+    pub(crate) fn ip_output(&mut self, host: HostId, mut packet: Packet, ttl: u8, ct: Option<CtRef>) {
         let dst = packet.dst_ip();
         if self.hosts[host.0 as usize].is_local(dst) {
             return self.loopback_send(host, packet);
         }
         match self.route(host, dst) {
-            Some(hop) => self.link_send(hop.dev, hop.addr, packet, ttl),
+            Some(hop) => {
+                if let Err(why) = self.nf_postrouting(host, hop.dev, &mut packet, ct) {
+                    let at = self.hosts[host.0 as usize].name.clone();
+                    return self.drop_packet(at, &packet, why);
+                }
+                self.link_send(hop.dev, hop.addr, packet, ttl)
+            }
             None => {
+                self.nf_discard(host, ct);
                 let at = self.hosts[host.0 as usize].name.clone();
                 self.drop_packet(at, &packet, reason::NO_ROUTE);
             }
         }
     }
 
-    /// A packet arrives at a host (`ip_rcv()`): delivered locally if it is addressed to the
-    /// host, forwarded if forwarding is on (`ip_forward()`), dropped otherwise.
+    /// A packet arrives at a host (`ip_rcv()`): netfilter's PREROUTING hook, then delivered
+    /// locally if it is addressed to the host, forwarded if forwarding is on (`ip_forward()`),
+    /// dropped otherwise.
     pub(crate) fn ip_input(&mut self, arrival: Arrival) {
-        let Arrival { host, ttl, packet, .. } = arrival;
+        let Arrival {
+            host,
+            from,
+            ttl,
+            mut packet,
+        } = arrival;
         self.stats.delivered += 1;
+        let name = |w: &World| w.hosts[host.0 as usize].name.clone();
+        let ct = if from.is_some() {
+            match self.nf_prerouting(host, from, &mut packet) {
+                Ok(ct) => ct,
+                Err(why) => return self.drop_packet(name(self), &packet, why),
+            }
+        } else {
+            None
+        };
         if self.hosts[host.0 as usize].is_local(packet.dst_ip()) {
+            if let Err(why) = self.nf_local_in(host, ct) {
+                return self.drop_packet(name(self), &packet, why);
+            }
             return self.local_deliver(host, packet);
         }
-        if !self.hosts[host.0 as usize].forward {
-            let at = self.hosts[host.0 as usize].name.clone();
-            return self.drop_packet(at, &packet, reason::NOT_FORWARDING);
+        if !self.hosts[host.0 as usize].sysctl.ip_forward {
+            self.nf_discard(host, ct);
+            return self.drop_packet(name(self), &packet, reason::NOT_FORWARDING);
         }
         // `ip_forward()`: a packet whose TTL would reach zero is dropped here.
         if ttl <= 1 {
-            let at = self.hosts[host.0 as usize].name.clone();
-            return self.drop_packet(at, &packet, reason::TTL_EXCEEDED);
+            self.nf_discard(host, ct);
+            return self.drop_packet(name(self), &packet, reason::TTL_EXCEEDED);
         }
         self.stats.forwarded += 1;
-        self.ip_output(host, packet, ttl - 1)
+        self.ip_output(host, packet, ttl - 1, ct)
     }
 
     /// Hands a packet addressed to `host` to its transport protocol.

@@ -39,6 +39,59 @@ pub struct Sysctls {
     /// receive queue holds before senders wait (`sk_max_ack_backlog`, sampled when the
     /// receiver is created). Default 10 (`unix_net_init()` in `net/unix/af_unix.c`).
     pub unix_max_dgram_qlen: u32,
+    /// `net.ipv4.ip_forward`: forward packets addressed to others. Default 0
+    /// (`devinet_init_net()`); the `forward` host setting sets it to 1.
+    pub ip_forward: bool,
+    /// The connection-tracking sysctls (`net.netfilter.*`), used on hosts with NAT rules.
+    pub conntrack: ConntrackSysctls,
+}
+
+/// `net.netfilter.nf_conntrack_*`: the table's size limit and the per-state timeouts, in
+/// seconds. Defaults are Linux 6.x's (`tcp_timeouts[]` in `nf_conntrack_proto_tcp.c`,
+/// `udp_timeouts[]` in `nf_conntrack_proto_udp.c`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConntrackSysctls {
+    /// `nf_conntrack_max`: how many entries the table holds. Linux sizes it from memory
+    /// (`nf_conntrack_init_start()`): 262144 on a 64-bit machine with more than 4 GiB.
+    pub max: u32,
+    /// `nf_conntrack_tcp_timeout_syn_sent`: 120.
+    pub tcp_syn_sent: u32,
+    /// `nf_conntrack_tcp_timeout_syn_recv`: 60.
+    pub tcp_syn_recv: u32,
+    /// `nf_conntrack_tcp_timeout_established`: 432000 (5 days).
+    pub tcp_established: u32,
+    /// `nf_conntrack_tcp_timeout_fin_wait`: 120.
+    pub tcp_fin_wait: u32,
+    /// `nf_conntrack_tcp_timeout_close_wait`: 60.
+    pub tcp_close_wait: u32,
+    /// `nf_conntrack_tcp_timeout_last_ack`: 30.
+    pub tcp_last_ack: u32,
+    /// `nf_conntrack_tcp_timeout_time_wait`: 120.
+    pub tcp_time_wait: u32,
+    /// `nf_conntrack_tcp_timeout_close`: 10.
+    pub tcp_close: u32,
+    /// `nf_conntrack_udp_timeout`: 30, a flow seen one way (or both within its first 2 s).
+    pub udp: u32,
+    /// `nf_conntrack_udp_timeout_stream`: 120, a flow with replies that lived past 2 s.
+    pub udp_stream: u32,
+}
+
+impl Default for ConntrackSysctls {
+    fn default() -> Self {
+        ConntrackSysctls {
+            max: 262_144,
+            tcp_syn_sent: 120,
+            tcp_syn_recv: 60,
+            tcp_established: 432_000,
+            tcp_fin_wait: 120,
+            tcp_close_wait: 60,
+            tcp_last_ack: 30,
+            tcp_time_wait: 120,
+            tcp_close: 10,
+            udp: 30,
+            udp_stream: 120,
+        }
+    }
 }
 
 impl Default for Sysctls {
@@ -55,6 +108,8 @@ impl Default for Sysctls {
             ip_local_reserved_ports: Vec::new(),
             ip_unprivileged_port_start: 1024,
             unix_max_dgram_qlen: 10,
+            ip_forward: false,
+            conntrack: ConntrackSysctls::default(),
         }
     }
 }
@@ -73,6 +128,33 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.ipv4.ip_local_reserved_ports", 0, 1, 65535),
     ("net.ipv4.ip_unprivileged_port_start", 1, 0, 65535),
     ("net.unix.max_dgram_qlen", 1, 0, i32::MAX as i64),
+    ("net.ipv4.ip_forward", 1, 0, 1),
+    ("net.netfilter.nf_conntrack_max", 1, 0, i32::MAX as i64),
+    ("net.netfilter.nf_conntrack_tcp_timeout_syn_sent", 1, 1, i32::MAX as i64),
+    ("net.netfilter.nf_conntrack_tcp_timeout_syn_recv", 1, 1, i32::MAX as i64),
+    (
+        "net.netfilter.nf_conntrack_tcp_timeout_established",
+        1,
+        1,
+        i32::MAX as i64,
+    ),
+    ("net.netfilter.nf_conntrack_tcp_timeout_fin_wait", 1, 1, i32::MAX as i64),
+    (
+        "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
+        1,
+        1,
+        i32::MAX as i64,
+    ),
+    ("net.netfilter.nf_conntrack_tcp_timeout_last_ack", 1, 1, i32::MAX as i64),
+    (
+        "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+        1,
+        1,
+        i32::MAX as i64,
+    ),
+    ("net.netfilter.nf_conntrack_tcp_timeout_close", 1, 1, i32::MAX as i64),
+    ("net.netfilter.nf_conntrack_udp_timeout", 1, 1, i32::MAX as i64),
+    ("net.netfilter.nf_conntrack_udp_timeout_stream", 1, 1, i32::MAX as i64),
 ];
 
 impl Sysctls {
@@ -132,6 +214,18 @@ impl Sysctls {
                 self.ip_local_reserved_ports = values.chunks(2).map(|p| (p[0] as u16, p[1] as u16)).collect();
             }
             "net.unix.max_dgram_qlen" => self.unix_max_dgram_qlen = values[0] as u32,
+            "net.ipv4.ip_forward" => self.ip_forward = values[0] != 0,
+            "net.netfilter.nf_conntrack_max" => self.conntrack.max = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_syn_sent" => self.conntrack.tcp_syn_sent = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_syn_recv" => self.conntrack.tcp_syn_recv = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_established" => self.conntrack.tcp_established = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_fin_wait" => self.conntrack.tcp_fin_wait = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_close_wait" => self.conntrack.tcp_close_wait = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_last_ack" => self.conntrack.tcp_last_ack = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_time_wait" => self.conntrack.tcp_time_wait = values[0] as u32,
+            "net.netfilter.nf_conntrack_tcp_timeout_close" => self.conntrack.tcp_close = values[0] as u32,
+            "net.netfilter.nf_conntrack_udp_timeout" => self.conntrack.udp = values[0] as u32,
+            "net.netfilter.nf_conntrack_udp_timeout_stream" => self.conntrack.udp_stream = values[0] as u32,
             _ => unreachable!("every SETTABLE name is handled"),
         }
         Ok(())

@@ -87,6 +87,15 @@ pub enum Event {
         /// The rows.
         rows: Vec<SsRow>,
     },
+    /// The `conntrack` view of a host.
+    Conntrack {
+        /// Who asked.
+        pid: u32,
+        /// The host.
+        host: String,
+        /// The entries.
+        rows: Vec<crate::netfilter::ConntrackRow>,
+    },
     /// A `note` from a scenario.
     Note {
         /// Who wrote it.

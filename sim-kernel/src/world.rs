@@ -200,7 +200,7 @@ impl World {
             port_rng: self.streams.stream(&format!("host:{name}/ports")),
             isn_rng: self.streams.stream(&format!("host:{name}/isn")),
             routes: Vec::new(),
-            forward: false,
+            netfilter: None,
             unix: crate::unix::HostUnix::new(self.streams.stream(&format!("host:{name}/unix"))),
         });
         self.host_nodes.push(self.topology.add_node(Node::Host(id)));

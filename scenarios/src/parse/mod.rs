@@ -21,8 +21,8 @@ mod words;
 mod tests;
 
 use crate::ast::{
-    AddrDecl, AddrMatch, Arg, ArgKind, Call, Expectation, HostDecl, Ident, NetworkDecl, Num, Outcome, ProcessDecl,
-    Scenario, Span, Stmt, StmtKind, SysctlDecl, UnixPattern, UserDecl,
+    AddrDecl, AddrMatch, Arg, ArgKind, Call, Expectation, HostDecl, Ident, NatAction, NatDecl, NetworkDecl, Num,
+    Outcome, ProcessDecl, RouteDecl, Scenario, Span, Stmt, StmtKind, SysctlDecl, UnixPattern, UserDecl,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use lexer::{Token, TokenKind, lex_line};
@@ -47,15 +47,14 @@ pub fn parse(source: &str) -> Result<Scenario, Diagnostic> {
 /// Top-level keywords, for suggestions.
 const DECLARATIONS: [&str; 6] = ["scenario", "seed", "until", "network", "host", "process"];
 /// Statement keywords, for suggestions.
-const STATEMENTS: [&str; 7] = ["repeat", "for", "fork", "sleep", "ss", "note", "exit"];
+const STATEMENTS: [&str; 8] = ["repeat", "for", "fork", "sleep", "ss", "conntrack", "note", "exit"];
+/// Host settings, for suggestions.
+const HOST_SETTINGS: [&str; 6] = ["addr", "route", "forward", "nat", "sysctl", "user"];
 
 /// Help for words of the full design that this version does not implement yet.
 fn not_yet(word: &str) -> Option<&'static str> {
     Some(match word {
-        "route" => "routes are not supported yet: every network is a single segment",
-        "forward" | "nat" => "forwarding and NAT are not supported yet",
         "jitter" | "loss" => "only `latency=` is supported yet; jitter and loss are not",
-        "conntrack" => "`conntrack` is not supported yet (there is no NAT)",
         _ => return None,
     })
 }
@@ -392,6 +391,9 @@ impl<'s> Parser<'s> {
             }],
             sysctls: Vec::new(),
             users: Vec::new(),
+            routes: Vec::new(),
+            forward: None,
+            nats: Vec::new(),
             span: line_span,
         })
     }
@@ -402,6 +404,9 @@ impl<'s> Parser<'s> {
             addrs: Vec::new(),
             sysctls: Vec::new(),
             users: Vec::new(),
+            routes: Vec::new(),
+            forward: None,
+            nats: Vec::new(),
             span: header,
         };
         loop {
@@ -429,15 +434,24 @@ impl<'s> Parser<'s> {
                 }
                 (TokenKind::Word, "sysctl") => host.sysctls.push(sysctl(&mut c, line.span())?),
                 (TokenKind::Word, "user") => host.users.push(user(&mut c, line.span())?),
+                (TokenKind::Word, "route") => host.routes.push(route(&mut c, line.span())?),
+                (TokenKind::Word, "nat") => host.nats.push(nat(&mut c, line.span())?),
+                (TokenKind::Word, "forward") => {
+                    c.expect_end("`forward`")?;
+                    set_once(&mut host.forward, "forward", line.span())?;
+                }
                 _ => {
                     let d = Diagnostic::error(
-                        format!("expected `addr`, `sysctl`, `user` or `}}`, found {}", first.describe()),
+                        format!(
+                            "expected `addr`, `route`, `forward`, `nat`, `sysctl`, `user` or `}}`, found {}",
+                            first.describe()
+                        ),
                         first.span,
                         "not a host setting",
                     );
                     let d = match not_yet(first.text) {
                         Some(help) => d.with_help(help),
-                        None => d.with_suggestion(did_you_mean(first.text, ["addr", "sysctl", "user"])),
+                        None => d.with_suggestion(did_you_mean(first.text, HOST_SETTINGS)),
                     };
                     return Err(d.with_secondary(open, "in this host block"));
                 }
@@ -568,6 +582,10 @@ impl<'s> Parser<'s> {
                 c.expect_end("`ss`")?;
                 stmt(StmtKind::Ss)
             }
+            "conntrack" => {
+                c.expect_end("`conntrack`")?;
+                stmt(StmtKind::Conntrack)
+            }
             "note" => {
                 let (text, _) = c.expect_string("the note's text in quotes")?;
                 c.expect_end("the note")?;
@@ -641,6 +659,260 @@ fn network(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<NetworkDecl, Diagn
         latency_ns,
         span: line_span,
     })
+}
+
+/// `A.B.C.D/LEN` or `fd00::/64`: an address prefix.
+fn prefix(c: &mut Cursor<'_, '_>, what: &str) -> Result<(std::net::IpAddr, u8), Diagnostic> {
+    let addr = ip(c.expect_word(what)?)?;
+    c.expect_punct('/', "`/` and a prefix length, as in `10.1.0.0/16`")?;
+    let len_token = c.expect_word("a prefix length")?;
+    let len = words::run(
+        len_token,
+        words::prefix_len,
+        "a prefix length",
+        "the prefix length is the number of network bits: `10.1.0.0/16`",
+    )?;
+    if addr.is_ipv4() && len > 32 {
+        return Err(Diagnostic::error(
+            format!("prefix length {len} is out of range"),
+            len_token.span,
+            "an IPv4 prefix is 0 to 32 bits",
+        ));
+    }
+    Ok((addr, len))
+}
+
+/// `route default via GATEWAY` or `route PREFIX via GATEWAY`, after `route`.
+fn route(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<RouteDecl, Diagnostic> {
+    let dest = if c.eat_word("default").is_some() {
+        None
+    } else {
+        Some(prefix(c, "`default` or a prefix like `10.1.0.0/16`")?)
+    };
+    c.expect_keyword("via")?;
+    let via_token = c.expect_word("a gateway address like `10.0.0.254`")?;
+    let via = ip(via_token)?;
+    c.expect_end("the gateway")?;
+    if let Some((addr, _)) = dest {
+        if addr.is_ipv4() != via.is_ipv4() {
+            return Err(Diagnostic::error(
+                format!("gateway {via} is not of the same IP version as {addr}"),
+                via_token.span,
+                "a route's gateway has the prefix's IP version",
+            ));
+        }
+    }
+    Ok(RouteDecl {
+        dest,
+        via,
+        span: line_span,
+    })
+}
+
+/// The target of a NAT rule: `ADDR`, `ADDR:PORT`, `ADDR:LOW..HIGH` (IPv6 in brackets when a
+/// port follows: `[fd00::1]:80`).
+fn nat_target(token: &Token<'_>) -> Result<(std::net::IpAddr, Option<(u16, u16)>), Diagnostic> {
+    let text = token.text;
+    let bad = |msg: String, label: &str| Diagnostic::error(msg, token.span, label);
+    let (addr_text, port_text) = if let Some(rest) = text.strip_prefix('[') {
+        let Some((a, p)) = rest.split_once("]:") else {
+            return Err(bad(
+                format!("expected `[IPV6]:PORT`, found `{text}`"),
+                "an IPv6 address with a port is written `[fd00::1]:80`",
+            ));
+        };
+        (a, Some(p))
+    } else if !text.contains("::") && text.matches(':').count() == 1 {
+        let (a, p) = text.split_once(':').unwrap_or((text, ""));
+        (a, Some(p))
+    } else {
+        (text, None)
+    };
+    let addr: std::net::IpAddr = addr_text.parse().map_err(|_| {
+        bad(
+            format!("`{addr_text}` is not an IP address"),
+            "expected an address like `203.0.113.1`",
+        )
+    })?;
+    let Some(ports) = port_text else {
+        return Ok((addr, None));
+    };
+    let port = |p: &str| -> Result<u16, Diagnostic> {
+        match p.parse::<u16>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(bad(
+                format!("`{p}` is not a port (1 to 65535)"),
+                "expected a port or a range like `20000..20001`",
+            )),
+        }
+    };
+    let (low, high) = match ports.split_once("..") {
+        Some((l, h)) => (port(l)?, port(h)?),
+        None => {
+            let p = port(ports)?;
+            (p, p)
+        }
+    };
+    if low > high {
+        return Err(bad(
+            format!("empty port range: {low} is greater than {high}"),
+            "the first port must not exceed the last",
+        ));
+    }
+    Ok((addr, Some((low, high))))
+}
+
+/// A `nat` rule, after `nat`.
+fn nat(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<NatDecl, Diagnostic> {
+    let kind = c.expect_word("`masquerade`, `snat` or `dnat`")?;
+    let mut rule = NatDecl {
+        action: NatAction::Masquerade,
+        out: None,
+        input: None,
+        from: None,
+        random: false,
+        random_fully: false,
+        span: line_span,
+    };
+    let source_nat = match kind.text {
+        "masquerade" | "snat" => true,
+        "dnat" => false,
+        other => {
+            return Err(Diagnostic::error(
+                format!("expected `masquerade`, `snat` or `dnat`, found `{other}`"),
+                kind.span,
+                "not a NAT action",
+            )
+            .with_suggestion(did_you_mean(other, ["masquerade", "snat", "dnat"])));
+        }
+    };
+    let mut to = None;
+    let mut proto = None;
+    let mut dport = None;
+    while let Some(word) = c.bump() {
+        let once = |taken: bool| -> Result<(), Diagnostic> {
+            if taken {
+                return Err(Diagnostic::error(
+                    format!("`{}` is given twice", word.text),
+                    word.span,
+                    "given again here",
+                ));
+            }
+            Ok(())
+        };
+        match word.text {
+            "out" if source_nat => {
+                once(rule.out.is_some())?;
+                rule.out = Some(world_name(c.expect_word("a network name")?)?);
+            }
+            "in" if !source_nat => {
+                once(rule.input.is_some())?;
+                rule.input = Some(world_name(c.expect_word("a network name")?)?);
+            }
+            "from" => {
+                once(rule.from.is_some())?;
+                rule.from = Some(prefix(c, "a source prefix like `192.168.1.0/24`")?);
+            }
+            "to" if kind.text != "masquerade" => {
+                once(to.is_some())?;
+                let token = c.expect_word("an address like `203.0.113.1` or `192.168.1.10:80`")?;
+                to = Some((nat_target(token)?, token.span));
+            }
+            "tcp" | "udp" if !source_nat => {
+                once(proto.is_some())?;
+                proto = Some(word.text.to_string());
+            }
+            "dport" if !source_nat => {
+                once(dport.is_some())?;
+                let token = c.expect_word("a port number")?;
+                let p = words::run(token, words::unsigned, "a port number", "a port is 1 to 65535")?;
+                if !(1..=65535).contains(&p) {
+                    return Err(Diagnostic::error(
+                        format!("port {p} is out of range"),
+                        token.span,
+                        "a port is 1 to 65535",
+                    ));
+                }
+                dport = Some(p as u16);
+            }
+            "random" if source_nat => {
+                once(rule.random)?;
+                rule.random = true;
+            }
+            "random-fully" if source_nat => {
+                once(rule.random_fully)?;
+                rule.random_fully = true;
+            }
+            _ => {
+                let options: &[&str] = match kind.text {
+                    "masquerade" => &["out", "from", "random", "random-fully"],
+                    "snat" => &["out", "from", "to", "random", "random-fully"],
+                    _ => &["in", "from", "tcp", "udp", "dport", "to"],
+                };
+                return Err(Diagnostic::error(
+                    format!(
+                        "expected one of {} after `nat {}`, found {}",
+                        options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                        kind.text,
+                        word.describe()
+                    ),
+                    word.span,
+                    "not an option of this rule",
+                )
+                .with_suggestion(did_you_mean(word.text, options.iter().copied())));
+            }
+        }
+    }
+    let missing = |what: &str, example: &str| {
+        Diagnostic::error(
+            format!("`nat {}` needs `{what}`", kind.text),
+            line_span,
+            "incomplete rule",
+        )
+        .with_help(format!("for example: `{example}`"))
+    };
+    match kind.text {
+        "masquerade" => {
+            if rule.out.is_none() {
+                return Err(missing("out NET", "nat masquerade out wan"));
+            }
+        }
+        "snat" => {
+            if rule.out.is_none() {
+                return Err(missing("out NET", "nat snat out wan to 203.0.113.1"));
+            }
+            let Some(((to, ports), _)) = to else {
+                return Err(missing("to ADDR", "nat snat out wan to 203.0.113.1"));
+            };
+            rule.action = NatAction::Snat { to, ports };
+        }
+        _ => {
+            let Some(dport) = dport else {
+                return Err(missing("dport PORT", "nat dnat tcp dport 8080 to 192.168.1.10:80"));
+            };
+            let Some(((to, ports), span)) = to else {
+                return Err(missing("to ADDR[:PORT]", "nat dnat tcp dport 8080 to 192.168.1.10:80"));
+            };
+            let to_port = match ports {
+                Some((low, high)) if low != high => {
+                    return Err(Diagnostic::error(
+                        "`nat dnat` translates to one port, not a range",
+                        span,
+                        "one port, like `192.168.1.10:80`",
+                    ));
+                }
+                Some((p, _)) => Some(p),
+                None => None,
+            };
+            rule.action = NatAction::Dnat {
+                proto,
+                dport,
+                to,
+                to_port,
+            };
+        }
+    }
+    Ok(rule)
 }
 
 /// `user NAME UID [GID]`, after `user`.

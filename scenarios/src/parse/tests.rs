@@ -689,9 +689,54 @@ fn errors_point_at_the_text() {
             "expected a start time like `1ms`, found `{`",
         ),
         (
-            "host h {\n  route default via 10.0.0.254\n}".into(),
+            "host h {\n  rout default via 10.0.0.254\n}".into(),
             "t.scn:2:3",
-            "expected `addr`, `sysctl`, `user` or `}`, found `route`",
+            "did you mean `route`?",
+        ),
+        (
+            "host h {\n  route default 10.0.0.254\n}".into(),
+            "t.scn:2:17",
+            "expected `via`, found `10.0.0.254`",
+        ),
+        (
+            "host h {\n  route 10.1.0.0/16 via fd00::1\n}".into(),
+            "t.scn:2:25",
+            "gateway fd00::1 is not of the same IP version as 10.1.0.0",
+        ),
+        (
+            "host h {\n  forward\n  forward\n}".into(),
+            "t.scn:3:3",
+            "`forward` is given twice",
+        ),
+        (
+            "host h {\n  nat masqurade out wan\n}".into(),
+            "t.scn:2:7",
+            "did you mean `masquerade`?",
+        ),
+        (
+            "host h {\n  nat masquerade\n}".into(),
+            "t.scn:2:3",
+            "`nat masquerade` needs `out NET`",
+        ),
+        (
+            "host h {\n  nat snat out wan to 203.0.113.1:20001..20000\n}".into(),
+            "t.scn:2:23",
+            "empty port range: 20001 is greater than 20000",
+        ),
+        (
+            "host h {\n  nat masquerade out wan random-fuly\n}".into(),
+            "t.scn:2:26",
+            "did you mean `random-fully`?",
+        ),
+        (
+            "host h {\n  nat dnat tcp dport 8080 to 10.0.0.2:80..81\n}".into(),
+            "t.scn:2:30",
+            "`nat dnat` translates to one port, not a range",
+        ),
+        (
+            "host h {\n  nat dnat tcp to 10.0.0.2:80\n}".into(),
+            "t.scn:2:3",
+            "`nat dnat` needs `dport PORT`",
         ),
         (
             "host h {\n  adr 10.0.0.1 on lan\n}".into(),
@@ -839,4 +884,52 @@ fn random_mutations_never_panic() {
         }
         exercise(&String::from_utf8_lossy(&bytes));
     }
+}
+
+/// Routes, forwarding and NAT rules in a host block.
+#[test]
+fn parses_routes_forwarding_and_nat() {
+    let src = "host router {\n    addr 192.168.1.1 on home\n    route default via 203.0.113.254\n    route 10.1.0.0/16 via 192.168.1.2\n    forward\n    nat masquerade out wan from 192.168.1.0/24 random-fully\n    nat snat out wan to 203.0.113.1:20000..20001 random\n    nat dnat in wan tcp dport 8080 to 192.168.1.10:80\n    nat dnat udp dport 53 to 192.168.1.53\n}\n";
+    let s = parse(src).unwrap_or_else(|d| panic!("{}", d.render("t.scn", src, false)));
+    let h = &s.hosts[0];
+    assert_eq!(h.routes.len(), 2);
+    assert_eq!(h.routes[0].dest, None);
+    assert_eq!(h.routes[0].via, std::net::Ipv4Addr::new(203, 0, 113, 254));
+    assert_eq!(h.routes[1].dest, Some(("10.1.0.0".parse().unwrap(), 16)));
+    assert_eq!(text(src, h.routes[1].span), "route 10.1.0.0/16 via 192.168.1.2");
+    assert!(h.forward.is_some());
+    let [masq, snat, dnat, dns] = h.nats.as_slice() else {
+        panic!("{:?}", h.nats)
+    };
+    assert_eq!(masq.action, NatAction::Masquerade);
+    assert_eq!(masq.out.as_ref().map(|n| n.name.as_str()), Some("wan"));
+    assert_eq!(masq.from, Some(("192.168.1.0".parse().unwrap(), 24)));
+    assert!(masq.random_fully && !masq.random);
+    assert_eq!(
+        snat.action,
+        NatAction::Snat {
+            to: "203.0.113.1".parse().unwrap(),
+            ports: Some((20000, 20001))
+        }
+    );
+    assert!(snat.random);
+    assert_eq!(
+        dnat.action,
+        NatAction::Dnat {
+            proto: Some("tcp".into()),
+            dport: 8080,
+            to: "192.168.1.10".parse().unwrap(),
+            to_port: Some(80)
+        }
+    );
+    assert_eq!(dnat.input.as_ref().map(|n| n.name.as_str()), Some("wan"));
+    assert_eq!(
+        dns.action,
+        NatAction::Dnat {
+            proto: Some("udp".into()),
+            dport: 53,
+            to: "192.168.1.53".parse().unwrap(),
+            to_port: None
+        }
+    );
 }

@@ -1,0 +1,10 @@
+from netlab import *
+lab = Lab()
+home(lab, nat=MASQ % "", laptops=1, servers=1)
+lab.spawn("server1", tcp_server, 80, 2, 0.1, 5)
+td = subprocess.Popen("ip netns exec laptop1 tcpdump -l -n -i lan -tt 2>&1", shell=True, stdout=subprocess.PIPE, text=True)
+time.sleep(1)
+print(lab.run("laptop1", tcp_connect, "203.0.113.5", 80, None, None, 1))
+print(lab.run("laptop1", tcp_connect, "203.0.113.5", 80, None, None, 1))
+time.sleep(0.5); td.terminate()
+print(td.stdout.read())
