@@ -34,6 +34,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod exhaustive;
 pub mod explore;
+pub mod graph;
 pub mod interp;
 pub mod parse;
 pub mod pcap;
@@ -51,11 +52,13 @@ use diagnostic::Diagnostic;
 pub fn load(source: &str) -> Result<ast::Scenario, Vec<Diagnostic>> {
     let scenario = parse::parse(source).map_err(|d| vec![d])?;
     let problems = check::check(&scenario);
-    if problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(problems)
+    if !problems.is_empty() {
+        return Err(problems);
     }
+    // The topology itself (addresses inside their networks, gateways on attached networks,
+    // NAT rules on attached networks) is checked by building it.
+    run::build_world(&scenario, 0).map_err(|d| vec![d])?;
+    Ok(scenario)
 }
 
 /// Parses, checks and runs `source`.

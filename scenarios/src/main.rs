@@ -140,6 +140,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a scenario's topology (hosts, networks, addresses, routes) as a Graphviz DOT graph.
+    Graph {
+        /// The scenario file (`*.scn`).
+        file: PathBuf,
+    },
     /// Check a scenario without running it.
     Check {
         /// The scenario file (`*.scn`).
@@ -227,6 +232,7 @@ fn main() -> ExitCode {
             output,
         } => shrink(&file, seed, schedule.as_deref(), output.as_deref()),
         Command::Check { file, ast } => check(&file, ast),
+        Command::Graph { file } => graph(&file),
         Command::Bench {
             connections,
             churn: true,
@@ -297,6 +303,24 @@ fn check(file: &Path, ast: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(diagnostics) => report(file, &source, &diagnostics),
+    }
+}
+
+fn graph(file: &Path) -> ExitCode {
+    let source = match read(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let scenario = match socksim::load(&source) {
+        Ok(s) => s,
+        Err(diagnostics) => return report(file, &source, &diagnostics),
+    };
+    match socksim::run::build_world(&scenario, 0) {
+        Ok(world) => {
+            print(&socksim::graph::dot(&world));
+            ExitCode::SUCCESS
+        }
+        Err(d) => report(file, &source, &[d]),
     }
 }
 

@@ -238,6 +238,11 @@ impl World {
         self.hosts[host.0 as usize].sysctl.set(name, values).map_err(SetupError)
     }
 
+    /// The network `id`.
+    pub fn network(&self, id: NetId) -> &Network {
+        &self.networks[id.0 as usize]
+    }
+
     /// The topology: hosts and networks as nodes, interfaces (with their address) as edges.
     pub fn topology(&self) -> &UnGraph<Node, IpAddr> {
         &self.topology
