@@ -43,8 +43,26 @@ impl World {
     /// * epoll instances' reference counts match descriptors, and each watched socket carries
     ///   the instance's entry on its wait queue;
     /// * Unix sockets: see [`World::check_unix_invariants`]. Descriptors in flight (in
-    ///   `SCM_RIGHTS` messages) count as references for every kind of socket.
+    ///   `SCM_RIGHTS` messages) count as references for every kind of socket;
+    /// * conntrack tables: see [`crate::netfilter::conntrack::Conntrack::check`] (within
+    ///   `nf_conntrack_max`, every tuple names one entry, so NAT is a bijection);
+    /// * packets are conserved: every transmission was delivered, lost, or is in flight.
     pub fn check_invariants(&self) -> Result<(), Violation> {
+        for h in &self.hosts {
+            if let Some(nf) = &h.netfilter {
+                nf.table
+                    .check(h.sysctl.conntrack.max)
+                    .map_err(|e| Violation(format!("{}: conntrack: {e}", h.name)))?;
+            }
+        }
+        let st = self.stats;
+        ensure!(
+            st.sent == st.delivered + st.in_flight,
+            "packets not conserved: {} sent, {} delivered, {} in flight",
+            st.sent,
+            st.delivered,
+            st.in_flight
+        );
         let mut socket_refs: BTreeMap<SocketId, u32> = BTreeMap::new();
         let mut epoll_refs: BTreeMap<u32, u32> = BTreeMap::new();
         let mut unix_refs: BTreeMap<crate::unix::UnixId, u32> = BTreeMap::new();

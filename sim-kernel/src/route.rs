@@ -316,6 +316,88 @@ mod tests {
         }
     }
 
+    fn addr(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A host on three networks with overlapping static routes.
+    fn world() -> (World, HostId) {
+        let mut w = World::new(1);
+        let lan = w
+            .add_network("lan", addr("10.0.0.0"), 24, sim_core::Duration::ZERO)
+            .unwrap();
+        let dmz = w
+            .add_network("dmz", addr("10.9.0.0"), 16, sim_core::Duration::ZERO)
+            .unwrap();
+        let v6 = w
+            .add_network("v6", addr("fd00::"), 64, sim_core::Duration::ZERO)
+            .unwrap();
+        let h = w.add_host("h").unwrap();
+        w.add_addr(h, addr("10.0.0.2"), lan).unwrap();
+        w.add_addr(h, addr("10.9.0.2"), dmz).unwrap();
+        w.add_addr(h, addr("fd00::2"), v6).unwrap();
+        w.add_route(h, Prefix::default_for(addr("10.0.0.1")), addr("10.0.0.1"))
+            .unwrap();
+        w.add_route(h, p("10.0.0.0/8"), addr("10.9.0.1")).unwrap();
+        w.add_route(h, p("10.9.1.0/24"), addr("10.0.0.254")).unwrap();
+        w.add_route(h, Prefix::default_for(addr("fd00::1")), addr("fd00::1"))
+            .unwrap();
+        (w, h)
+    }
+
+    /// `fib_table_lookup()`: the longest prefix wins, whatever the order of the routes.
+    #[test]
+    fn longest_prefix_wins() {
+        let (w, h) = world();
+        let hop = |dst: &str| {
+            let hop = w.route(h, addr(dst)).unwrap();
+            (
+                w.network(hop.dev).name.clone(),
+                hop.addr.to_string(),
+                hop.src.to_string(),
+            )
+        };
+        let own = |s: &str| s.to_string();
+        // Connected /24 beats the static /8 and the default.
+        assert_eq!(hop("10.0.0.77"), (own("lan"), own("10.0.0.77"), own("10.0.0.2")));
+        // The static /24 inside the connected /16 beats it.
+        assert_eq!(hop("10.9.1.5"), (own("lan"), own("10.0.0.254"), own("10.0.0.2")));
+        // The connected /16 beats the static /8.
+        assert_eq!(hop("10.9.7.7"), (own("dmz"), own("10.9.7.7"), own("10.9.0.2")));
+        // The static /8 beats the default.
+        assert_eq!(hop("10.200.0.1"), (own("dmz"), own("10.9.0.1"), own("10.9.0.2")));
+        assert_eq!(hop("192.0.2.1"), (own("lan"), own("10.0.0.1"), own("10.0.0.2")));
+        // IPv6 has its own default.
+        assert_eq!(hop("2001:db8::1"), (own("v6"), own("fd00::1"), own("fd00::2")));
+    }
+
+    #[test]
+    fn no_route_without_a_default() {
+        let mut w = World::new(1);
+        let lan = w
+            .add_network("lan", addr("10.0.0.0"), 24, sim_core::Duration::ZERO)
+            .unwrap();
+        let h = w.add_host("h").unwrap();
+        w.add_addr(h, addr("10.0.0.2"), lan).unwrap();
+        assert_eq!(w.route(h, addr("10.1.0.1")), None);
+        assert_eq!(w.route(h, addr("fd00::1")), None);
+        assert_eq!(w.source_addr(h, addr("10.1.0.1")), None);
+        assert_eq!(w.source_addr(h, addr("127.0.0.9")), Some(addr("127.0.0.1")));
+        assert_eq!(w.source_addr(h, addr("10.0.0.2")), Some(addr("10.0.0.2")));
+    }
+
+    /// `fib_check_nh()`: a gateway must be on an attached network, and not the host itself.
+    #[test]
+    fn gateways_must_be_reachable() {
+        let (mut w, h) = world();
+        let e = w.add_route(h, p("10.5.0.0/16"), addr("192.0.2.1")).unwrap_err();
+        assert!(e.0.contains("not on any network"), "{e}");
+        let e = w.add_route(h, p("10.5.0.0/16"), addr("10.0.0.2")).unwrap_err();
+        assert!(e.0.contains("itself"), "{e}");
+        let e = w.add_route(h, p("10.5.0.0/16"), addr("fd00::1")).unwrap_err();
+        assert!(e.0.contains("IP version"), "{e}");
+    }
+
     #[test]
     fn prefix_match() {
         let n = p("10.0.0.0/24");

@@ -291,6 +291,59 @@ impl Conntrack {
     }
 }
 
+impl Conntrack {
+    /// Checks the table's consistency: at most `max` entries; each entry found under its
+    /// original tuple, and (once confirmed) under its reply tuple, as itself and in that
+    /// direction; no tuple naming a missing entry; the expiry index exactly the entries'
+    /// deadlines. Since a tuple names one entry, confirmed entries' reply tuples — the
+    /// translated flows as the outside sees them — are all different: NAT is a bijection
+    /// between inside flows and outside tuples, per protocol.
+    pub fn check(&self, max: u32) -> Result<(), String> {
+        if self.conns.len() > max as usize {
+            return Err(format!("{} entries exceed nf_conntrack_max {max}", self.conns.len()));
+        }
+        for (&id, c) in &self.conns {
+            if self.tuples.get(&c.orig) != Some(&(id, Dir::Original)) {
+                return Err(format!("entry {id}'s original tuple {:?} is not indexed to it", c.orig));
+            }
+            if c.confirmed && self.tuples.get(&c.reply) != Some(&(id, Dir::Reply)) {
+                return Err(format!(
+                    "confirmed entry {id}'s reply tuple {:?} is not indexed to it",
+                    c.reply
+                ));
+            }
+            if !self.expiry.contains(&(c.expires, id)) {
+                return Err(format!("entry {id} is missing from the expiry index"));
+            }
+            if c.orig.proto != c.reply.proto {
+                return Err(format!("entry {id} changes protocol"));
+            }
+        }
+        for (t, (id, dir)) in &self.tuples {
+            let Some(c) = self.conns.get(id) else {
+                return Err(format!("tuple {t:?} names missing entry {id}"));
+            };
+            let own = match dir {
+                Dir::Original => c.orig,
+                Dir::Reply => c.reply,
+            };
+            if own != *t {
+                return Err(format!(
+                    "tuple {t:?} is indexed to entry {id}, whose {dir:?} tuple is {own:?}"
+                ));
+            }
+        }
+        if self.expiry.len() != self.conns.len() {
+            return Err(format!(
+                "{} expiry deadlines for {} entries",
+                self.expiry.len(),
+                self.conns.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

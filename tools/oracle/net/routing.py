@@ -181,9 +181,13 @@ if want("R06"):
             r.append(errname(e.errno))
         return r
     u = lab.run("laptop1", udp_ttl1)
-    report("R06 TTL: router decrements (64 -> 63); IP_TTL=1 TCP connect -> EHOSTUNREACH at once",
-           t1[0] == "EHOSTUNREACH" and t1[1] < 0.5 and t2[0] == "ok" and ttl == [63],
-           f"ttl1 {t1}; ttl2 {t2}; server saw TTL {ttl}; connected UDP with TTL 1: {u}")
+    locked = lab.ns("laptop1", "nstat -az TcpExtLockDroppedIcmps IcmpInTimeExcds").split("\n", 1)[1].strip()
+    # On zero-latency veth the first ICMP arrives while connect() still owns the socket lock:
+    # tcp_v4_err() only records it as a soft error (TcpExtLockDroppedIcmps); the ICMP for the
+    # first retransmission (1 s) kills the connect.  With any real latency: at once.
+    report("R06 TTL: router decrements (64 -> 63); IP_TTL=1 TCP connect -> EHOSTUNREACH (ICMP time exceeded)",
+           t1[0] == "EHOSTUNREACH" and t2[0] == "ok" and ttl == [63],
+           f"ttl1 {t1}; ttl2 {t2}; server saw TTL {ttl}; connected UDP with TTL 1: {u}; {locked}")
     cleanup()
 
 # R07 source address selection of a multi-homed host
