@@ -571,3 +571,74 @@ fn tshark_decodes_data_resets_udp_and_icmp() {
         );
     }
 }
+
+/// The fields `tshark_sees_the_nat_rewrite_on_both_sides_of_the_gateway` reads.
+const NAT_FIELDS: [&str; 12] = [
+    "frame.interface_name",
+    "ip.src",
+    "ip.dst",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.flags.str",
+    "tcp.seq",
+    "tcp.payload",
+    "udp.srcport",
+    "icmp.type",
+    "ip.checksum.status",
+    "tcp.checksum.status",
+];
+
+#[test]
+fn tshark_sees_the_nat_rewrite_on_both_sides_of_the_gateway() {
+    let Some(tshark) = tshark() else { return };
+    let dir = scratch("tshark-nat");
+    let out = dir.join("nat.pcapng");
+    capture(&example("nat-gateway.scn"), &out, &[]);
+    let rows = tshark_fields(tshark, &out, &NAT_FIELDS);
+    let col = |name: &str| NAT_FIELDS.iter().position(|c| *c == name).unwrap();
+    let find = |iface: &str, pred: &dyn Fn(&Vec<String>) -> bool| -> Vec<String> {
+        rows.iter()
+            .find(|r| r[0] == iface && pred(r))
+            .unwrap_or_else(|| panic!("no such frame on {iface}"))
+            .clone()
+    };
+    // The handshake: the laptop's SYN on `home`, the same segment (same raw sequence number)
+    // on `wan` with the gateway's address and the port kept.
+    let syn = "··········S·";
+    let inside = find("home", &|r| {
+        r[col("tcp.flags.str")] == syn && r[col("tcp.dstport")] == "80"
+    });
+    assert_eq!((inside[1].as_str(), inside[3].as_str()), ("192.168.1.10", "40000"));
+    let outside = find("wan", &|r| {
+        r[col("tcp.flags.str")] == syn && r[col("tcp.seq")] == inside[col("tcp.seq")]
+    });
+    assert_eq!((outside[1].as_str(), outside[3].as_str()), ("203.0.113.1", "40000"));
+    // The SYN-ACK comes back to the gateway and is rewritten to the laptop.
+    let synack = "·······A··S·";
+    let back_out = find("wan", &|r| r[col("tcp.flags.str")] == synack);
+    assert_eq!(back_out[2], "203.0.113.1");
+    let back_in = find("home", &|r| r[col("tcp.flags.str")] == synack);
+    assert_eq!(back_in[2], "192.168.1.10");
+    assert_eq!(back_in[col("tcp.seq")], back_out[col("tcp.seq")]);
+    // The request's payload is the same on both sides ("GET / HTTP/1.0\n").
+    let get = "474554202f20485454502f312e300a";
+    find("home", &|r| r[col("tcp.payload")] == get && r[1] == "192.168.1.10");
+    find("wan", &|r| r[col("tcp.payload")] == get && r[1] == "203.0.113.1");
+    // The refused connection's RST, to the gateway on `wan`, to the laptop on `home`.
+    let rst = "·······A·R··";
+    assert_eq!(find("wan", &|r| r[col("tcp.flags.str")] == rst)[2], "203.0.113.1");
+    assert_eq!(find("home", &|r| r[col("tcp.flags.str")] == rst)[2], "192.168.1.10");
+    // The port unreachable: the outer destination and the quoted datagram's source are
+    // translated back (tshark lists the outer and the inner address).
+    let icmp_out = find("wan", &|r| r[col("icmp.type")] == "3");
+    assert_eq!(icmp_out[2], "203.0.113.1,203.0.113.5");
+    let icmp_in = find("home", &|r| r[col("icmp.type")] == "3");
+    assert_eq!(icmp_in[2], "192.168.1.10,203.0.113.5");
+    // Every rewritten packet has good checksums.
+    for r in &rows {
+        for c in ["ip.checksum.status", "tcp.checksum.status"] {
+            let v = &r[col(c)];
+            assert!(v.is_empty() || good(v), "{c}: {r:?}");
+        }
+    }
+}
