@@ -245,6 +245,8 @@ impl AddressBook {
                     }
                 }
                 Event::Spawn { .. } | Event::Ss { .. } | Event::Note { .. } | Event::Exit { .. } => {}
+                // A partition changes what every later packet on the network meets.
+                Event::Link { .. } => return Footprint::Global,
             }
         }
         if quiet {

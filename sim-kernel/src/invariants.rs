@@ -44,7 +44,16 @@ impl World {
     ///   the instance's entry on its wait queue;
     /// * Unix sockets: see [`World::check_unix_invariants`]. Descriptors in flight (in
     ///   `SCM_RIGHTS` messages) count as references for every kind of socket.
+    /// * packets are conserved: every transmission was delivered, lost (with a reason in the
+    ///   trace) or is still in flight ([`World::packet_stats`]).
     pub fn check_invariants(&self) -> Result<(), Violation> {
+        let stats = self.stats;
+        if stats.sent != stats.delivered + stats.lost + stats.in_flight {
+            return Err(Violation(format!(
+                "packets not conserved: sent {} != delivered {} + lost {} + in flight {}",
+                stats.sent, stats.delivered, stats.lost, stats.in_flight
+            )));
+        }
         let mut socket_refs: BTreeMap<SocketId, u32> = BTreeMap::new();
         let mut epoll_refs: BTreeMap<u32, u32> = BTreeMap::new();
         let mut unix_refs: BTreeMap<crate::unix::UnixId, u32> = BTreeMap::new();
