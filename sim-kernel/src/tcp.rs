@@ -172,6 +172,13 @@ impl World {
                 if seg.flags.has(Flags::RST) {
                     return self.drop_request(sock);
                 }
+                if seg.flags == Flags::SYN && s.parent.is_some() && seg.seq.wrapping_add(1) == s.rcv_nxt {
+                    // tcp_check_req(): the client's SYN again — our SYN-ACK was lost — is
+                    // answered with the SYN-ACK again (inet_rtx_syn_ack()); Karn's rule
+                    // applies to the answer.
+                    self.sockets.get_mut(sock).rtt_timing = false;
+                    return self.send_synack(sock);
+                }
                 if !seg.flags.has(Flags::ACK) || seg.ack != s.iss.wrapping_add(1) {
                     return;
                 }
