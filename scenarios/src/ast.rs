@@ -41,7 +41,8 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// `until 120s`: the virtual-time limit, in nanoseconds.
     pub until_ns: Option<u64>,
-    /// `network NAME CIDR [latency=D]` declarations, in file order.
+    /// `network NAME CIDR [latency=D] [jitter=D] [loss=P%] [duplicate=P%] [reorder=P%]`
+    /// declarations, in file order.
     pub networks: Vec<NetworkDecl>,
     /// `host` declarations, in file order.
     pub hosts: Vec<HostDecl>,

@@ -5,7 +5,8 @@
 //! order, each pointing at the text at fault:
 //!
 //! - **world**: duplicate networks, hosts or processes; unknown networks and hosts (with a
-//!   suggestion); addresses outside their network's prefix or given twice on one network;
+//!   suggestion), including the networks of `partition`/`heal` statements and timed
+//!   `at T partition NET` declarations; addresses outside their network's prefix or given twice on one network;
 //!   unknown sysctls, wrong value counts and out-of-range values;
 //! - **calls**: unknown calls, wrong arity, unknown or unsupported constants, a constant in the
 //!   wrong position (`SO_REUSEADDR` as the domain), an argument of the wrong kind (a string

@@ -281,3 +281,65 @@ fn a_network_without_faults_draws_nothing() {
     assert_eq!(at_a, at_b);
     assert_eq!(a.w.packet_stats(), b.w.packet_stats());
 }
+
+#[test]
+fn an_orphan_gives_up_after_tcp_orphan_retries() {
+    let (mut sim, net, s, c) = wan(1, LinkFaults::default());
+    let (fd, _) = connected(&mut sim, s, c);
+    sim.w.partition(net);
+    assert_eq!(sim.send(c, fd, b"bye"), SysReturn::Value { value: 3 });
+    sim.close(c, fd);
+    // The client's socket lives on, orphaned, retransmitting its data and FIN.
+    assert_eq!(sim.w.socket_count(), 3);
+    // tcp_orphan_retries() gives 8: the time 8 doubling timeouts take from 200 ms, 102.2 s.
+    sim.run_for(Duration::from_secs(100));
+    assert_eq!(sim.w.socket_count(), 3);
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.w.socket_count(), 2, "the orphan gave up and was freed");
+    conserved(&sim.w);
+}
+
+#[test]
+fn a_zero_window_probe_recovers_a_lost_window_update() {
+    let (mut sim, net, s, c) = wan(1, LinkFaults::default());
+    let l = sim.socket(s);
+    let rcvbuf = Syscall::SetSockOpt {
+        fd: l,
+        level: sim_kernel::syscalls::SOL_SOCKET,
+        name: sim_kernel::syscalls::SO_RCVBUF,
+        value: 2048,
+    };
+    assert_eq!(sim.call(s, rcvbuf), OK);
+    assert_eq!(sim.bind(s, l, "0.0.0.0:80"), OK);
+    assert_eq!(sim.listen(s, l, 8), OK);
+    assert_eq!(sim.start(s, Syscall::Accept { fd: l }), None);
+    let fd = sim.socket(c);
+    assert_eq!(sim.connect(c, fd, "203.0.113.1:80"), OK);
+    let SysReturn::Accepted { fd: a, .. } = sim.wait(s, Duration::from_secs(1)).0 else {
+        panic!("accept failed")
+    };
+    let data = pattern(10_000);
+    assert_eq!(sim.send(c, fd, &data), SysReturn::Value { value: 10_000 });
+    // The receiver does not read: its window closes, and the rest of the data waits.
+    sim.run_for(Duration::from_secs(1));
+    // It reads while the network is cut off, so the window update it sends is lost.
+    sim.w.partition(net);
+    let SysReturn::Data { data: first } = sim.call(s, Syscall::Recv { fd: a, len: 100_000 }) else {
+        panic!("recv failed")
+    };
+    sim.run_for(Duration::from_millis(50));
+    sim.w.heal(net);
+    assert!(sim.w.packet_stats().lost >= 1, "the window update was lost");
+    // Without window probes the connection would now wait for ever: the sender believes the
+    // window is shut and the receiver has nothing to say. The probe timer finds it open.
+    let mut got = first;
+    while got.len() < data.len() {
+        let (r, _) = sim.wait_call(s, Syscall::Recv { fd: a, len: 100_000 }, Duration::from_secs(30));
+        let SysReturn::Data { data: more } = r else {
+            panic!("recv: {r:?}")
+        };
+        got.extend_from_slice(&more);
+    }
+    assert!(got == data);
+    conserved(&sim.w);
+}

@@ -883,7 +883,7 @@ fn unknown_declaration(first: &Token<'_>, word: &str, next: Option<&Token<'_>>) 
     let d = Diagnostic::error(
         format!("expected a declaration, found `{word}`"),
         first.span,
-        "expected `network`, `host`, `process`, `seed`, `until` or `scenario`",
+        "expected `network`, `host`, `process`, `at`, `seed`, `until` or `scenario`",
     );
     match not_yet(word) {
         Some(help) => d.with_help(help),
