@@ -44,6 +44,7 @@ impl World {
     ///   the instance's entry on its wait queue;
     /// * Unix sockets: see [`World::check_unix_invariants`]. Descriptors in flight (in
     ///   `SCM_RIGHTS` messages) count as references for every kind of socket.
+    /// * a connection's retransmission queue holds exactly its unacknowledged data (and FIN);
     /// * packets are conserved: every transmission was delivered, lost (with a reason in the
     ///   trace) or is still in flight ([`World::packet_stats`]).
     pub fn check_invariants(&self) -> Result<(), Violation> {
@@ -89,6 +90,17 @@ impl World {
                     !matches!(s.state, TcpState::Closed | TcpState::Listen),
                     "socket {id:?} is unreachable in state {:?}",
                     s.state
+                );
+            }
+            if s.proto == crate::socket::Proto::Tcp && s.state.is_synchronized() {
+                // The retransmission queue holds exactly what is in flight: the payload bytes
+                // from snd_una on, then the FIN if it was sent.
+                let in_flight = s.snd_nxt.wrapping_sub(s.snd_una) as usize;
+                let data = s.rtx.as_ref().map_or(0, |r| r.unacked.len());
+                let consistent = in_flight == data || (s.fin_sent && in_flight == data + 1);
+                ensure!(
+                    consistent && s.rtx.is_some() == (in_flight > 0),
+                    "socket {id:?} has {in_flight} bytes in flight but {data} in its retransmission queue",
                 );
             }
             if let Some(parent) = s.parent {
