@@ -109,6 +109,7 @@ fn transfer(seed: u64, faults: LinkFaults, partition: Option<(u64, u64)>, data: 
             let call = server_calls.get(server_pc).unwrap_or(&recv);
             (call.clone(), &mut server_resumed)
         } else {
+            assert_eq!(pid, c, "only the server and the client run");
             if client_pc >= client_calls.len() || error.is_some() {
                 w.exit(pid);
                 continue;
