@@ -41,12 +41,30 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// `until 120s`: the virtual-time limit, in nanoseconds.
     pub until_ns: Option<u64>,
-    /// `network NAME CIDR [latency=D]` declarations, in file order.
+    /// `network NAME CIDR [latency=D] [jitter=D] [loss=P%] [duplicate=P%] [reorder=P%]`
+    /// declarations, in file order.
     pub networks: Vec<NetworkDecl>,
     /// `host` declarations, in file order.
     pub hosts: Vec<HostDecl>,
     /// `process HOST/NAME` declarations, in file order.
     pub processes: Vec<ProcessDecl>,
+    /// Timed `at T partition NET` / `at T heal NET` declarations, in file order.
+    #[serde(default)]
+    pub link_events: Vec<LinkEventDecl>,
+}
+
+/// `at 5s partition lan` or `at 7s heal lan`: a network is cut off, or joined again, at a
+/// virtual instant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkEventDecl {
+    /// When, in nanoseconds.
+    pub at_ns: u64,
+    /// The network.
+    pub network: Ident,
+    /// `partition` (true) or `heal` (false).
+    pub partitioned: bool,
+    /// The whole line.
+    pub span: Span,
 }
 
 /// `network lan 10.0.0.0/24 latency=100us`.
@@ -60,6 +78,18 @@ pub struct NetworkDecl {
     pub prefix: u8,
     /// One-way latency in nanoseconds (`latency=`), if given.
     pub latency_ns: Option<u64>,
+    /// Half-width of the uniform delay variation in nanoseconds (`jitter=`), if given.
+    #[serde(default)]
+    pub jitter_ns: Option<u64>,
+    /// Loss probability in parts per million (`loss=0.5%` is 5000), if given.
+    #[serde(default)]
+    pub loss_ppm: Option<u32>,
+    /// Duplication probability in parts per million (`duplicate=`), if given.
+    #[serde(default)]
+    pub duplicate_ppm: Option<u32>,
+    /// Reordering probability in parts per million (`reorder=`), if given.
+    #[serde(default)]
+    pub reorder_ppm: Option<u32>,
     /// The whole declaration.
     pub span: Span,
 }
@@ -257,6 +287,14 @@ pub enum StmtKind {
     Conntrack,
     /// `exit`: the process ends, closing its descriptors.
     Exit,
+    /// `partition NET` (true) or `heal NET` (false): the network is cut off, or joined
+    /// again, at once.
+    Partition {
+        /// The network.
+        network: Ident,
+        /// `partition` (true) or `heal` (false).
+        partitioned: bool,
+    },
 }
 
 /// A call such as `bind(l, 0.0.0.0:80)`.

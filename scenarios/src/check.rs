@@ -5,7 +5,8 @@
 //! order, each pointing at the text at fault:
 //!
 //! - **world**: duplicate networks, hosts or processes; unknown networks and hosts (with a
-//!   suggestion); addresses outside their network's prefix or given twice on one network;
+//!   suggestion), including the networks of `partition`/`heal` statements and timed
+//!   `at T partition NET` declarations; addresses outside their network's prefix or given twice on one network;
 //!   unknown sysctls, wrong value counts and out-of-range values;
 //! - **calls**: unknown calls, wrong arity, unknown or unsupported constants, a constant in the
 //!   wrong position (`SO_REUSEADDR` as the domain), an argument of the wrong kind (a string
@@ -40,6 +41,7 @@ pub fn check(scenario: &Scenario) -> Vec<Diagnostic> {
     checker.networks();
     checker.hosts();
     checker.processes();
+    checker.link_events();
     let mut diagnostics = checker.diagnostics;
     diagnostics.sort_by_key(|d| d.span.start);
     diagnostics
@@ -140,6 +142,32 @@ impl Checker<'_> {
                 first.insert(name, user.name.span);
             }
         }
+    }
+
+    /// `at T partition NET` / `at T heal NET`: the network exists.
+    fn link_events(&mut self) {
+        for event in &self.scenario.link_events {
+            self.network_ref(&event.network);
+        }
+    }
+
+    /// A network named by `partition`/`heal` exists (with a suggestion if not).
+    fn network_ref(&mut self, name: &Ident) {
+        let networks = &self.scenario.networks;
+        if networks.iter().any(|n| n.name.name == name.name) {
+            return;
+        }
+        let names = networks.iter().map(|n| n.name.name.as_str());
+        let d = Diagnostic::error(
+            format!("unknown network `{}`", name.name),
+            name.span,
+            "no network of this name",
+        );
+        let d = match did_you_mean(&name.name, names) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("declare it first: `network {} 10.0.0.0/24`", name.name)),
+        };
+        self.report(d);
     }
 
     /// The network exists and holds the address.
@@ -375,6 +403,7 @@ impl Checker<'_> {
                 scope.bound = parent;
             }
             StmtKind::Sleep(_) | StmtKind::Ss | StmtKind::Conntrack | StmtKind::Note(_) | StmtKind::Exit => {}
+            StmtKind::Partition { network, .. } => self.network_ref(network),
         }
     }
 
@@ -1292,6 +1321,16 @@ process client/curl at 1ms {
         assert_clean("host h 10.0.0.5 on lan\nprocess h/x {\n}\n");
         // Declarations are global: a host may name a network declared further down.
         assert_clean("host h 10.1.0.5 on later\nnetwork later 10.1.0.0/16\n");
+        // Partitions name networks too, timed or from a process.
+        let d = assert_error("at 5s partition lam\n", "unknown network `lam`", "lam");
+        assert_eq!(help(&d), "did you mean `lan`?");
+        let d = assert_error(
+            "process server/x {\n  heal wlan0\n}\n",
+            "unknown network `wlan0`",
+            "wlan0",
+        );
+        assert_eq!(help(&d), "declare it first: `network wlan0 10.0.0.0/24`");
+        assert_clean("at 5s partition lan\nat 7s heal lan\nprocess server/x {\n  partition lan\n}\n");
     }
 
     #[test]

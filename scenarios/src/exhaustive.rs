@@ -249,6 +249,8 @@ impl AddressBook {
                 | Event::Conntrack { .. }
                 | Event::Note { .. }
                 | Event::Exit { .. } => {}
+                // A partition changes what every later packet on the network meets.
+                Event::Link { .. } => return Footprint::Global,
             }
         }
         if quiet {

@@ -221,7 +221,12 @@ fn collect_ports(body: &[Stmt], scopes: &mut Vec<(String, Option<(i64, i64)>)>, 
                 scopes.pop();
             }
             StmtKind::Repeat { body, .. } | StmtKind::Fork { body, .. } => collect_ports(body, scopes, set),
-            StmtKind::Sleep(_) | StmtKind::Ss | StmtKind::Conntrack | StmtKind::Note(_) | StmtKind::Exit => {}
+            StmtKind::Sleep(_)
+            | StmtKind::Ss
+            | StmtKind::Conntrack
+            | StmtKind::Note(_)
+            | StmtKind::Exit
+            | StmtKind::Partition { .. } => {}
         }
     }
 }

@@ -191,6 +191,20 @@ impl<'a> ProcessScript<'a> {
                 StmtKind::Ss => world.trace_ss(self.pid),
                 StmtKind::Conntrack => world.trace_conntrack(self.pid),
                 StmtKind::Note(text) => world.trace_note(self.pid, text),
+                StmtKind::Partition { network, partitioned } => {
+                    let Some(net) = world.network_id(&network.name) else {
+                        return Err(Diagnostic::error(
+                            format!("unknown network `{}`", network.name),
+                            network.span,
+                            "not declared",
+                        ));
+                    };
+                    if *partitioned {
+                        world.partition(net);
+                    } else {
+                        world.heal(net);
+                    }
+                }
                 StmtKind::Exit => {
                     world.exit(self.pid);
                     return Ok(Step::Exited);

@@ -267,6 +267,9 @@ impl Capture {
                 // reached was discarded by the host there.
                 let comment = format!("dropped: {reason}");
                 match self.last.get(&key(packet)) {
+                    // The network lost it: it was on the wire, so it gets a frame of its own
+                    // (a capture at the sender's side), even when an earlier copy arrived.
+                    _ if reason == "lost" || reason == "partitioned" => self.frame(network, at, packet, Some(comment)),
                     Some(&(i, true)) => self.frames[i].comments.push(comment),
                     _ if self.names.contains_key(network.as_str()) && !self.reached.contains(&destination(packet)) => {
                         self.frame(network, at, packet, Some(comment));

@@ -494,7 +494,9 @@ pub fn text(report: &RunReport) -> String {
                 width = width.max(label.len());
                 labels.insert(*pid, label);
             }
-            TraceEvent::Kernel(Event::Packet { network, .. } | Event::Drop { network, .. }) => {
+            TraceEvent::Kernel(
+                Event::Packet { network, .. } | Event::Drop { network, .. } | Event::Link { network, .. },
+            ) => {
                 width = width.max(network.len());
             }
             _ => {}
@@ -543,6 +545,7 @@ pub fn text(report: &RunReport) -> String {
                 }
                 Event::Note { pid, text } => line(&label(pid), &format!("# {text}")),
                 Event::Exit { pid } => line(&label(pid), "+++ exited with 0 +++"),
+                Event::Link { network, change } => line(network, change.as_str()),
             },
             TraceEvent::Failed(f) => line(
                 &label(&f.failure.pid),

@@ -248,7 +248,26 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> Result<World, Diagnostic> 
         let id = world
             .add_network(&n.name.name, n.addr, n.prefix, latency)
             .map_err(|e| Diagnostic::error(e.0, n.name.span, "here"))?;
+        let faults = sim_kernel::network::LinkFaults {
+            jitter: sim_core::Duration(n.jitter_ns.unwrap_or(0)),
+            loss_ppm: n.loss_ppm.unwrap_or(0),
+            duplicate_ppm: n.duplicate_ppm.unwrap_or(0),
+            reorder_ppm: n.reorder_ppm.unwrap_or(0),
+        };
+        world
+            .set_link_faults(id, faults)
+            .map_err(|e| Diagnostic::error(e.0, n.span, "here"))?;
         networks.insert(n.name.name.as_str(), id);
+    }
+    for e in &scenario.link_events {
+        let Some(&net) = networks.get(e.network.name.as_str()) else {
+            return Err(Diagnostic::error(
+                format!("unknown network `{}`", e.network.name),
+                e.network.span,
+                "not declared",
+            ));
+        };
+        world.schedule_partition(net, Instant(e.at_ns), e.partitioned);
     }
     for h in &scenario.hosts {
         let id = world

@@ -44,9 +44,11 @@ impl World {
     ///   the instance's entry on its wait queue;
     /// * Unix sockets: see [`World::check_unix_invariants`]. Descriptors in flight (in
     ///   `SCM_RIGHTS` messages) count as references for every kind of socket;
+    /// * a connection's retransmission queue holds exactly its unacknowledged data (and FIN);
     /// * conntrack tables: see [`crate::netfilter::conntrack::Conntrack::check`] (within
     ///   `nf_conntrack_max`, every tuple names one entry, so NAT is a bijection);
-    /// * packets are conserved: every transmission was delivered, lost, or is in flight.
+    /// * packets are conserved: every transmission was delivered, lost (with a reason in the
+    ///   trace) or is still in flight ([`World::packet_stats`]).
     pub fn check_invariants(&self) -> Result<(), Violation> {
         for h in &self.hosts {
             if let Some(nf) = &h.netfilter {
@@ -55,14 +57,13 @@ impl World {
                     .map_err(|e| Violation(format!("{}: conntrack: {e}", h.name)))?;
             }
         }
-        let st = self.stats;
-        ensure!(
-            st.sent == st.delivered + st.in_flight,
-            "packets not conserved: {} sent, {} delivered, {} in flight",
-            st.sent,
-            st.delivered,
-            st.in_flight
-        );
+        let stats = self.stats;
+        if stats.sent != stats.delivered + stats.lost + stats.in_flight {
+            return Err(Violation(format!(
+                "packets not conserved: sent {} != delivered {} + lost {} + in flight {}",
+                stats.sent, stats.delivered, stats.lost, stats.in_flight
+            )));
+        }
         let mut socket_refs: BTreeMap<SocketId, u32> = BTreeMap::new();
         let mut epoll_refs: BTreeMap<u32, u32> = BTreeMap::new();
         let mut unix_refs: BTreeMap<crate::unix::UnixId, u32> = BTreeMap::new();
@@ -98,6 +99,17 @@ impl World {
                     !matches!(s.state, TcpState::Closed | TcpState::Listen),
                     "socket {id:?} is unreachable in state {:?}",
                     s.state
+                );
+            }
+            if s.proto == crate::socket::Proto::Tcp && s.state.is_synchronized() {
+                // The retransmission queue holds exactly what is in flight: the payload bytes
+                // from snd_una on, then the FIN if it was sent.
+                let in_flight = s.snd_nxt.wrapping_sub(s.snd_una) as usize;
+                let data = s.rtx.as_ref().map_or(0, |r| r.unacked.len());
+                let consistent = in_flight == data || (s.fin_sent && in_flight == data + 1);
+                ensure!(
+                    consistent && s.rtx.is_some() == (in_flight > 0),
+                    "socket {id:?} has {in_flight} bytes in flight but {data} in its retransmission queue",
                 );
             }
             if let Some(parent) = s.parent {

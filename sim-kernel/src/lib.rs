@@ -24,6 +24,7 @@ pub mod network;
 pub mod packet;
 pub mod ports;
 pub mod process;
+pub mod retransmit;
 pub mod route;
 pub mod socket;
 pub mod ss;

@@ -1,11 +1,17 @@
 //! The link layer: carrying a packet across one network (or loopback) to the host that owns
 //! the next hop's address, after the network's latency.
 //!
+//! A network may lose, duplicate, delay by a random amount and reorder packets, as Linux's
+//! `netem` does ([`crate::network::LinkFaults`]), and may be cut off by a partition
+//! ([`World::partition`]): every packet put on a partitioned network is lost. Packets already
+//! travelling when the partition begins still arrive, as frames already on a cable do when
+//! the cable is pulled at one end (the model is a cut at the sender's side).
+//!
 //! Every transmission is counted in [`PacketStats`], so that packets are conserved:
 //! `sent = delivered + lost + in_flight` at every instant ([`World::packet_stats`]).
 
 use crate::host::HostId;
-use crate::network::NetId;
+use crate::network::{NetId, PPM};
 use crate::packet::Packet;
 use crate::route::{Arrival, DEFAULT_TTL, reason};
 use crate::trace::Event;
@@ -61,7 +67,40 @@ impl World {
             let at = n.name.clone();
             return self.drop_packet(at, &packet, reason::NO_NEIGHBOUR);
         };
-        let (name, latency) = (n.name.clone(), n.latency);
+        if n.partitioned {
+            return self.link_lose(net, &packet, reason::PARTITIONED);
+        }
+        self.netem(net, to, packet, ttl, true);
+    }
+
+    /// Applies the network's faults to one packet and puts what survives in flight
+    /// (`netem_enqueue()`): duplication is drawn first, then loss; a duplicate goes out first
+    /// and draws its own loss and delay; then the delay, unless the packet is reordered.
+    fn netem(&mut self, net: NetId, to: HostId, packet: Packet, ttl: u8, may_duplicate: bool) {
+        let n = &mut self.networks[net.0 as usize];
+        let faults = n.faults;
+        let duplicate = may_duplicate && chance(&mut n.rng, faults.duplicate_ppm);
+        let lost = chance(&mut n.rng, faults.loss_ppm);
+        match (duplicate, lost) {
+            (false, true) => return self.link_lose(net, &packet, reason::LOST),
+            // netem: "--count" — the loss takes one of the two copies.
+            (true, true) => {}
+            (true, false) => self.netem(net, to, packet.clone(), ttl, false),
+            (false, false) => {}
+        }
+        let n = &mut self.networks[net.0 as usize];
+        let delay = if chance(&mut n.rng, faults.reorder_ppm) {
+            // netem's reordering: "putting one out of N packets at the front of the queue".
+            Duration::ZERO
+        } else if faults.jitter > Duration::ZERO {
+            // tabledist() without a table: uniform in [latency - jitter, latency + jitter].
+            let span = faults.jitter.0.saturating_mul(2).saturating_add(1);
+            let offset = ((u128::from(n.rng.next_u64()) * u128::from(span)) >> 64) as u64;
+            Duration((n.latency.0 + offset).saturating_sub(faults.jitter.0))
+        } else {
+            n.latency
+        };
+        let name = n.name.clone();
         self.trace(|| Event::Packet {
             network: name,
             packet: (&packet).into(),
@@ -72,7 +111,19 @@ impl World {
             ttl,
             packet,
         };
-        self.schedule_arrival(latency, arrival);
+        self.schedule_arrival(delay, arrival);
+    }
+
+    /// A transmission on `net` that never arrives: counted as sent and lost, traced as a drop.
+    fn link_lose(&mut self, net: NetId, packet: &Packet, why: &str) {
+        self.stats.sent += 1;
+        self.stats.lost += 1;
+        let at = self.networks[net.0 as usize].name.clone();
+        self.trace(|| Event::Drop {
+            network: at,
+            packet: packet.into(),
+            reason: why.to_string(),
+        });
     }
 
     /// Puts a transmission in flight for `after`.
@@ -81,4 +132,10 @@ impl World {
         self.stats.in_flight += 1;
         self.events.push(self.now.after(after), Pending::Deliver(arrival));
     }
+}
+
+/// Draws whether an event of probability `ppm` (parts per million) happens; draws nothing when
+/// `ppm` is 0, so faults that are off leave the stream untouched.
+fn chance(rng: &mut sim_core::rng::Stream, ppm: u32) -> bool {
+    ppm > 0 && rng.below(PPM) < ppm
 }

@@ -1,7 +1,13 @@
-//! Networks: broadcast segments with an address prefix and a latency.
+//! Networks: broadcast segments with an address prefix, a latency, and optional faults.
+//!
+//! A network's faults ([`LinkFaults`]) are modelled on Linux's `netem` queueing discipline
+//! (`net/sched/sch_netem.c`, `netem_enqueue()`); the link layer ([`crate::link`]) applies them
+//! with draws from the network's own random stream, so adding a network, or a fault to one,
+//! never shifts another component's numbers.
 
 use crate::host::HostId;
 use sim_core::Duration;
+use sim_core::rng::Stream;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -22,6 +28,48 @@ pub struct Network {
     pub latency: Duration,
     /// Which host answers for each address on the segment.
     pub members: BTreeMap<IpAddr, HostId>,
+    /// Jitter, loss, duplication and reordering (all off by default).
+    pub faults: LinkFaults,
+    /// Cut off: every packet put on the network is lost (`World::partition`).
+    pub partitioned: bool,
+    /// The network's own random stream (`net:NAME/link`), drawn from only for faults that are
+    /// on, so a fault-free network draws nothing.
+    pub(crate) rng: Stream,
+}
+
+/// One million: probabilities are given in parts per million (`loss=0.5%` is 5000).
+pub const PPM: u32 = 1_000_000;
+
+/// The faults of a network, after `netem`: each packet put on it is, in this order,
+///
+/// 1. **lost** with probability `loss_ppm` (`netem_enqueue()`: "Random packet drop");
+/// 2. **duplicated** with probability `duplicate_ppm`: a second copy goes out, which draws
+///    its own loss and delay but is never duplicated again (netem re-enqueues the copy with
+///    duplication switched off);
+/// 3. **delayed** by the latency plus a uniform draw in `[-jitter, +jitter]`, clamped at zero
+///    (netem's `tabledist()` without a distribution table is uniform);
+/// 4. **reordered** with probability `reorder_ppm`: sent at once, without the delay, so it
+///    overtakes the packets still in flight (netem's `reorder`, with its default gap of 1).
+///
+/// A draw is made only for a fault that is on (a probability above 0, a jitter above 0), so
+/// a network without faults draws nothing and its traces do not depend on the stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkFaults {
+    /// Half-width of the uniform delay variation.
+    pub jitter: Duration,
+    /// Probability of losing a packet, in parts per million.
+    pub loss_ppm: u32,
+    /// Probability of sending a packet twice, in parts per million.
+    pub duplicate_ppm: u32,
+    /// Probability of sending a packet without the delay, in parts per million.
+    pub reorder_ppm: u32,
+}
+
+impl LinkFaults {
+    /// Whether every fault is off.
+    pub fn is_none(&self) -> bool {
+        *self == LinkFaults::default()
+    }
 }
 
 impl Network {
@@ -51,6 +99,9 @@ mod tests {
             prefix,
             latency: Duration::ZERO,
             members: BTreeMap::new(),
+            faults: LinkFaults::default(),
+            partitioned: false,
+            rng: sim_core::Streams::new(0).stream("net:lan/link"),
         }
     }
 

@@ -116,6 +116,10 @@ pub mod reason {
     pub const NOT_FORWARDING: &str = "not for this host, forwarding off";
     /// The TTL ran out (Linux answers with ICMP time exceeded, which is not modelled).
     pub const TTL_EXCEEDED: &str = "TTL exceeded";
+    /// The network lost it (its `loss=` fault).
+    pub const LOST: &str = "lost";
+    /// The network was partitioned when the packet was put on it.
+    pub const PARTITIONED: &str = "partitioned";
 }
 
 impl World {

@@ -16,6 +16,9 @@ use std::net::SocketAddr;
 /// `sk_sndbuf` of a new TCP socket: `net.ipv4.tcp_wmem[1]` (16384). socksim does not
 /// autotune buffers.
 pub const SNDBUF_DEFAULT: u32 = 16384;
+/// The initial retransmission timeout in microseconds, `TCP_TIMEOUT_INIT` (1 s, RFC 6298 §2.1).
+pub const RTO_INIT_US: u32 = 1_000_000;
+
 /// `sk_rcvbuf` of a new TCP socket: `net.ipv4.tcp_rmem[1]` (131072).
 pub const RCVBUF_DEFAULT: u32 = 131072;
 
@@ -132,6 +135,15 @@ impl TcpState {
         }
     }
 
+    /// Whether the handshake is over and the connection not yet closed (ESTABLISHED through
+    /// TIME_WAIT): the states in which data, FIN and their retransmissions flow.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynRecv
+        )
+    }
+
     /// Whether the connection is synchronised and not yet closed by us for sending
     /// (`send()` is allowed: ESTABLISHED and CLOSE_WAIT, `tcp_sendmsg_locked`).
     pub fn can_send(self) -> bool {
@@ -161,6 +173,49 @@ pub enum TimerKind {
     SynAckRetransmit,
     /// An orphaned FIN_WAIT2 gives up waiting for the peer's FIN (`tcp_fin_timeout`).
     FinWait2,
+    /// Retransmit the oldest unacknowledged data or FIN (`tcp_retransmit_timer`,
+    /// `ICSK_TIME_RETRANS`).
+    Retransmit,
+    /// Probe a zero window (`tcp_probe_timer`, `ICSK_TIME_PROBE0`).
+    ZeroWindowProbe,
+}
+
+/// The send side's retransmission state, present while anything sent is unacknowledged
+/// (boxed: an idle connection does not pay for it).
+#[derive(Debug, Default)]
+pub struct Retransmit {
+    /// Payload bytes sent and not yet acknowledged, from `snd_una` on (the retransmission
+    /// queue, `tcp_rtx_queue`). A FIN, if sent, follows them in sequence space.
+    pub unacked: VecDeque<u8>,
+    /// Timeouts since the acknowledgements last made progress (`icsk_retransmits`).
+    pub retransmits: u8,
+    /// When the oldest unacknowledged segment was sent, once it has been retransmitted
+    /// (`retrans_stamp`): the clock of `tcp_retries2`.
+    pub stamp: Option<Instant>,
+    /// When the oldest unacknowledged segment was sent (approximated, after a partial
+    /// acknowledgement, by the time of that acknowledgement).
+    pub head_sent: Instant,
+    /// After a timeout, the `snd_nxt` of that moment (`high_seq`): until it is acknowledged,
+    /// each acknowledgement that makes progress retransmits the next segment (go-back-N).
+    pub recover: Option<u32>,
+}
+
+/// A segment received ahead of `rcv_nxt`, kept until the gap fills (`tcp_data_queue_ofo`).
+#[derive(Debug)]
+pub struct OfoSegment {
+    /// Its sequence number.
+    pub seq: u32,
+    /// Its payload.
+    pub payload: std::rc::Rc<[u8]>,
+    /// It carries a FIN.
+    pub fin: bool,
+}
+
+/// The out-of-order queue (`tp->out_of_order_queue`), boxed: most connections never need it.
+#[derive(Debug, Default)]
+pub struct OfoQueue {
+    /// Segments in arrival order (searched by sequence number when the gap fills).
+    pub segments: Vec<OfoSegment>,
 }
 
 /// One TCP socket.
@@ -254,6 +309,28 @@ pub struct Socket {
     pub time_wait_since: Instant,
     /// SYNs retransmitted so far.
     pub syn_retries: u8,
+    /// Sent, unacknowledged data and FIN (while there are any).
+    pub rtx: Option<Box<Retransmit>>,
+    /// Segments received out of order (while there are any).
+    pub ofo: Option<Box<OfoQueue>>,
+    /// Smoothed round-trip time in microseconds (`srtt_us`, without Linux's factor 8); 0 until
+    /// the first sample.
+    pub srtt_us: u32,
+    /// Round-trip time variation in microseconds (RFC 6298's RTTVAR).
+    pub rttvar_us: u32,
+    /// The retransmission timeout before backoff, in microseconds (`icsk_rto`).
+    pub rto_us: u32,
+    /// Exponential backoff of the retransmission and probe timers (`icsk_backoff`).
+    pub backoff: u8,
+    /// A segment is being timed for a round-trip sample (RFC 6298, Karn's rule: never a
+    /// retransmitted one).
+    pub rtt_timing: bool,
+    /// The sequence number whose acknowledgement ends the timing.
+    pub rtt_seq: u32,
+    /// When the timed segment was sent.
+    pub rtt_since: Instant,
+    /// Which timer [`Socket::timer_generation`] refers to.
+    pub timer_kind: TimerKind,
     /// The id of the socket's armed timer (0: none); timer events with another id are stale.
     pub timer_generation: u64,
     /// Tasks blocked on this socket and epoll instances watching it.
@@ -308,6 +385,16 @@ impl Socket {
             error: None,
             time_wait_since: Instant::ZERO,
             syn_retries: 0,
+            rtx: None,
+            ofo: None,
+            srtt_us: 0,
+            rttvar_us: 0,
+            rto_us: RTO_INIT_US,
+            backoff: 0,
+            rtt_timing: false,
+            rtt_seq: 0,
+            rtt_since: Instant::ZERO,
+            timer_kind: TimerKind::TimeWait,
             timer_generation: 0,
             wait: WaitQueue::default(),
         }

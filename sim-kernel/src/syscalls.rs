@@ -706,11 +706,17 @@ impl World {
         s.snd_nxt = iss.wrapping_add(1);
         s.error = None;
         s.syn_retries = 0;
+        // A new connection starts without round-trip history (tcp_disconnect() resets it).
+        s.srtt_us = 0;
+        s.rttvar_us = 0;
+        s.rto_us = crate::socket::RTO_INIT_US;
+        s.backoff = 0;
         let nonblocking = s.nonblocking;
         s.connecting = true;
         let syn = self.segment_from(sock, Flags::SYN, iss, None);
         self.ehash_insert(sock);
         self.arm_timer(sock, RTO_INIT, TimerKind::SynRetransmit);
+        self.start_rtt_timing(sock, iss.wrapping_add(1));
         self.transmit(host, syn);
         if nonblocking {
             return Step::Done(Err(Errno::EINPROGRESS));

@@ -25,6 +25,11 @@ pub struct Sysctls {
     /// `net.ipv4.tcp_fin_timeout`: seconds an orphaned FIN_WAIT2 waits for the peer's FIN.
     /// Default 60 (`TCP_FIN_TIMEOUT`).
     pub tcp_fin_timeout: u32,
+    /// `net.ipv4.tcp_retries2`: how long an established connection retransmits unacknowledged
+    /// data before `ETIMEDOUT`, counted as the time that many doubling timeouts take from
+    /// 200 ms (`tcp_model_timeout()`; 15 gives 924.6 s). Default 15 (`TCP_RETR2` in
+    /// `include/net/tcp.h`).
+    pub tcp_retries2: u8,
     /// `net.ipv4.tcp_abort_on_overflow`: reset a handshake whose final ACK finds the accept
     /// queue full, instead of ignoring the ACK. Default 0.
     pub tcp_abort_on_overflow: bool,
@@ -104,6 +109,7 @@ impl Default for Sysctls {
             tcp_syn_linear_timeouts: 4,
             tcp_synack_retries: 5,
             tcp_fin_timeout: 60,
+            tcp_retries2: 15,
             tcp_abort_on_overflow: false,
             ip_local_reserved_ports: Vec::new(),
             ip_unprivileged_port_start: 1024,
@@ -125,6 +131,7 @@ pub const SETTABLE: &[(&str, usize, i64, i64)] = &[
     ("net.ipv4.tcp_synack_retries", 1, 0, 255),
     ("net.ipv4.tcp_fin_timeout", 1, 1, i32::MAX as i64),
     ("net.ipv4.tcp_abort_on_overflow", 1, 0, 1),
+    ("net.ipv4.tcp_retries2", 1, 0, 255),
     ("net.ipv4.ip_local_reserved_ports", 0, 1, 65535),
     ("net.ipv4.ip_unprivileged_port_start", 1, 0, 65535),
     ("net.unix.max_dgram_qlen", 1, 0, i32::MAX as i64),
@@ -205,6 +212,7 @@ impl Sysctls {
             "net.ipv4.tcp_synack_retries" => self.tcp_synack_retries = values[0] as u8,
             "net.ipv4.tcp_fin_timeout" => self.tcp_fin_timeout = values[0] as u32,
             "net.ipv4.tcp_abort_on_overflow" => self.tcp_abort_on_overflow = values[0] != 0,
+            "net.ipv4.tcp_retries2" => self.tcp_retries2 = values[0] as u8,
             "net.ipv4.ip_unprivileged_port_start" => self.ip_unprivileged_port_start = values[0] as u16,
             "net.ipv4.ip_local_reserved_ports" => {
                 // proc_do_large_bitmap(): each item is a port or a LOW-HIGH range.

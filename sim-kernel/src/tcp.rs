@@ -159,6 +159,7 @@ impl World {
             .expect("listener state")
             .syn_recv += 1;
         self.arm_timer(child, Duration::from_secs(1), TimerKind::SynAckRetransmit);
+        self.start_rtt_timing(child, iss.wrapping_add(1));
         self.send_synack(child);
     }
 
@@ -170,6 +171,13 @@ impl World {
             TcpState::SynRecv => {
                 if seg.flags.has(Flags::RST) {
                     return self.drop_request(sock);
+                }
+                if seg.flags == Flags::SYN && s.parent.is_some() && seg.seq.wrapping_add(1) == s.rcv_nxt {
+                    // tcp_check_req(): the client's SYN again — our SYN-ACK was lost — is
+                    // answered with the SYN-ACK again (inet_rtx_syn_ack()); Karn's rule
+                    // applies to the answer.
+                    self.sockets.get_mut(sock).rtt_timing = false;
+                    return self.send_synack(sock);
                 }
                 if !seg.flags.has(Flags::ACK) || seg.ack != s.iss.wrapping_add(1) {
                     return;
@@ -219,43 +227,7 @@ impl World {
                 return;
             }
         }
-        let s = self.sockets.get_mut(sock);
-        let mut need_ack = false;
-        let fin = seg.flags.has(Flags::FIN);
-        if !seg.is_empty() && seg.seq == s.rcv_nxt {
-            if s.shut_rd && s.refs == 0 && s.parent.is_none() {
-                // Data for a socket closed by its owner: abort (tcp_rcv_state_process,
-                // LINUX_MIB_TCPABORTONDATA).
-                self.send_reset_for(sock);
-                return self.tcp_done(sock);
-            }
-            let payload = seg.payload.as_deref().unwrap_or(&[]);
-            s.rx.extend(payload.iter().copied());
-            s.rcv_nxt = s.rcv_nxt.wrapping_add(payload.len() as u32);
-            need_ack = true;
-        }
-        if fin && seg.seq.wrapping_add(seg.len()) == s.rcv_nxt {
-            // tcp_fin().
-            s.rcv_nxt = s.rcv_nxt.wrapping_add(1);
-            s.rx_fin = true;
-            need_ack = true;
-            match s.state {
-                TcpState::Established => s.state = TcpState::CloseWait,
-                TcpState::FinWait1 => s.state = TcpState::Closing,
-                TcpState::FinWait2 => {
-                    self.send_ack(sock);
-                    return self.enter_time_wait(sock);
-                }
-                _ => {}
-            }
-        }
-        if need_ack {
-            self.send_ack(sock);
-            // sk_data_ready (sock_def_readable): every non-exclusive waiter and one exclusive one;
-            // a FIN is a state change (sock_def_wakeup) that wakes everyone.
-            let (how, mask) = if fin { (Wake::All, 0) } else { (Wake::One, EPOLLIN) };
-            self.wake(sock, how, mask);
-        }
+        self.tcp_data_queue(sock, seg);
     }
 
     /// SYN_SENT: the answer to our SYN (`tcp_rcv_synsent_state_process`).
@@ -306,6 +278,8 @@ impl World {
         s.snd_una = seg.ack;
         s.snd_wnd = seg.window;
         self.cancel_timers(sock);
+        // tcp_synack_rtt_meas(): the handshake gives the first round-trip sample.
+        self.rtt_sample(sock, seg.ack);
         self.send_ack(sock);
         // tcp_finish_connect() -> sk_state_change: wake everyone.
         self.wake(sock, Wake::All, 0);
@@ -347,6 +321,7 @@ impl World {
             return false;
         }
         self.cancel_timers(child);
+        self.rtt_sample(child, ack.ack);
         let c = self.sockets.get_mut(child);
         c.state = TcpState::Established;
         c.snd_una = c.snd_nxt;
@@ -402,9 +377,20 @@ impl World {
         }
         let freed = ack != s.snd_una;
         let opened = window > s.snd_wnd;
+        let prior_una = s.snd_una;
         s.snd_una = ack;
         s.snd_wnd = window;
         let fin_acked = s.fin_sent && ack == s.snd_nxt;
+        if opened && s.timer_kind == TimerKind::ZeroWindowProbe {
+            // tcp_ack_probe(): the window opened; the probe timer and its backoff end.
+            s.backoff = 0;
+            if s.timer_generation != 0 {
+                self.cancel_timers(sock);
+            }
+        }
+        if freed {
+            self.tcp_clean_rtx_queue(sock, prior_una, ack);
+        }
         if freed || opened {
             // More may go out now, and writers blocked on a full buffer may continue
             // (tcp_data_snd_check, sk_stream_write_space).
@@ -429,7 +415,7 @@ impl World {
 
     /// The active closer waits 60 s (`tcp_time_wait`, `TCP_TIMEWAIT_LEN`), keeping its port and
     /// its 4-tuple.
-    fn enter_time_wait(&mut self, sock: SocketId) {
+    pub(crate) fn enter_time_wait(&mut self, sock: SocketId) {
         let now = self.now;
         let s = self.sockets.get_mut(sock);
         s.state = TcpState::TimeWait;
@@ -507,6 +493,7 @@ impl World {
             let payload: Rc<[u8]> = s.tx.take_front(n).into();
             let seq = s.snd_nxt;
             s.snd_nxt = seq.wrapping_add(n as u32);
+            self.tcp_event_new_data_sent(sock, seq, &payload);
             let seg = self.segment_from(sock, Flags::PSH | Flags::ACK, seq, Some(payload));
             let host = self.sockets.get(sock).host;
             self.transmit(host, seg);
@@ -516,9 +503,17 @@ impl World {
             s.fin_sent = true;
             let seq = s.snd_nxt;
             s.snd_nxt = seq.wrapping_add(1);
+            self.tcp_event_new_data_sent(sock, seq, &[]);
             let fin = self.segment_from(sock, Flags::FIN | Flags::ACK, seq, None);
             let host = self.sockets.get(sock).host;
             self.transmit(host, fin);
+        }
+        // tcp_check_probe_timer(): data waits for a window that is shut, and nothing in flight
+        // will bring an acknowledgement that opens it: probe.
+        let s = self.sockets.get(sock);
+        if !s.tx.is_empty() && s.snd_nxt == s.snd_una && s.timer_generation == 0 && s.state.is_synchronized() {
+            let after = self.rto_backed_off(sock);
+            self.arm_timer(sock, after, TimerKind::ZeroWindowProbe);
         }
     }
 
@@ -535,6 +530,8 @@ impl World {
                     return self.drop_request(sock);
                 }
                 s.syn_retries += 1;
+                // Karn's rule: a retransmitted SYN-ACK gives no round-trip sample.
+                s.rtt_timing = false;
                 let backoff = Duration::from_secs(1u64 << s.syn_retries.min(30));
                 self.arm_timer(sock, backoff, TimerKind::SynAckRetransmit);
                 self.send_synack(sock);
@@ -555,12 +552,15 @@ impl World {
                     return self.tcp_done(sock);
                 }
                 s.syn_retries += 1;
+                s.rtt_timing = false;
                 let backoff = Duration::from_secs(syn_rto_secs(u32::from(s.syn_retries) + 1, linear));
                 let (iss, host) = (s.iss, s.host);
                 self.arm_timer(sock, backoff, TimerKind::SynRetransmit);
                 let syn = self.segment_from(sock, Flags::SYN, iss, None);
                 self.transmit(host, syn);
             }
+            TimerKind::Retransmit => self.tcp_retransmit_timer(sock),
+            TimerKind::ZeroWindowProbe => self.tcp_probe_timer(sock),
             _ => {}
         }
     }

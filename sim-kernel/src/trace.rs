@@ -108,4 +108,31 @@ pub enum Event {
         /// Its pid.
         pid: u32,
     },
+    /// A network was partitioned or healed.
+    Link {
+        /// The network's name.
+        network: String,
+        /// What happened to it.
+        change: LinkChange,
+    },
+}
+
+/// What happened to a network ([`Event::Link`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkChange {
+    /// From now on every packet put on it is lost.
+    Partitioned,
+    /// Packets pass again.
+    Healed,
+}
+
+impl LinkChange {
+    /// How the text trace prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkChange::Partitioned => "partitioned",
+            LinkChange::Healed => "healed",
+        }
+    }
 }

@@ -28,6 +28,8 @@ pub(crate) enum Pending {
     Timer(SocketId, u64, TimerKind),
     /// A blocked call's deadline passes, if the process still waits with this deadline.
     Timeout(Pid, Instant),
+    /// A network is partitioned (`true`) or healed (`false`).
+    Partition(NetId, bool),
 }
 
 /// A node of the topology graph.
@@ -176,9 +178,72 @@ impl World {
             prefix,
             latency,
             members: BTreeMap::new(),
+            faults: Default::default(),
+            partitioned: false,
+            rng: self.streams.stream(&format!("net:{name}/link")),
         });
         self.net_nodes.push(self.topology.add_node(Node::Network(id)));
         Ok(id)
+    }
+
+    /// Gives network `net` faults: jitter, loss, duplication and reordering (see
+    /// [`crate::network::LinkFaults`]). Probabilities above one million parts per million are
+    /// an error.
+    pub fn set_link_faults(&mut self, net: NetId, faults: crate::network::LinkFaults) -> Result<(), SetupError> {
+        let ppm = crate::network::PPM;
+        if faults.loss_ppm > ppm || faults.duplicate_ppm > ppm || faults.reorder_ppm > ppm {
+            return Err(SetupError("a probability is above 100%".into()));
+        }
+        self.networks[net.0 as usize].faults = faults;
+        Ok(())
+    }
+
+    /// Looks a network up by name.
+    pub fn network_id(&self, name: &str) -> Option<NetId> {
+        self.networks
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NetId(i as u32))
+    }
+
+    /// The network `id`.
+    pub fn network(&self, id: NetId) -> &Network {
+        &self.networks[id.0 as usize]
+    }
+
+    /// Partitions network `net` now: from this instant every packet put on it is lost (traced
+    /// as dropped, reason `partitioned`) until [`World::heal`]. Packets already in flight still
+    /// arrive. Partitioning a partitioned network changes nothing and traces nothing.
+    pub fn partition(&mut self, net: NetId) {
+        self.set_partitioned(net, true);
+    }
+
+    /// Heals a partition of network `net` now (nothing happens if it is not partitioned).
+    pub fn heal(&mut self, net: NetId) {
+        self.set_partitioned(net, false);
+    }
+
+    /// Partitions (`true`) or heals (`false`) network `net` at the virtual instant `at`
+    /// (a timed scenario statement: `at 5s partition lan`).
+    pub fn schedule_partition(&mut self, net: NetId, at: Instant, partitioned: bool) {
+        self.events.push(at, Pending::Partition(net, partitioned));
+    }
+
+    fn set_partitioned(&mut self, net: NetId, partitioned: bool) {
+        let n = &mut self.networks[net.0 as usize];
+        if n.partitioned == partitioned {
+            return;
+        }
+        n.partitioned = partitioned;
+        let network = n.name.clone();
+        self.trace(|| Event::Link {
+            network,
+            change: if partitioned {
+                crate::trace::LinkChange::Partitioned
+            } else {
+                crate::trace::LinkChange::Healed
+            },
+        });
     }
 
     /// Adds a host with Linux's default sysctls and only `lo`.
@@ -236,11 +301,6 @@ impl World {
     /// Sets a sysctl on `host` (see [`Sysctls::set`]).
     pub fn set_sysctl(&mut self, host: HostId, name: &str, values: &[i64]) -> Result<(), SetupError> {
         self.hosts[host.0 as usize].sysctl.set(name, values).map_err(SetupError)
-    }
-
-    /// The network `id`.
-    pub fn network(&self, id: NetId) -> &Network {
-        &self.networks[id.0 as usize]
     }
 
     /// The topology: hosts and networks as nodes, interfaces (with their address) as edges.
@@ -455,6 +515,7 @@ impl World {
                 }
                 self.sched.make_runnable(task(pid));
             }
+            Pending::Partition(net, partitioned) => self.set_partitioned(net, partitioned),
             Pending::Deliver(arrival) => {
                 self.stats.in_flight -= 1;
                 self.ip_input(arrival)
@@ -465,6 +526,8 @@ impl World {
                     .try_get(sock)
                     .is_some_and(|s| s.timer_generation == generation)
                 {
+                    // The timer has fired: none is pending until one is armed again.
+                    self.sockets.get_mut(sock).timer_generation = 0;
                     self.tcp_timer(sock, kind);
                 }
             }
@@ -474,7 +537,9 @@ impl World {
     pub(crate) fn arm_timer(&mut self, sock: SocketId, after: Duration, kind: TimerKind) {
         self.last_timer_id += 1;
         let generation = self.last_timer_id;
-        self.sockets.get_mut(sock).timer_generation = generation;
+        let s = self.sockets.get_mut(sock);
+        s.timer_generation = generation;
+        s.timer_kind = kind;
         self.events
             .push(self.now.after(after), Pending::Timer(sock, generation, kind));
     }
@@ -576,6 +641,9 @@ impl World {
         self.cancel_timers(sock);
         let s = self.sockets.get_mut(sock);
         s.state = crate::socket::TcpState::Closed;
+        // tcp_write_queue_purge(), skb_rbtree_purge(&tp->out_of_order_queue).
+        s.rtx = None;
+        s.ofo = None;
         // tcp_done(): "sk->sk_shutdown = SHUTDOWN_MASK" — later reads see end of file.
         s.shut_rd = true;
         s.shut_wr = true;

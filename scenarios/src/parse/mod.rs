@@ -21,8 +21,9 @@ mod words;
 mod tests;
 
 use crate::ast::{
-    AddrDecl, AddrMatch, Arg, ArgKind, Call, Expectation, HostDecl, Ident, NatAction, NatDecl, NetworkDecl, Num,
-    Outcome, ProcessDecl, RouteDecl, Scenario, Span, Stmt, StmtKind, SysctlDecl, UnixPattern, UserDecl,
+    AddrDecl, AddrMatch, Arg, ArgKind, Call, Expectation, HostDecl, Ident, LinkEventDecl, NatAction, NatDecl,
+    NetworkDecl, Num, Outcome, ProcessDecl, RouteDecl, Scenario, Span, Stmt, StmtKind, SysctlDecl, UnixPattern,
+    UserDecl,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use lexer::{Token, TokenKind, lex_line};
@@ -45,19 +46,24 @@ pub fn parse(source: &str) -> Result<Scenario, Diagnostic> {
 }
 
 /// Top-level keywords, for suggestions.
-const DECLARATIONS: [&str; 6] = ["scenario", "seed", "until", "network", "host", "process"];
+const DECLARATIONS: [&str; 7] = ["scenario", "seed", "until", "network", "host", "process", "at"];
 /// Statement keywords, for suggestions.
-const STATEMENTS: [&str; 8] = ["repeat", "for", "fork", "sleep", "ss", "conntrack", "note", "exit"];
+const STATEMENTS: [&str; 10] = [
+    "repeat",
+    "for",
+    "fork",
+    "sleep",
+    "ss",
+    "conntrack",
+    "note",
+    "exit",
+    "partition",
+    "heal",
+];
 /// Host settings, for suggestions.
 const HOST_SETTINGS: [&str; 6] = ["addr", "route", "forward", "nat", "sysctl", "user"];
-
-/// Help for words of the full design that this version does not implement yet.
-fn not_yet(word: &str) -> Option<&'static str> {
-    Some(match word {
-        "jitter" | "loss" => "only `latency=` is supported yet; jitter and loss are not",
-        _ => return None,
-    })
-}
+/// The options of a `network` declaration.
+const NETWORK_OPTIONS: [&str; 5] = ["latency", "jitter", "loss", "duplicate", "reorder"];
 
 /// The tokens of one non-empty line.
 struct Line<'s> {
@@ -351,6 +357,7 @@ impl<'s> Parser<'s> {
                 scenario.until_ns = Some(until);
             }
             (TokenKind::Word, "network") => scenario.networks.push(network(&mut c, line_span)?),
+            (TokenKind::Word, "at") => scenario.link_events.push(link_event(&mut c, line_span)?),
             (TokenKind::Word, "host") => scenario.hosts.push(self.host(&mut c, line_span)?),
             (TokenKind::Word, "process") => scenario.processes.push(self.process(&mut c, line_span)?),
             (TokenKind::Punct('}'), _) => {
@@ -449,10 +456,7 @@ impl<'s> Parser<'s> {
                         first.span,
                         "not a host setting",
                     );
-                    let d = match not_yet(first.text) {
-                        Some(help) => d.with_help(help),
-                        None => d.with_suggestion(did_you_mean(first.text, HOST_SETTINGS)),
-                    };
+                    let d = d.with_suggestion(did_you_mean(first.text, HOST_SETTINGS));
                     return Err(d.with_secondary(open, "in this host block"));
                 }
             }
@@ -489,11 +493,7 @@ impl<'s> Parser<'s> {
                 (false, true) => "`at` or `{`",
                 (true, true) => "`{`",
             };
-            let d = c.expected(expected);
-            return Err(match c.peek().and_then(|t| not_yet(t.text)) {
-                Some(help) => d.with_help(help),
-                None => d,
-            });
+            return Err(c.expected(expected));
         };
         c.expect_end("`{`")?;
         let span = Span::new(line_span.start, header_end);
@@ -595,6 +595,14 @@ impl<'s> Parser<'s> {
                 c.expect_end("`exit`")?;
                 stmt(StmtKind::Exit)
             }
+            "partition" | "heal" => {
+                let network = world_name(c.expect_word("a network name, as in `partition lan`")?)?;
+                c.expect_end("the network name")?;
+                stmt(StmtKind::Partition {
+                    network,
+                    partitioned: first.text == "partition",
+                })
+            }
             word => Err(unknown_statement(first, word)),
         }
     }
@@ -626,37 +634,125 @@ fn network(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<NetworkDecl, Diagn
             "an IPv4 prefix is 0 to 32 bits",
         ));
     }
-    let mut latency_ns = None;
+    let mut decl = NetworkDecl {
+        name,
+        addr,
+        prefix,
+        latency_ns: None,
+        jitter_ns: None,
+        loss_ppm: None,
+        duplicate_ppm: None,
+        reorder_ppm: None,
+        span: line_span,
+    };
     while let Some(option) = c.bump() {
-        if !option.is_word("latency") {
+        let known = NETWORK_OPTIONS.iter().find(|o| option.is_word(o));
+        let Some(&key) = known else {
             let d = Diagnostic::error(
                 format!(
-                    "expected a network option like `latency=100us`, found {}",
+                    "expected a network option like `latency=100us` or `loss=1%`, found {}",
                     option.describe()
                 ),
                 option.span,
                 "unknown network option",
             );
-            return Err(match not_yet(option.text) {
-                Some(help) => d.with_help(help),
-                None => d.with_suggestion(did_you_mean(option.text, ["latency"])),
+            return Err(match did_you_mean(option.text, NETWORK_OPTIONS) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help("the options are latency=, jitter=, loss=, duplicate= and reorder="),
             });
-        }
-        c.expect_punct('=', "`=` after `latency`, as in `latency=100us`")?;
-        let value = duration(c.expect_word("a duration like `100us`")?)?;
-        if latency_ns.replace(value).is_some() {
+        };
+        let example = match key {
+            "latency" => "`latency=100us`",
+            "jitter" => "`jitter=2ms`",
+            "loss" => "`loss=0.5%`",
+            "duplicate" => "`duplicate=0.1%`",
+            _ => "`reorder=1%`",
+        };
+        c.expect_punct('=', &format!("`=` after `{key}`, as in {example}"))?;
+        let token = c.expect_word(&format!("a value, as in {example}"))?;
+        let given_twice = match key {
+            "latency" => decl.latency_ns.replace(duration(token)?).is_some(),
+            "jitter" => decl.jitter_ns.replace(duration(token)?).is_some(),
+            "loss" => decl.loss_ppm.replace(percent(token)?).is_some(),
+            "duplicate" => decl.duplicate_ppm.replace(percent(token)?).is_some(),
+            _ => decl.reorder_ppm.replace(percent(token)?).is_some(),
+        };
+        if given_twice {
             return Err(Diagnostic::error(
-                "`latency` is given twice",
+                format!("`{key}` is given twice"),
                 option.span,
                 "given again here",
             ));
         }
     }
-    Ok(NetworkDecl {
-        name,
-        addr,
-        prefix,
-        latency_ns,
+    Ok(decl)
+}
+
+/// A probability written as a percentage (`0.5%`, `100%`), in parts per million: at most
+/// four decimals (0.0001% is one part per million), at most 100%.
+fn percent(token: &lexer::Token<'_>) -> Result<u32, Diagnostic> {
+    let text = token.text;
+    let bad = |message: String, label: &str| Diagnostic::error(message, token.span, label.to_owned());
+    let Some(number) = text.strip_suffix('%') else {
+        let valid_number = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+        return Err(if valid_number {
+            bad(format!("missing `%` after `{text}`"), "add `%`")
+                .with_help(format!("probabilities are percentages: `{text}%`"))
+        } else {
+            bad(
+                format!("expected a percentage like `0.5%`, found `{text}`"),
+                "expected a percentage",
+            )
+            .with_help("write a probability as a percentage from 0% to 100%: `loss=0.5%`")
+        });
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || (number.contains('.') && fraction.is_empty()) {
+        return Err(bad(
+            format!("expected a percentage like `0.5%`, found `{text}`"),
+            "expected a percentage",
+        )
+        .with_help("write a probability as a percentage from 0% to 100%: `loss=0.5%`"));
+    }
+    if fraction.len() > 4 {
+        return Err(bad(format!("`{text}` is finer than 0.0001%"), "at most four decimals")
+            .with_help("probabilities are counted in parts per million: 0.0001% is the smallest step"));
+    }
+    let whole: u64 = whole.parse().unwrap_or(u64::MAX);
+    let fraction: u64 = format!("{fraction:0<4}").parse().unwrap_or(0);
+    let ppm = whole.saturating_mul(10_000).saturating_add(fraction);
+    if ppm > 1_000_000 {
+        return Err(bad(format!("{text} is above 100%"), "at most 100%"));
+    }
+    Ok(ppm as u32)
+}
+
+/// `at DURATION partition NET` or `at DURATION heal NET`, after `at`.
+fn link_event(c: &mut Cursor<'_, '_>, line_span: Span) -> Result<LinkEventDecl, Diagnostic> {
+    let at_ns = duration(c.expect_word("a time like `5s`, as in `at 5s partition lan`")?)?;
+    let what = c.expect_word("`partition` or `heal`")?;
+    let partitioned = match what.text {
+        "partition" => true,
+        "heal" => false,
+        other => {
+            let d = Diagnostic::error(
+                format!("expected `partition` or `heal`, found `{other}`"),
+                what.span,
+                "not a timed action",
+            );
+            return Err(match did_you_mean(other, ["partition", "heal"]) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help("a timed declaration is `at 5s partition lan` or `at 7s heal lan`"),
+            });
+        }
+    };
+    let network = world_name(c.expect_word("a network name")?)?;
+    c.expect_end("the network name")?;
+    Ok(LinkEventDecl {
+        at_ns,
+        network,
+        partitioned,
         span: line_span,
     })
 }
@@ -1044,12 +1140,9 @@ fn unknown_declaration(first: &Token<'_>, word: &str, next: Option<&Token<'_>>) 
     let d = Diagnostic::error(
         format!("expected a declaration, found `{word}`"),
         first.span,
-        "expected `network`, `host`, `process`, `seed`, `until` or `scenario`",
+        "expected `network`, `host`, `process`, `at`, `seed`, `until` or `scenario`",
     );
-    match not_yet(word) {
-        Some(help) => d.with_help(help),
-        None => d.with_suggestion(did_you_mean(word, DECLARATIONS)),
-    }
+    d.with_suggestion(did_you_mean(word, DECLARATIONS))
 }
 
 fn unknown_statement(first: &Token<'_>, word: &str) -> Diagnostic {
@@ -1058,9 +1151,6 @@ fn unknown_statement(first: &Token<'_>, word: &str) -> Diagnostic {
         first.span,
         "not a statement",
     );
-    if let Some(help) = not_yet(word) {
-        return d.with_help(help);
-    }
     if crate::calls::call(word).is_some() {
         return d.with_help(format!("a call needs its arguments in parentheses: `{word}(...)`"));
     }

@@ -426,9 +426,56 @@ fn errors_point_at_the_text() {
             "octet 256 is out of range",
         ),
         (
-            "network lan 10.0.0.0/24 jitter=1ms".into(),
+            "network lan 10.0.0.0/24 loss=0.5".into(),
+            "t.scn:1:30",
+            "missing `%` after `0.5`",
+        ),
+        (
+            "network lan 10.0.0.0/24 loss=101%".into(),
+            "t.scn:1:30",
+            "101% is above 100%",
+        ),
+        (
+            "network lan 10.0.0.0/24 loss=0.00001%".into(),
+            "t.scn:1:30",
+            "`0.00001%` is finer than 0.0001%",
+        ),
+        (
+            "network lan 10.0.0.0/24 duplicate=lots".into(),
+            "t.scn:1:35",
+            "expected a percentage like `0.5%`, found `lots`",
+        ),
+        (
+            "network lan 10.0.0.0/24 jitter=2".into(),
+            "t.scn:1:32",
+            "missing time unit after `2`",
+        ),
+        (
+            "network lan 10.0.0.0/24 reorder 1%".into(),
+            "t.scn:1:33",
+            "expected `=` after `reorder`, as in `reorder=1%`",
+        ),
+        (
+            "network lan 10.0.0.0/24 los=1%".into(),
             "t.scn:1:25",
-            "only `latency=` is supported",
+            "did you mean `loss`?",
+        ),
+        (
+            "network lan 10.0.0.0/24 loss=1% loss=2%".into(),
+            "t.scn:1:33",
+            "`loss` is given twice",
+        ),
+        ("at 5 partition lan".into(), "t.scn:1:4", "missing time unit after `5`"),
+        (
+            "at 5s partiton lan".into(),
+            "t.scn:1:7",
+            "expected `partition` or `heal`, found `partiton`",
+        ),
+        ("at 5s heal".into(), "t.scn:1:11", "expected a network name"),
+        (
+            "process a/b {\n  partition\n}".into(),
+            "t.scn:2:12",
+            "expected a network name, as in `partition lan`",
         ),
         (
             "network lan 10.0.0.0/24 latncy=1ms".into(),
@@ -932,4 +979,36 @@ fn parses_routes_forwarding_and_nat() {
             to_port: None
         }
     );
+}
+
+#[test]
+fn network_faults_and_timed_partitions() {
+    let source = "network wan 203.0.113.0/24 latency=10ms jitter=2ms loss=0.5% duplicate=0.1% reorder=1%\n\
+                  network lan 10.0.0.0/24 loss=100% reorder=0%\n\
+                  at 5s partition wan\n\
+                  at 7.5s heal wan\n\
+                  process a/b {\n  partition lan\n  heal lan\n}\n";
+    let s = parse(source).unwrap_or_else(|d| panic!("{}", d.render("t.scn", source, false)));
+    let wan = &s.networks[0];
+    assert_eq!(wan.latency_ns, Some(10_000_000));
+    assert_eq!(wan.jitter_ns, Some(2_000_000));
+    assert_eq!(
+        (wan.loss_ppm, wan.duplicate_ppm, wan.reorder_ppm),
+        (Some(5_000), Some(1_000), Some(10_000))
+    );
+    let lan = &s.networks[1];
+    assert_eq!(
+        (lan.loss_ppm, lan.reorder_ppm, lan.jitter_ns),
+        (Some(1_000_000), Some(0), None)
+    );
+    let events: Vec<_> = s
+        .link_events
+        .iter()
+        .map(|e| (e.at_ns, e.network.name.as_str(), e.partitioned))
+        .collect();
+    assert_eq!(events, [(5_000_000_000, "wan", true), (7_500_000_000, "wan", false)]);
+    assert_eq!(text(source, s.link_events[1].span), "at 7.5s heal wan");
+    let body = &s.processes[0].body;
+    assert!(matches!(&body[0].kind, StmtKind::Partition { network, partitioned: true } if network.name == "lan"));
+    assert!(matches!(&body[1].kind, StmtKind::Partition { partitioned: false, .. }));
 }

@@ -274,3 +274,14 @@ impl Sim {
         self.w.ss(host).iter().filter(|r| r.state == state).count()
     }
 }
+
+impl Sim {
+    /// Makes a call and, if it blocks, waits up to `within` for it; its result and when it
+    /// finished.
+    pub fn wait_call(&mut self, pid: Pid, call: Syscall, within: Duration) -> (SysReturn, Instant) {
+        match self.start(pid, call) {
+            Some(r) => (r, self.w.now()),
+            None => self.wait(pid, within),
+        }
+    }
+}
