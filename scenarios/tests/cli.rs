@@ -110,3 +110,29 @@ fn missing_file_and_bad_arguments_exit_2() {
     assert_eq!(socksim(&["run"]).status.code(), Some(2));
     assert_eq!(socksim(&["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn graph_prints_the_topology_as_dot() {
+    let out = socksim(&["graph", &example("nat-gateway.scn")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!("graph-nat-gateway", stdout(&out));
+    // A topology error is bad input, pointing at the line.
+    let dir = std::env::temp_dir().join(format!("socksim-graph-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad-gateway.scn");
+    std::fs::write(
+        &bad,
+        "network lan 10.0.0.0/24\nhost h {\n    addr 10.0.0.2 on lan\n    route default via 10.9.0.1\n}\n",
+    )
+    .unwrap();
+    let out = socksim(&["graph", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("gateway 10.9.0.1 is not on any network of host `h`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(":4:5"), "{}", stderr(&out));
+    let out = socksim(&["check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "check builds the topology too");
+}

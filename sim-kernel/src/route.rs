@@ -226,20 +226,29 @@ impl World {
         self.ip_output(host, packet, DEFAULT_TTL, None);
     }
 
+    /// Like [`World::transmit`], and says whether netfilter let the packet out (false when a
+    /// NAT host's conntrack or NAT dropped it: `ip_local_out()` returning -EPERM).
+    pub(crate) fn transmit_local(&mut self, host: HostId, packet: Packet) -> bool {
+        self.ip_output(host, packet, DEFAULT_TTL, None)
+    }
+
     /// Routes `packet` out of `host` with `ttl` hops left; `ct` is the flow a forwarded packet
     /// was matched to at PREROUTING.
-    pub(crate) fn ip_output(&mut self, host: HostId, mut packet: Packet, ttl: u8, ct: Option<CtRef>) {
+    /// Returns false when netfilter dropped the packet.
+    pub(crate) fn ip_output(&mut self, host: HostId, mut packet: Packet, ttl: u8, ct: Option<CtRef>) -> bool {
         let dst = packet.dst_ip();
         if self.hosts[host.0 as usize].is_local(dst) {
-            return self.loopback_send(host, packet);
+            self.loopback_send(host, packet);
+            return true;
         }
         match self.route(host, dst) {
             Some(hop) => {
                 if let Err(why) = self.nf_postrouting(host, hop.dev, &mut packet, ct) {
                     let at = self.hosts[host.0 as usize].name.clone();
-                    return self.drop_packet(at, &packet, why);
+                    self.drop_packet(at, &packet, why);
+                    return false;
                 }
-                self.link_send(hop.dev, hop.addr, packet, ttl)
+                self.link_send(hop.dev, hop.addr, packet, ttl);
             }
             None => {
                 self.nf_discard(host, ct);
@@ -247,6 +256,7 @@ impl World {
                 self.drop_packet(at, &packet, reason::NO_ROUTE);
             }
         }
+        true
     }
 
     /// A packet arrives at a host (`ip_rcv()`): netfilter's PREROUTING hook, then delivered
@@ -285,7 +295,7 @@ impl World {
             return self.drop_packet(name(self), &packet, reason::TTL_EXCEEDED);
         }
         self.stats.forwarded += 1;
-        self.ip_output(host, packet, ttl - 1, ct)
+        self.ip_output(host, packet, ttl - 1, ct);
     }
 
     /// Hands a packet addressed to `host` to its transport protocol.

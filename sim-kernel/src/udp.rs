@@ -202,7 +202,7 @@ impl World {
             Payload::Zeros(n) => vec![0u8; *n].into(),
         };
         let len = payload.len();
-        self.transmit(
+        let sent = self.transmit_local(
             host,
             Packet::Udp(Datagram {
                 src: SocketAddr::new(saddr, sport),
@@ -210,6 +210,12 @@ impl World {
                 payload,
             }),
         );
+        // udp_send_skb(): a datagram that netfilter drops on the way out (a full conntrack
+        // table, no free NAT tuple) fails the call with EPERM (`nf_hook_slow()` turns
+        // NF_DROP into -EPERM).
+        if !sent {
+            return Step::Done(Err(Errno::EPERM));
+        }
         Step::Done(Ok(SysReturn::Value { value: len as i64 }))
     }
 
