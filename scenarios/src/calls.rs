@@ -319,6 +319,8 @@ pub const CONSTANTS: &[Constant] = &[
     later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
     c("IPV6_V6ONLY", 26, OptName),
     c("IP_BIND_ADDRESS_NO_PORT", 24, OptName),
+    c("IP_TTL", 2, OptName),
+    c("IPV6_UNICAST_HOPS", 16, OptName),
     c("F_GETFL", 3, FcntlCmd),
     c("F_SETFL", 4, FcntlCmd),
     c("O_RDWR", 2, FileFlags),

@@ -266,7 +266,7 @@ fn packet_ips(packet: &PacketSummary) -> [IpAddr; 2] {
     match packet {
         PacketSummary::Tcp(s) => [s.src.ip(), s.dst.ip()],
         PacketSummary::Udp { src, dst, .. } => [src.ip(), dst.ip()],
-        PacketSummary::IcmpPortUnreachable { src, dst, .. } => [*src, *dst],
+        PacketSummary::IcmpPortUnreachable { src, dst, .. } | PacketSummary::IcmpError { src, dst, .. } => [*src, *dst],
     }
 }
 

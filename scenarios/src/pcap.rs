@@ -33,7 +33,7 @@ use crate::diagnostic::Diagnostic;
 use crate::run::{RunOptions, RunReport, TraceEvent};
 use pcapng::{LINKTYPE_RAW, Opt, Writer};
 use sim_core::Record;
-use sim_kernel::packet::{Packet, PacketSummary};
+use sim_kernel::packet::{IcmpKind, Packet, PacketSummary};
 use sim_kernel::trace::Event;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -103,7 +103,7 @@ impl Payloads {
                     let len = d.payload.len() as u32;
                     p.udp.entry((d.src, d.dst, len)).or_default().push_back(d.payload);
                 }
-                Packet::PortUnreachable(_) => {}
+                Packet::PortUnreachable(_) | Packet::IcmpError(_) => {}
             }
         }
         p
@@ -114,7 +114,7 @@ impl Payloads {
         let queue = match packet {
             PacketSummary::Tcp(s) => self.tcp.get_mut(&(s.src, s.dst, s.seq, s.len)),
             PacketSummary::Udp { src, dst, len, .. } => self.udp.get_mut(&(*src, *dst, *len)),
-            PacketSummary::IcmpPortUnreachable { .. } => None,
+            PacketSummary::IcmpPortUnreachable { .. } | PacketSummary::IcmpError { .. } => None,
         }?;
         queue.pop_front()
     }
@@ -127,6 +127,7 @@ enum Key {
     Tcp(SocketAddr, SocketAddr, u8, u32, u32, u32, u32),
     Udp(SocketAddr, SocketAddr, u32),
     Icmp(IpAddr, IpAddr, SocketAddr, SocketAddr, u32),
+    IcmpError(IcmpKind, IpAddr, IpAddr, Box<Key>),
 }
 
 fn key(p: &PacketSummary) -> Key {
@@ -141,6 +142,7 @@ fn key(p: &PacketSummary) -> Key {
             orig_len,
             ..
         } => Key::Icmp(*src, *dst, *orig_src, *orig_dst, *orig_len),
+        PacketSummary::IcmpError { kind, src, dst, quoted } => Key::IcmpError(*kind, *src, *dst, Box::new(key(quoted))),
     }
 }
 
@@ -149,7 +151,7 @@ fn destination(p: &PacketSummary) -> IpAddr {
     match p {
         PacketSummary::Tcp(s) => s.dst.ip(),
         PacketSummary::Udp { dst, .. } => dst.ip(),
-        PacketSummary::IcmpPortUnreachable { dst, .. } => *dst,
+        PacketSummary::IcmpPortUnreachable { dst, .. } | PacketSummary::IcmpError { dst, .. } => *dst,
     }
     .to_canonical()
 }
@@ -232,6 +234,28 @@ impl Capture {
                     None => wire::udp(*orig_src, *orig_dst, &vec![0; *orig_len as usize]),
                 };
                 wire::port_unreachable(*src, *dst, &quoted)
+            }
+            PacketSummary::IcmpError { kind, src, dst, quoted } => {
+                let offending = match quoted.as_ref() {
+                    PacketSummary::Tcp(s) => {
+                        let header = wire::TcpHeader {
+                            seq: s.seq,
+                            ack: s.ack,
+                            flags: s.flags.0,
+                            window: u16::try_from(s.window).unwrap_or(u16::MAX),
+                        };
+                        wire::tcp(s.src, s.dst, header, &vec![0; s.len as usize])
+                    }
+                    PacketSummary::Udp { src, dst, len } => wire::udp(*src, *dst, &vec![0; *len as usize]),
+                    _ => Vec::new(),
+                };
+                // ICMP type/code, and ICMPv6's (RFC 792, RFC 4443).
+                let (v4, v6) = match kind {
+                    IcmpKind::NetUnreachable => ((3, 0), (1, 0)),
+                    IcmpKind::HostUnreachable => ((3, 1), (1, 3)),
+                    IcmpKind::TimeExceeded => ((11, 0), (3, 0)),
+                };
+                wire::icmp_error(*src, *dst, v4, v6, &offending)
             }
         }
     }

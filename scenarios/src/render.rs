@@ -8,7 +8,7 @@
 use crate::calls::{self, Param};
 use crate::run::{EndReason, RunReport, TraceEvent};
 use sim_core::Record;
-use sim_kernel::packet::{Flags, PacketSummary, SegmentSummary};
+use sim_kernel::packet::{Flags, IcmpKind, PacketSummary, SegmentSummary};
 use sim_kernel::syscall::{Cmsg, How, MSG_CTRUNC, MSG_TRUNC, Payload, SysReturn, Syscall};
 use sim_kernel::trace::{Event, Phase, SsRow};
 use sim_kernel::unix::scm::DEFAULT_CONTROLLEN;
@@ -25,6 +25,22 @@ fn constant_name(param: Param, value: i64) -> String {
         .iter()
         .find(|c| c.param == param && c.value == value)
         .map_or_else(|| value.to_string(), |c| c.name.to_string())
+}
+
+/// A socket option's name for its level: option numbers repeat across levels (`IP_TTL` and
+/// `SO_REUSEADDR` are both 2), so the level's prefix picks the name (`SO_` for `SOL_SOCKET`,
+/// `IP_` for `SOL_IP`, `IPV6_` for `IPPROTO_IPV6`).
+fn option_name(level: i32, name: i32) -> String {
+    let prefix = match constant_name(Param::Level, i64::from(level)).as_str() {
+        "SOL_SOCKET" => "SO_",
+        "SOL_IP" => "IP_",
+        "IPPROTO_IPV6" => "IPV6_",
+        _ => "",
+    };
+    calls::CONSTANTS
+        .iter()
+        .find(|c| c.param == Param::OptName && c.value == i64::from(name) && c.name.starts_with(prefix))
+        .map_or_else(|| name.to_string(), |c| c.name.to_string())
 }
 
 /// Or'ed flags by name (`O_RDWR|O_NONBLOCK`, `EPOLLIN|EPOLLEXCLUSIVE`), or `0`.
@@ -207,7 +223,7 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::GetSockOpt { fd, level, name } => format!(
             "getsockopt({fd}, {}, {})",
             constant_name(Param::Level, i64::from(*level)),
-            constant_name(Param::OptName, i64::from(*name))
+            option_name(*level, *name)
         ),
         Syscall::Fcntl { fd, cmd, arg } => match constant_name(Param::FcntlCmd, i64::from(*cmd)).as_str() {
             "F_GETFL" => format!("fcntl({fd}, F_GETFL)"),
@@ -238,7 +254,7 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::SetSockOpt { fd, level, name, value } => format!(
             "setsockopt({fd}, {}, {}, {value})",
             constant_name(Param::Level, i64::from(*level)),
-            constant_name(Param::OptName, i64::from(*name))
+            option_name(*level, *name)
         ),
     }
 }
@@ -367,6 +383,43 @@ impl SeqTracker {
                     (56 + orig_len).min(1232)
                 ),
             },
+            // tcpdump: `ICMP net 10.1.0.5 unreachable, length 48`, `ICMP time exceeded
+            // in-transit, length 48`; the length is the ICMP message: 8 header bytes and the
+            // quoted packet, within 576 bytes of datagram.
+            PacketSummary::IcmpError { kind, src, dst, quoted } => {
+                let (about, quoted_len) = match quoted.as_ref() {
+                    PacketSummary::Tcp(s) => (s.dst.ip(), 20 + s.len),
+                    PacketSummary::Udp { dst, len, .. } => (dst.ip(), 8 + len),
+                    _ => (*dst, 0),
+                };
+                if src.to_canonical().is_ipv4() {
+                    let length = (8 + 20 + quoted_len).min(556);
+                    match kind {
+                        IcmpKind::NetUnreachable => {
+                            format!("{src} > {dst}: ICMP net {about} unreachable, length {length}")
+                        }
+                        IcmpKind::HostUnreachable => {
+                            format!("{src} > {dst}: ICMP host {about} unreachable, length {length}")
+                        }
+                        IcmpKind::TimeExceeded => {
+                            format!("{src} > {dst}: ICMP time exceeded in-transit, length {length}")
+                        }
+                    }
+                } else {
+                    let length = (8 + 40 + quoted_len).min(1232);
+                    match kind {
+                        IcmpKind::NetUnreachable => format!(
+                            "{src} > {dst}: ICMP6, destination unreachable, unreachable route {about}, length {length}"
+                        ),
+                        IcmpKind::HostUnreachable => format!(
+                            "{src} > {dst}: ICMP6, destination unreachable, unreachable address {about}, length {length}"
+                        ),
+                        IcmpKind::TimeExceeded => {
+                            format!("{src} > {dst}: ICMP6, time exceeded in-transit, length {length}")
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -447,7 +500,7 @@ fn ss_table(rows: &[SsRow], indent: &str) -> String {
 }
 
 /// The `conntrack` view as `conntrack -L` prints it: one line per entry, then the count
-/// line the tool writes last (conntrack-tools 1.4.8).
+/// line the tool writes last (conntrack-tools 1.4.7).
 fn conntrack_table(rows: &[sim_kernel::netfilter::ConntrackRow], indent: &str) -> String {
     let mut out = String::new();
     let ends = |(src, dst): &(std::net::SocketAddr, std::net::SocketAddr)| {
@@ -477,7 +530,7 @@ fn conntrack_table(rows: &[sim_kernel::netfilter::ConntrackRow], indent: &str) -
     }
     let _ = writeln!(
         out,
-        "{indent}conntrack v1.4.8 (conntrack-tools): {} flow entries have been shown.",
+        "{indent}conntrack v1.4.7 (conntrack-tools): {} flow entries have been shown.",
         rows.len()
     );
     out

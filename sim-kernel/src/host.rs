@@ -84,6 +84,9 @@ pub struct Host {
     /// Connection tracking and NAT, once the host has NAT rules (loading the NAT table
     /// loads `nf_conntrack`).
     pub netfilter: Option<Box<crate::netfilter::Netfilter>>,
+    /// Packets waiting for a neighbour that does not answer ARP (or neighbour discovery),
+    /// by network and next-hop address (`neighbour.arp_queue`).
+    pub neigh: std::collections::BTreeMap<(NetId, IpAddr), Vec<(crate::packet::Packet, u8)>>,
     /// Its sysctls.
     pub sysctl: Sysctls,
     /// Its TCP tables.

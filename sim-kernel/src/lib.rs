@@ -17,6 +17,7 @@ pub mod addr;
 pub mod epoll;
 pub mod errno;
 pub mod host;
+mod icmp;
 pub mod invariants;
 pub mod link;
 pub mod netfilter;

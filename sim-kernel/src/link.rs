@@ -59,13 +59,14 @@ impl World {
         self.schedule_arrival(Duration::ZERO, arrival);
     }
 
-    /// Carries `packet` across network `net` to the owner of `next_hop` (its neighbour entry:
-    /// ARP or neighbour discovery, which always succeed at once here).
-    pub(crate) fn link_send(&mut self, net: NetId, next_hop: IpAddr, packet: Packet, ttl: u8) {
+    /// Carries `packet` from `from` across network `net` to the owner of `next_hop`. ARP (or
+    /// neighbour discovery) answers at once when a host on the network owns the address; when
+    /// none does, the packet waits in the neighbour entry's queue until resolution fails (see
+    /// [`World::neigh_failed`]).
+    pub(crate) fn link_send(&mut self, from: HostId, net: NetId, next_hop: IpAddr, packet: Packet, ttl: u8) {
         let n = &self.networks[net.0 as usize];
         let Some(&to) = n.members.get(&next_hop) else {
-            let at = n.name.clone();
-            return self.drop_packet(at, &packet, reason::NO_NEIGHBOUR);
+            return self.neigh_queue(from, net, next_hop, packet, ttl);
         };
         if n.partitioned {
             return self.link_lose(net, &packet, reason::PARTITIONED);
@@ -131,6 +132,51 @@ impl World {
         self.stats.sent += 1;
         self.stats.in_flight += 1;
         self.events.push(self.now.after(after), Pending::Deliver(arrival));
+    }
+}
+
+/// How long ARP (or neighbour discovery) tries before it gives up: `mcast_solicit` = 3
+/// probes, `retrans_time` = 1 s apart (`neigh_timer_handler()`, the defaults of
+/// `arp_tbl`/`nd_tbl`).
+const NEIGH_RESOLVE_TIME: Duration = Duration::from_secs(3);
+/// How many packets wait for one unresolved neighbour (`unres_qlen`, 101 packets; Linux counts
+/// bytes, `unres_qlen_bytes`, which holds about as many small packets). Beyond it the oldest is
+/// dropped.
+const NEIGH_QUEUE_MAX: usize = 101;
+
+impl World {
+    /// Queues a packet for a neighbour that does not answer (yet): the first packet starts
+    /// resolution (`__neigh_event_send()`: NUD_INCOMPLETE), later ones wait with it.
+    fn neigh_queue(&mut self, from: HostId, net: NetId, next_hop: IpAddr, packet: Packet, ttl: u8) {
+        let now = self.now;
+        let h = &mut self.hosts[from.0 as usize];
+        let queue = h.neigh.entry((net, next_hop)).or_default();
+        let start = queue.is_empty();
+        queue.push((packet, ttl));
+        if queue.len() > NEIGH_QUEUE_MAX {
+            let (oldest, _) = queue.remove(0);
+            let at = h.name.clone();
+            self.drop_packet(at, &oldest, reason::NEIGH_QUEUE_FULL);
+        }
+        if start {
+            self.events
+                .push(now.after(NEIGH_RESOLVE_TIME), Pending::NeighFailed(from, net, next_hop));
+        }
+    }
+
+    /// Resolution of `next_hop` on `net` failed (`neigh_invalidate()`): every packet that waited
+    /// is dropped and answered with an ICMP host unreachable to its sender
+    /// (`arp_error_report()` → `ipv4_link_failure()`; `ndisc_error_report()` for IPv6). The
+    /// entry is forgotten, so the next packet starts over.
+    pub(crate) fn neigh_failed(&mut self, host: HostId, net: NetId, next_hop: IpAddr) {
+        let Some(queue) = self.hosts[host.0 as usize].neigh.remove(&(net, next_hop)) else {
+            return;
+        };
+        let at = self.hosts[host.0 as usize].name.clone();
+        for (packet, _) in queue {
+            self.drop_packet(at.clone(), &packet, reason::NO_NEIGHBOUR);
+            self.icmp_send(host, crate::packet::IcmpKind::HostUnreachable, packet);
+        }
     }
 }
 

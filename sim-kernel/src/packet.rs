@@ -73,6 +73,8 @@ pub struct Segment {
     pub window: u32,
     /// Payload bytes, shared rather than copied.
     pub payload: Option<Rc<[u8]>>,
+    /// The TTL (hop limit) it is sent with: the socket's `IP_TTL`, 64 by default.
+    pub ttl: u8,
 }
 
 impl Segment {
@@ -134,6 +136,8 @@ pub struct Datagram {
     pub dst: SocketAddr,
     /// The payload, shared rather than copied.
     pub payload: Rc<[u8]>,
+    /// The TTL (hop limit) it is sent with: the socket's `IP_TTL`, 64 by default.
+    pub ttl: u8,
 }
 
 /// An ICMP (or ICMPv6) "port unreachable" about a UDP datagram nobody wanted
@@ -152,6 +156,48 @@ pub struct PortUnreachable {
     pub orig_len: u32,
 }
 
+/// Which ICMP error a router or a host sends about a packet it could not deliver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IcmpKind {
+    /// Destination unreachable, net unreachable (ICMP type 3 code 0; ICMPv6 type 1 code 0, no
+    /// route): a forwarding router has no route (`ip_error()`).
+    NetUnreachable,
+    /// Destination unreachable, host unreachable (ICMP type 3 code 1; ICMPv6 type 1 code 3,
+    /// address unreachable): the next hop did not answer ARP or neighbour discovery
+    /// (`ipv4_link_failure()`).
+    HostUnreachable,
+    /// Time exceeded in transit (ICMP type 11 code 0; ICMPv6 type 3 code 0): the TTL ran out at
+    /// a router (`ip_forward()`).
+    TimeExceeded,
+}
+
+impl IcmpKind {
+    /// The errno a socket sees for it (`icmp_err_convert[]`, and `tcp_v4_err()` for time
+    /// exceeded): none of them is a hard error, so only a connecting TCP socket reports it.
+    pub fn errno(self) -> crate::Errno {
+        match self {
+            IcmpKind::NetUnreachable => crate::Errno::ENETUNREACH,
+            IcmpKind::HostUnreachable | IcmpKind::TimeExceeded => crate::Errno::EHOSTUNREACH,
+        }
+    }
+}
+
+/// An ICMP error about a TCP or UDP packet, other than a port unreachable: sent by a router
+/// that could not forward the packet, or by the sender itself when the next hop never
+/// answered (`icmp_send()`). It quotes the packet as it was when it failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcmpError {
+    /// Which error.
+    pub kind: IcmpKind,
+    /// Who reports.
+    pub src: IpAddr,
+    /// The failed packet's sender.
+    pub dst: IpAddr,
+    /// The failed packet (a TCP segment or a UDP datagram).
+    pub quoted: Box<Packet>,
+}
+
 /// Anything that travels between hosts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Packet {
@@ -161,6 +207,8 @@ pub enum Packet {
     Udp(Datagram),
     /// An ICMP port-unreachable error.
     PortUnreachable(PortUnreachable),
+    /// Another ICMP error (net or host unreachable, time exceeded).
+    IcmpError(IcmpError),
 }
 
 impl From<Segment> for Packet {
@@ -176,7 +224,41 @@ impl Packet {
             Packet::Tcp(s) => s.dst.ip(),
             Packet::Udp(d) => d.dst.ip(),
             Packet::PortUnreachable(p) => p.dst,
+            Packet::IcmpError(e) => e.dst,
         }
+    }
+
+    /// Where it comes from.
+    pub fn src_ip(&self) -> IpAddr {
+        match self {
+            Packet::Tcp(s) => s.src.ip(),
+            Packet::Udp(d) => d.src.ip(),
+            Packet::PortUnreachable(p) => p.src,
+            Packet::IcmpError(e) => e.src,
+        }
+    }
+
+    /// Its transport source and destination (TCP or UDP), none for ICMP.
+    pub fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        match self {
+            Packet::Tcp(s) => Some((s.src, s.dst)),
+            Packet::Udp(d) => Some((d.src, d.dst)),
+            Packet::PortUnreachable(_) | Packet::IcmpError(_) => None,
+        }
+    }
+
+    /// The TTL it leaves its sender with (ICMP errors: the default, `ip_default_ttl`).
+    pub fn initial_ttl(&self) -> u8 {
+        match self {
+            Packet::Tcp(s) => s.ttl,
+            Packet::Udp(d) => d.ttl,
+            Packet::PortUnreachable(_) | Packet::IcmpError(_) => crate::route::DEFAULT_TTL,
+        }
+    }
+
+    /// Whether it is an ICMP error (never answered with another: `icmp_send()`).
+    pub fn is_icmp_error(&self) -> bool {
+        matches!(self, Packet::PortUnreachable(_) | Packet::IcmpError(_))
     }
 }
 
@@ -208,6 +290,30 @@ pub enum PacketSummary {
         /// The datagram's payload length.
         orig_len: u32,
     },
+    /// Another ICMP error about a TCP segment or UDP datagram.
+    IcmpError {
+        /// Which error.
+        kind: IcmpKind,
+        /// Reporting host.
+        src: IpAddr,
+        /// The failed packet's sender.
+        dst: IpAddr,
+        /// The failed packet.
+        quoted: Box<PacketSummary>,
+    },
+}
+
+/// The summary of a quoted packet (not a packet on the wire, so not tapped).
+fn summary_of(p: &Packet) -> PacketSummary {
+    match p {
+        Packet::Tcp(s) => PacketSummary::Tcp(s.into()),
+        Packet::Udp(d) => PacketSummary::Udp {
+            src: d.src,
+            dst: d.dst,
+            len: d.payload.len() as u32,
+        },
+        other => PacketSummary::from(other),
+    }
 }
 
 impl From<&Packet> for PacketSummary {
@@ -227,6 +333,12 @@ impl From<&Packet> for PacketSummary {
                 orig_dst: u.orig_dst,
                 orig_len: u.orig_len,
             },
+            Packet::IcmpError(e) => PacketSummary::IcmpError {
+                kind: e.kind,
+                src: e.src,
+                dst: e.dst,
+                quoted: Box::new(summary_of(&e.quoted)),
+            },
         }
     }
 }
@@ -241,7 +353,7 @@ fn tap(p: &Packet) {
     let carries = match p {
         Packet::Tcp(s) => !s.is_empty(),
         Packet::Udp(d) => !d.payload.is_empty(),
-        Packet::PortUnreachable(_) => false,
+        Packet::PortUnreachable(_) | Packet::IcmpError(_) => false,
     };
     if carries {
         PAYLOAD_TAP.with(|t| {
@@ -297,6 +409,7 @@ mod tests {
                 src: "10.0.0.2:5000".parse().unwrap(),
                 dst: "10.0.0.1:53".parse().unwrap(),
                 payload: bytes.into(),
+                ttl: 64,
             })
         };
         let _ = PacketSummary::from(&datagram(b"before"));

@@ -17,7 +17,7 @@
 use crate::host::HostId;
 use crate::netfilter::CtRef;
 use crate::network::NetId;
-use crate::packet::Packet;
+use crate::packet::{IcmpError, IcmpKind, Packet};
 use crate::trace::Event;
 use crate::world::World;
 use std::net::{IpAddr, Ipv4Addr};
@@ -110,8 +110,11 @@ pub(crate) struct Arrival {
 pub mod reason {
     /// No route matches the destination.
     pub const NO_ROUTE: &str = "no route";
-    /// Nobody on the network owns the next hop's address (no ARP/ND answer).
+    /// Nobody on the network owns the next hop's address: ARP (or neighbour discovery) got
+    /// no answer in 3 s.
     pub const NO_NEIGHBOUR: &str = "no host has this address";
+    /// Too many packets waited for one unresolved neighbour (`unres_qlen`).
+    pub const NEIGH_QUEUE_FULL: &str = "neighbour queue full";
     /// A host received a packet for another address with forwarding off.
     pub const NOT_FORWARDING: &str = "not for this host, forwarding off";
     /// The TTL ran out (Linux answers with ICMP time exceeded, which is not modelled).
@@ -223,13 +226,15 @@ impl World {
     /// is local, otherwise by its route.
     pub(crate) fn transmit(&mut self, host: HostId, packet: impl Into<Packet>) {
         let packet = packet.into();
-        self.ip_output(host, packet, DEFAULT_TTL, None);
+        let ttl = packet.initial_ttl();
+        self.ip_output(host, packet, ttl, None);
     }
 
     /// Like [`World::transmit`], and says whether netfilter let the packet out (false when a
     /// NAT host's conntrack or NAT dropped it: `ip_local_out()` returning -EPERM).
     pub(crate) fn transmit_local(&mut self, host: HostId, packet: Packet) -> bool {
-        self.ip_output(host, packet, DEFAULT_TTL, None)
+        let ttl = packet.initial_ttl();
+        self.ip_output(host, packet, ttl, None)
     }
 
     /// Routes `packet` out of `host` with `ttl` hops left; `ct` is the flow a forwarded packet
@@ -248,7 +253,7 @@ impl World {
                     self.drop_packet(at, &packet, why);
                     return false;
                 }
-                self.link_send(hop.dev, hop.addr, packet, ttl);
+                self.link_send(host, hop.dev, hop.addr, packet, ttl);
             }
             None => {
                 self.nf_discard(host, ct);
@@ -289,13 +294,45 @@ impl World {
             self.nf_discard(host, ct);
             return self.drop_packet(name(self), &packet, reason::NOT_FORWARDING);
         }
-        // `ip_forward()`: a packet whose TTL would reach zero is dropped here.
+        // `ip_route_input_slow()` finds no route: `ip_error()` answers a forwarding host's
+        // unroutable packet with ICMP net unreachable.
+        if self.route(host, packet.dst_ip()).is_none() {
+            self.nf_discard(host, ct);
+            self.drop_packet(name(self), &packet, reason::NO_ROUTE);
+            return self.icmp_send(host, IcmpKind::NetUnreachable, packet);
+        }
+        // `ip_forward()`: a packet whose TTL would reach zero is dropped, and its sender told
+        // (ICMP time exceeded).
         if ttl <= 1 {
             self.nf_discard(host, ct);
-            return self.drop_packet(name(self), &packet, reason::TTL_EXCEEDED);
+            self.drop_packet(name(self), &packet, reason::TTL_EXCEEDED);
+            return self.icmp_send(host, IcmpKind::TimeExceeded, packet);
         }
         self.stats.forwarded += 1;
         self.ip_output(host, packet, ttl - 1, ct);
+    }
+
+    /// Sends the ICMP error `kind` about `offending` from `host` to the packet's sender
+    /// (`icmp_send()`): never about an ICMP error, and from the host's address toward the
+    /// sender (or the offending packet's own source, when the host sent it itself).
+    ///
+    /// Deviation: Linux rate-limits the errors it sends to each peer (`icmpv4_xrlim_allow()`,
+    /// one per second after a burst); socksim sends one for every packet.
+    pub(crate) fn icmp_send(&mut self, host: HostId, kind: IcmpKind, offending: Packet) {
+        if offending.is_icmp_error() {
+            return;
+        }
+        let to = offending.src_ip();
+        let Some(src) = self.source_addr(host, to) else {
+            return;
+        };
+        let error = IcmpError {
+            kind,
+            src,
+            dst: to,
+            quoted: Box::new(offending),
+        };
+        self.transmit(host, Packet::IcmpError(error));
     }
 
     /// Hands a packet addressed to `host` to its transport protocol.
@@ -304,6 +341,7 @@ impl World {
             Packet::Tcp(seg) => self.tcp_input(host, seg),
             Packet::Udp(datagram) => self.udp_input(host, datagram),
             Packet::PortUnreachable(error) => self.udp_error(host, error),
+            Packet::IcmpError(error) => self.icmp_error_input(host, error),
         }
     }
 

@@ -301,6 +301,9 @@ pub struct Socket {
     /// `IP_BIND_ADDRESS_NO_PORT`: `bind(addr, 0)` records only the address; `connect()`
     /// picks the port later, sharing it across destinations (`__inet_bind`).
     pub bind_no_port: bool,
+    /// `IP_TTL` (`IPV6_UNICAST_HOPS`): the TTL of what the socket sends; `None` for the
+    /// default, `net.ipv4.ip_default_ttl` (64).
+    pub ttl: Option<u8>,
     /// The peer's FIN has arrived.
     pub rx_fin: bool,
     /// A pending error reported by the next call (`sk_err`).
@@ -381,6 +384,7 @@ impl Socket {
             linger_zero: false,
             linger: -1,
             bind_no_port: false,
+            ttl: None,
             rx_fin: false,
             error: None,
             time_wait_since: Instant::ZERO,

@@ -82,6 +82,10 @@ pub const SO_ACCEPTCONN: i32 = 30;
 pub const SOL_IP: i32 = 0;
 /// `IP_BIND_ADDRESS_NO_PORT`.
 pub const IP_BIND_ADDRESS_NO_PORT: i32 = 24;
+/// `IP_TTL`: the TTL of the socket's packets.
+pub const IP_TTL: i32 = 2;
+/// `IPV6_UNICAST_HOPS`: the hop limit of an IPv6 socket's packets.
+pub const IPV6_UNICAST_HOPS: i32 = 16;
 /// `SO_SNDBUF`.
 pub const SO_SNDBUF: i32 = 7;
 /// `SO_RCVBUF`.
@@ -909,6 +913,16 @@ impl World {
             (SOL_SOCKET, SO_REUSEADDR) => s.reuseaddr = value != 0,
             (SOL_SOCKET, SO_REUSEPORT) => s.reuseport = value != 0,
             (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => s.bind_no_port = value != 0,
+            // do_ip_setsockopt(): IP_TTL is 1..=255, or -1 for the default; anything else EINVAL.
+            (SOL_IP, IP_TTL) | (IPPROTO_IPV6, IPV6_UNICAST_HOPS) => {
+                s.ttl = match value {
+                    -1 => None,
+                    1..=255 => Some(value as u8),
+                    // do_ipv6_setsockopt(): a hop limit may also be 0.
+                    0 if level == IPPROTO_IPV6 => Some(0),
+                    _ => return Err(Errno::EINVAL),
+                }
+            }
             // sk_setsockopt(): the kernel doubles the value to pay for its own overhead, with a
             // floor (SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF) and a ceiling (wmem_max / rmem_max, 212992).
             (SOL_SOCKET, SO_SNDBUF) => s.sndbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_SNDBUF),
@@ -943,6 +957,9 @@ impl World {
             (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
             (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
             (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => i64::from(s.bind_no_port),
+            (SOL_IP, IP_TTL) | (IPPROTO_IPV6, IPV6_UNICAST_HOPS) => {
+                i64::from(s.ttl.unwrap_or(crate::route::DEFAULT_TTL))
+            }
             (SOL_SOCKET, SO_SNDBUF) => i64::from(s.sndbuf),
             (SOL_SOCKET, SO_RCVBUF) => i64::from(s.rcvbuf),
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),

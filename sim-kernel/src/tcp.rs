@@ -91,6 +91,7 @@ impl World {
                 ack: 0,
                 window: 0,
                 payload: None,
+                ttl: crate::route::DEFAULT_TTL,
             }
         } else {
             let ack = seg.seq.wrapping_add(seg.seq_len());
@@ -102,6 +103,7 @@ impl World {
                 ack,
                 window: 0,
                 payload: None,
+                ttl: crate::route::DEFAULT_TTL,
             }
         };
         self.transmit(host, reply);
@@ -131,13 +133,15 @@ impl World {
         }
         // sk_clone_lock(): the child starts as a copy of the listener — options and buffer
         // sizes included.
-        let (reuse, family, v6only, sndbuf, rcvbuf) = (l.reuseaddr, l.family, l.v6only, l.sndbuf, l.rcvbuf);
+        let (reuse, family, v6only, sndbuf, rcvbuf, ttl) = (l.reuseaddr, l.family, l.v6only, l.sndbuf, l.rcvbuf, l.ttl);
         let iss = self.hosts[host.0 as usize].isn_rng.next_u32();
         let mut child = Socket::new(host, family);
         child.v6only = v6only;
         child.sndbuf = sndbuf;
         child.uid = self.sockets.get(listener).uid;
         child.rcvbuf = rcvbuf;
+        // inet_csk_clone_lock() copies the listener's options, IP_TTL among them (uc_ttl).
+        child.ttl = ttl;
         child.state = TcpState::SynRecv;
         child.local = seg.dst;
         child.remote = seg.src;
@@ -255,6 +259,7 @@ impl World {
                 ack: 0,
                 window: 0,
                 payload: None,
+                ttl: crate::route::DEFAULT_TTL,
             };
             return self.transmit(host, rst);
         }
@@ -475,6 +480,7 @@ impl World {
             ack,
             window,
             payload,
+            ttl: s.ttl.unwrap_or(crate::route::DEFAULT_TTL),
         }
     }
 

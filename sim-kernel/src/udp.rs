@@ -193,7 +193,7 @@ impl World {
         } else {
             s.local.ip()
         };
-        let (host, sport) = (s.host, s.local.port());
+        let (host, sport, ttl) = (s.host, s.local.port(), s.ttl.unwrap_or(crate::route::DEFAULT_TTL));
         if let Some(e) = self.sockets.get_mut(sock).error.take() {
             return Step::Done(Err(e));
         }
@@ -208,6 +208,7 @@ impl World {
                 src: SocketAddr::new(saddr, sport),
                 dst,
                 payload,
+                ttl,
             }),
         );
         // udp_send_skb(): a datagram that netfilter drops on the way out (a full conntrack

@@ -26,6 +26,8 @@ pub(crate) enum Pending {
     Deliver(crate::route::Arrival),
     /// A socket timer fires, if its generation still matches.
     Timer(SocketId, u64, TimerKind),
+    /// Address resolution of a next hop on a network failed for a host.
+    NeighFailed(HostId, NetId, IpAddr),
     /// A blocked call's deadline passes, if the process still waits with this deadline.
     Timeout(Pid, Instant),
     /// A network is partitioned (`true`) or healed (`false`).
@@ -266,6 +268,7 @@ impl World {
             isn_rng: self.streams.stream(&format!("host:{name}/isn")),
             routes: Vec::new(),
             netfilter: None,
+            neigh: Default::default(),
             unix: crate::unix::HostUnix::new(self.streams.stream(&format!("host:{name}/unix"))),
         });
         self.host_nodes.push(self.topology.add_node(Node::Host(id)));
@@ -520,6 +523,7 @@ impl World {
                 self.stats.in_flight -= 1;
                 self.ip_input(arrival)
             }
+            Pending::NeighFailed(host, net, next_hop) => self.neigh_failed(host, net, next_hop),
             Pending::Timer(sock, generation, kind) => {
                 if self
                     .sockets

@@ -10,9 +10,14 @@
 //! # verified: tools/oracle/run on Linux 6.18 (unshare -n), <YYYY-MM-DD>
 //! ```
 //!
+//! Facts about several hosts (routing, forwarding, NAT) are checked instead by the scripts of
+//! `tools/oracle/net/` (network namespaces joined by veth pairs and bridges, nftables), and say
+//! so: `# verified: tools/oracle/net/nat.py N01 on Linux ... (veth + nftables), <YYYY-MM-DD>`.
+//!
 //! These tests run every file through socksim (its own seed, and a few more seeds, since a fact
 //! must not depend on the seed) and check the header. Re-checking the files on the real kernel
-//! needs root and `unshare`, so it is not part of `cargo test`: run `tools/oracle/verify-all`.
+//! needs root and `unshare`, so it is not part of `cargo test`: run `tools/oracle/verify-all`
+//! (and `tools/oracle/net/run-all` for the several-host facts).
 //! A fact on which socksim and Linux disagree does not belong here; it goes to
 //! `tools/oracle/DISAGREEMENTS.md`.
 
@@ -127,9 +132,11 @@ fn every_conformance_scenario_has_its_header() {
         }
         if let Some(line) = header.iter().find(|l| l.starts_with("# verified:"))
             && !line.contains("tools/oracle/run")
+            && !line.contains("tools/oracle/net/")
         {
             problems.push(format!(
-                "{name}: `# verified:` must say it was checked with tools/oracle/run"
+                "{name}: `# verified:` must say it was checked with tools/oracle/run (one host) or a \
+                 tools/oracle/net/ script (several hosts, veth + nftables)"
             ));
         }
         // NNN-short-name.scn

@@ -142,13 +142,21 @@ fn udp_body(sip: IpAddr, dip: IpAddr, sport: u16, dport: u16, payload: &[u8]) ->
 /// ICMPv6 type 1 code 4 over IPv6, quoting as much of `offending` as Linux does
 /// ([`ICMP_QUOTE_MAX`]).
 pub fn port_unreachable(from: IpAddr, to: IpAddr, offending: &[u8]) -> Vec<u8> {
+    icmp_error(from, to, (3, 3), (1, 4), offending)
+}
+
+/// An ICMP error that `from` sends to `to` about `offending` (a whole IP packet): type and code
+/// `v4` over IPv4, `v6` over IPv6 (ICMPv6), quoting as much of `offending` as Linux does
+/// ([`ICMP_QUOTE_MAX`]).
+pub fn icmp_error(from: IpAddr, to: IpAddr, v4: (u8, u8), v6: (u8, u8), offending: &[u8]) -> Vec<u8> {
     let (sip, dip) = family(from, to);
-    let v4 = sip.is_ipv4();
-    let (kind, code, max) = if v4 {
-        (3, 3, ICMP_QUOTE_MAX)
+    let is_v4 = sip.is_ipv4();
+    let ((kind, code), max) = if is_v4 {
+        (v4, ICMP_QUOTE_MAX)
     } else {
-        (1, 4, ICMPV6_QUOTE_MAX)
+        (v6, ICMPV6_QUOTE_MAX)
     };
+    let v4 = is_v4;
     let quoted = &offending[..offending.len().min(max)];
     let mut m = Vec::with_capacity(8 + quoted.len());
     m.extend_from_slice(&[kind, code, 0, 0]); // checksum below

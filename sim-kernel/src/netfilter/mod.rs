@@ -101,7 +101,20 @@ fn tuple_of(packet: &Packet) -> Option<Tuple> {
             src: d.src,
             dst: d.dst,
         }),
-        Packet::PortUnreachable(_) => None,
+        Packet::PortUnreachable(_) | Packet::IcmpError(_) => None,
+    }
+}
+
+/// The tuple of the packet an ICMP error quotes.
+fn quoted_tuple(packet: &Packet) -> Option<Tuple> {
+    match packet {
+        Packet::PortUnreachable(e) => Some(Tuple {
+            proto: L4::Udp,
+            src: e.orig_src,
+            dst: e.orig_dst,
+        }),
+        Packet::IcmpError(e) => tuple_of(&e.quoted),
+        _ => None,
     }
 }
 
@@ -124,6 +137,14 @@ fn set_dst(packet: &mut Packet, target: &Tuple) {
             e.dst = target.dst.ip();
             e.orig_src = target.dst;
         }
+        Packet::IcmpError(e) => {
+            e.dst = target.dst.ip();
+            match e.quoted.as_mut() {
+                Packet::Tcp(s) => s.src = target.dst,
+                Packet::Udp(d) => d.src = target.dst,
+                _ => {}
+            }
+        }
     }
 }
 
@@ -136,6 +157,14 @@ fn set_src(packet: &mut Packet, target: &Tuple) {
         Packet::PortUnreachable(e) => {
             e.src = target.src.ip();
             e.orig_dst = target.src;
+        }
+        Packet::IcmpError(e) => {
+            e.src = target.src.ip();
+            match e.quoted.as_mut() {
+                Packet::Tcp(s) => s.dst = target.src,
+                Packet::Udp(d) => d.dst = target.src,
+                _ => {}
+            }
         }
     }
 }
@@ -235,13 +264,11 @@ impl World {
         };
         nf.table.reap(now);
         let key = match packet {
-            Packet::PortUnreachable(e) => {
+            p if p.is_icmp_error() => {
                 // An ICMP error belongs to the flow of the packet it quotes (RELATED), and
                 // travels against that packet's direction.
-                let quoted = Tuple {
-                    proto: L4::Udp,
-                    src: e.orig_src,
-                    dst: e.orig_dst,
+                let Some(quoted) = quoted_tuple(p) else {
+                    return Ok(None);
                 };
                 return Ok(nf
                     .table
@@ -269,6 +296,12 @@ impl World {
                     c.assured = true;
                 }
                 c.state = next;
+                // nf_conntrack_tcp_packet(): a flow whose only answer is a RST never
+                // connected; its entry is killed at once (the RST itself is still translated).
+                if s.flags.has(Flags::RST) && !c.seen_reply {
+                    nf.table.refresh(id, now, Duration::ZERO);
+                    return Ok(Some((CtRef { id, dir }, false)));
+                }
             }
             if dir == Dir::Reply {
                 c.seen_reply = true;

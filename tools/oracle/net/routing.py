@@ -81,9 +81,17 @@ if want("R03"):
         except OSError as e:
             return errname(e.errno)
     n = lab.run("laptop", nb)
+
+    def uconn():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect(("203.0.113.5", 9000)); return "ok"
+        except OSError as e:
+            return errname(e.errno)
+    uc = lab.run("laptop", uconn)
     report("R03 no route -> ENETUNREACH at once (TCP connect, UDP sendto)",
-           t[0] == "ENETUNREACH" and u["send"] == "-1 ENETUNREACH" and n == "ENETUNREACH",
-           f"tcp connect {t}; udp sendto {u}; udp connect+send {uc}; nonblocking connect {n}")
+           t[0] == "ENETUNREACH" and u["send"] == "-1 ENETUNREACH" and n == "ENETUNREACH" and uc == "ENETUNREACH",
+           f"tcp connect {t}; udp sendto {u}; udp connect {uc}; nonblocking connect {n}")
     cleanup()
 
 # R04 gateway (or on-link destination) does not answer ARP
