@@ -23,10 +23,10 @@
 //! file yet, waiting in its listener's accept queue; the client is connected to it at once, so
 //! `connect()` completes before `accept()`.
 //!
-//! Deviations from Linux, each small: stream sockets have no send-buffer limit (they never
-//! block or fail in `send` for want of room); the garbage collector for descriptors in flight
-//! runs as soon as a cycle becomes unreachable (see `gc`); `recvfrom` shows an unnamed sender
-//! as `unnamed` where Linux returns an address length of 0.
+//! Deviations from Linux, each small: the send buffer is always `net.core.wmem_default`
+//! (`SO_SNDBUF` cannot be set); the garbage collector for descriptors in flight runs as soon
+//! as a cycle becomes unreachable (see `gc`); `recvfrom` shows an unnamed sender as `unnamed`
+//! where Linux returns an address length of 0.
 
 pub mod namespace;
 pub mod scm;
@@ -52,7 +52,7 @@ use crate::syscalls::{
 };
 use crate::world::World;
 use sim_core::{TaskId, WaitQueue, Wake, Woken};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Index of a Unix-domain socket in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -210,6 +210,10 @@ pub struct UnixSocket {
     pub wait: WaitQueue<Waiter>,
     /// Connectors and datagram senders wait here for room (`peer_wait`).
     pub peer_wait: WaitQueue,
+    /// Stream `send` calls that queued part of their bytes and wait for send-buffer room:
+    /// how many bytes each process's call has queued so far (the `sent` of
+    /// `unix_stream_sendmsg`, which Linux keeps on the sleeping task's stack).
+    pub send_progress: BTreeMap<Pid, u64>,
 }
 
 impl UnixSocket {
@@ -239,6 +243,7 @@ impl UnixSocket {
             dead: false,
             wait: WaitQueue::default(),
             peer_wait: WaitQueue::default(),
+            send_progress: BTreeMap::new(),
         }
     }
 
@@ -440,7 +445,8 @@ impl World {
 
     /// A call on a Unix-domain socket descriptor.
     pub(crate) fn unix_dispatch(&mut self, pid: Pid, sock: UnixId, call: &Syscall, resumed: bool) -> Step {
-        let _ = resumed; // every Unix wait re-runs its call from the top, as Linux's `restart:` does
+        // Every Unix wait re-runs its call from the top, as Linux's `restart:` does; only a
+        // stream send keeps what it has already queued (`send_progress`).
         let ty = self.unix.get(sock).ty;
         let result = match call {
             Syscall::Bind { addr, .. } => {
@@ -456,11 +462,13 @@ impl World {
             Syscall::Accept { .. } => return self.unix_accept(pid, sock),
             Syscall::Connect { addr, .. } if ty == UnixType::Dgram => self.unix_dgram_connect(pid, sock, addr),
             Syscall::Connect { addr, .. } => return self.unix_stream_connect(pid, sock, addr),
-            Syscall::Send { data, .. } => return self.unix_sendmsg(pid, sock, data, None, &[]),
-            Syscall::SendTo { data, addr, .. } => return self.unix_sendmsg(pid, sock, data, Some(addr), &[]),
+            Syscall::Send { data, .. } => return self.unix_sendmsg(pid, sock, data, None, &[], resumed),
+            Syscall::SendTo { data, addr, .. } => {
+                return self.unix_sendmsg(pid, sock, data, Some(addr), &[], resumed);
+            }
             Syscall::SendMsg {
                 data, addr, control, ..
-            } => return self.unix_sendmsg(pid, sock, data, addr.as_ref(), control),
+            } => return self.unix_sendmsg(pid, sock, data, addr.as_ref(), control, resumed),
             Syscall::Recv { len, .. } => return self.unix_recvmsg(pid, sock, *len, RecvKind::Recv),
             Syscall::RecvFrom { len, .. } => return self.unix_recvmsg(pid, sock, *len, RecvKind::RecvFrom),
             Syscall::RecvMsg { len, controllen, .. } => {
@@ -499,9 +507,10 @@ impl World {
         data: &Payload,
         addr: Option<&SockAddr>,
         control: &[crate::syscall::Cmsg],
+        resumed: bool,
     ) -> Step {
         match self.unix.get(sock).ty {
-            UnixType::Stream => self.unix_stream_sendmsg(pid, sock, data, addr, control),
+            UnixType::Stream => self.unix_stream_sendmsg(pid, sock, data, addr, control, resumed),
             UnixType::Dgram => self.unix_dgram_sendmsg(pid, sock, data, addr, control),
             UnixType::SeqPacket => {
                 // unix_seqpacket_sendmsg(): a pending error, then "connected?"; a destination
@@ -670,7 +679,11 @@ impl World {
         }
         let sender = self.unix.get_mut(m.sender);
         sender.wmem -= m.truesize;
-        self.unix_wake(m.sender, Wake::One, EPOLLOUT);
+        // unix_write_space(): writers and EPOLLOUT hear of it only once at most a quarter of
+        // the send buffer is in use (unix_writable).
+        if sender.wmem * 4 <= SNDBUF_DEFAULT {
+            self.unix_wake(m.sender, Wake::One, EPOLLOUT);
+        }
         self.unix_put(m.sender);
     }
 
