@@ -3,7 +3,7 @@
 
 use super::namespace::validate;
 use super::scm::{Message, dgram_truesize};
-use super::{RCV_SHUTDOWN, Received, SNDBUF_DEFAULT, SysResult, UnixId, UnixState, UnixType};
+use super::{RCV_SHUTDOWN, Received, SysResult, UnixId, UnixState, UnixType};
 use crate::epoll::{EPOLLERR, EPOLLOUT};
 use crate::errno::Errno;
 use crate::process::{BlockedOn, Pid};
@@ -151,11 +151,12 @@ impl World {
         if s.passcred && s.name.is_none() {
             self.unix_autobind(sock).map_err(fail)?;
         }
-        if len > SNDBUF_DEFAULT - 32 {
+        let sndbuf = self.unix.get(sock).sndbuf;
+        if len > sndbuf - 32 {
             return Err(fail(Errno::EMSGSIZE));
         }
         // sock_alloc_send_pskb(): room while what we have queued is below the send buffer.
-        if self.unix.get(sock).wmem >= SNDBUF_DEFAULT {
+        if self.unix.get(sock).wmem >= sndbuf {
             return Err(self.unix_block(sock));
         }
         let s = self.unix.get(sock);

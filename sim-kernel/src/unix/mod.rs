@@ -23,8 +23,7 @@
 //! file yet, waiting in its listener's accept queue; the client is connected to it at once, so
 //! `connect()` completes before `accept()`.
 //!
-//! Deviations from Linux, each small: the send buffer is always `net.core.wmem_default`
-//! (`SO_SNDBUF` cannot be set); the garbage collector for descriptors in flight runs as soon
+//! Deviations from Linux, each small: the garbage collector for descriptors in flight runs as soon
 //! as a cycle becomes unreachable (see `gc`); `recvfrom` shows an unnamed sender as `unnamed`
 //! where Linux returns an address length of 0.
 
@@ -73,6 +72,17 @@ pub const SO_SNDBUF: i32 = 7;
 
 /// `net.core.wmem_default`: a new socket's send buffer (`sk_sndbuf`).
 pub const SNDBUF_DEFAULT: u64 = 212_992;
+/// `net.core.rmem_default`: a new socket's receive buffer (`sk_rcvbuf`; Unix sockets only
+/// report it).
+pub const RCVBUF_DEFAULT: u64 = 212_992;
+/// `SO_RCVBUF`.
+pub const SO_RCVBUF: i32 = 8;
+/// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF`/`SO_RCVBUF` take (before doubling).
+const BUF_MAX: u64 = 212_992;
+/// `SOCK_MIN_SNDBUF`: 2 × (2048 + `sizeof(struct sk_buff)`), 4608 on x86_64.
+const SOCK_MIN_SNDBUF: u64 = 4608;
+/// `SOCK_MIN_RCVBUF`: 2048 + `sizeof(struct sk_buff)`.
+const SOCK_MIN_RCVBUF: u64 = 2304;
 
 /// `RCV_SHUTDOWN`: no more reading.
 pub const RCV_SHUTDOWN: u8 = 1;
@@ -185,6 +195,10 @@ pub struct UnixSocket {
     pub rx_bytes: usize,
     /// True size of this socket's messages still queued somewhere (`sk_wmem_alloc`).
     pub wmem: u64,
+    /// `sk_sndbuf`: how much `wmem` may reach before senders wait (`SO_SNDBUF`).
+    pub sndbuf: u64,
+    /// `sk_rcvbuf` (`SO_RCVBUF`): kept and reported; Unix sockets do not use it.
+    pub rcvbuf: u64,
     /// `RCV_SHUTDOWN` and `SEND_SHUTDOWN` bits.
     pub shutdown: u8,
     /// A pending error (`sk_err`), reported once.
@@ -231,6 +245,8 @@ impl UnixSocket {
             rx: VecDeque::new(),
             rx_bytes: 0,
             wmem: 0,
+            sndbuf: SNDBUF_DEFAULT,
+            rcvbuf: RCVBUF_DEFAULT,
             shutdown: 0,
             error: None,
             nonblocking: false,
@@ -681,7 +697,7 @@ impl World {
         sender.wmem -= m.truesize;
         // unix_write_space(): writers and EPOLLOUT hear of it only once at most a quarter of
         // the send buffer is in use (unix_writable).
-        if sender.wmem * 4 <= SNDBUF_DEFAULT {
+        if sender.wmem * 4 <= sender.sndbuf {
             self.unix_wake(m.sender, Wake::One, EPOLLOUT);
         }
         self.unix_put(m.sender);
@@ -776,7 +792,7 @@ impl World {
             mask |= EPOLLHUP;
         }
         // unix_writable(): not a listener, and at most a quarter of the send buffer in use.
-        let mut writable = s.state != UnixState::Listening && s.wmem * 4 <= SNDBUF_DEFAULT;
+        let mut writable = s.state != UnixState::Listening && s.wmem * 4 <= s.sndbuf;
         if s.ty != UnixType::Stream
             && writable
             && let Some(p) = s.peer
@@ -836,6 +852,16 @@ impl World {
             SO_REUSEPORT if value != 0 => return Err(Errno::EOPNOTSUPP),
             SO_REUSEPORT => {}
             SO_PASSCRED => s.passcred = value != 0,
+            // sk_setsockopt(): the value as an unsigned int (a negative one is huge), at most
+            // wmem_max / rmem_max, doubled, at least SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF.
+            SO_SNDBUF => {
+                s.sndbuf = (u64::from(value as u32).min(BUF_MAX) * 2).max(SOCK_MIN_SNDBUF);
+                // sk_write_space(): writers waiting for room hear of a bigger buffer.
+                if s.wmem * 4 <= s.sndbuf {
+                    self.unix_wake(sock, Wake::One, EPOLLOUT);
+                }
+            }
+            SO_RCVBUF => s.rcvbuf = (u64::from(value as u32).min(BUF_MAX) * 2).max(SOCK_MIN_RCVBUF),
             _ => return Err(Errno::ENOPROTOOPT),
         }
         OK
@@ -855,7 +881,8 @@ impl World {
             SO_REUSEADDR => i64::from(s.reuseaddr),
             SO_REUSEPORT => 0,
             SO_PASSCRED => i64::from(s.passcred),
-            SO_SNDBUF => SNDBUF_DEFAULT as i64,
+            SO_SNDBUF => s.sndbuf as i64,
+            SO_RCVBUF => s.rcvbuf as i64,
             SO_PEERCRED => {
                 return Ok(SysReturn::PeerCred {
                     cred: s.peercred.unwrap_or(Ucred {

@@ -4,9 +4,7 @@
 
 use super::namespace::validate;
 use super::scm::{Message, ScmSend, stream_chunks};
-use super::{
-    RCV_SHUTDOWN, Received, SEND_SHUTDOWN, SNDBUF_DEFAULT, SysResult, UnixId, UnixSocket, UnixState, UnixType,
-};
+use super::{RCV_SHUTDOWN, Received, SEND_SHUTDOWN, SysResult, UnixId, UnixSocket, UnixState, UnixType};
 use crate::errno::Errno;
 use crate::process::{BlockedOn, Desc, Pid};
 use crate::syscall::{Cmsg, Payload, SockAddr, SysReturn, UnixAddr};
@@ -241,9 +239,10 @@ impl World {
         let mut rights = scm.rights;
         let total = bytes.len() as u64;
         let mut sent = already;
-        for (size, truesize) in stream_chunks(total - already, SNDBUF_DEFAULT) {
+        let sndbuf = self.unix.get(sock).sndbuf;
+        for (size, truesize) in stream_chunks(total - already, sndbuf) {
             // sock_alloc_send_pskb(): a new buffer only while less than sk_sndbuf is charged.
-            if self.unix.get(sock).wmem >= SNDBUF_DEFAULT {
+            if self.unix.get(sock).wmem >= sndbuf {
                 break;
             }
             let (from, to) = (sent as usize, (sent + size) as usize);
