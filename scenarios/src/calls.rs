@@ -195,6 +195,13 @@ pub const CALLS: &[CallSpec] = &[
         optional: 0,
         results: 0,
     },
+    // `accept4(l, SOCK_NONBLOCK)`: flags or 0.
+    CallSpec {
+        name: "accept4",
+        params: &[Fd, Type],
+        optional: 0,
+        results: 1,
+    },
     CallSpec {
         name: "socketpair",
         params: &[Domain, Type, Protocol],

@@ -490,6 +490,10 @@ impl<'a> ProcessScript<'a> {
                 backlog: int(1, Some(4096))?.clamp(-1, i64::from(i32::MAX)) as i32,
             },
             "accept" => Syscall::Accept { fd: fd()? },
+            "accept4" => Syscall::Accept4 {
+                fd: fd()?,
+                flags: int(1, None)? as i32,
+            },
             "close" => Syscall::Close { fd: fd()? },
             "getsockname" => Syscall::GetSockName { fd: fd()? },
             "getpeername" => Syscall::GetPeerName { fd: fd()? },

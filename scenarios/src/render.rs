@@ -185,6 +185,14 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::Bind { fd, addr } => format!("bind({fd}, {})", call_addr(addr)),
         Syscall::Listen { fd, backlog } => format!("listen({fd}, {backlog})"),
         Syscall::Accept { fd } => format!("accept({fd})"),
+        Syscall::Accept4 { fd, flags } => {
+            let shown = if *flags == 0 {
+                "0".to_string()
+            } else {
+                flag_names(Param::Type, i64::from(*flags))
+            };
+            format!("accept4({fd}, {shown})")
+        }
         Syscall::Connect { fd, addr } => format!("connect({fd}, {})", call_addr(addr)),
         Syscall::Send { fd, data } => match data {
             Payload::Bytes(b) => format!("send({fd}, {})", quote(b)),

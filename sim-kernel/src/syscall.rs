@@ -146,6 +146,14 @@ pub enum Syscall {
         /// Listening socket.
         fd: Fd,
     },
+    /// `accept4(fd, flags)`: `accept` that sets `SOCK_NONBLOCK` (and `SOCK_CLOEXEC`) on the
+    /// new descriptor.
+    Accept4 {
+        /// Listening socket.
+        fd: Fd,
+        /// `SOCK_NONBLOCK` and/or `SOCK_CLOEXEC`.
+        flags: i32,
+    },
     /// `connect(fd, addr)`.
     Connect {
         /// Socket.

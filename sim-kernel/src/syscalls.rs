@@ -143,7 +143,31 @@ impl World {
         }
     }
 
+    /// `accept4()` (`__sys_accept4`, `__sys_accept4_file`): a closed descriptor is `EBADF`,
+    /// then flags other than `SOCK_NONBLOCK` and `SOCK_CLOEXEC` are `EINVAL` (before
+    /// `ENOTSOCK`); then `accept`, and the new descriptor gets `O_NONBLOCK` if asked
+    /// (`SOCK_CLOEXEC` changes nothing here: there is no `exec`).
+    fn sys_accept4(&mut self, pid: Pid, fd: Fd, flags: i32, resumed: bool) -> Step {
+        if self.process(pid).fds.get(fd).is_none() {
+            return Step::Done(Err(Errno::EBADF));
+        }
+        if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            return Step::Done(Err(Errno::EINVAL));
+        }
+        let step = self.dispatch(pid, &Syscall::Accept { fd }, resumed);
+        if let Step::Done(Ok(SysReturn::Accepted { fd: new, .. })) = &step
+            && flags & SOCK_NONBLOCK != 0
+        {
+            let set = self.sys_fcntl(pid, *new, F_SETFL, O_NONBLOCK);
+            debug_assert!(set.is_ok(), "the new descriptor is a socket");
+        }
+        step
+    }
+
     pub(crate) fn dispatch(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Step {
+        if let Syscall::Accept4 { fd, flags } = *call {
+            return self.sys_accept4(pid, fd, flags, resumed);
+        }
         let fd = match *call {
             Syscall::Socket { domain, ty, protocol } => return Step::Done(self.sys_socket(pid, domain, ty, protocol)),
             Syscall::Close { fd } => return Step::Done(self.sys_close(pid, fd)),
@@ -186,6 +210,7 @@ impl World {
             | Syscall::SetSockOpt { fd, .. }
             | Syscall::SendMsg { fd, .. }
             | Syscall::RecvMsg { fd, .. } => fd,
+            Syscall::Accept4 { .. } => unreachable!("handled above"),
         };
         // sockfd_lookup_light(): EBADF for a closed number, ENOTSOCK for a non-socket.
         let sock = match self.process(pid).fds.get(fd) {

@@ -238,6 +238,7 @@ CALLS = {
     "bind": (["Fd", "SockAddr"], 0),
     "listen": (["Fd", "Int"], 1),
     "accept": (["Fd"], 0),
+    "accept4": (["Fd", "Type"], 0),
     "connect": (["Fd", "SockAddr"], 0),
     "send": (["Fd", "Payload"], 0),
     "recv": (["Fd", "Int"], 0),
@@ -698,6 +699,7 @@ SYS = {
     "bind": _proto("bind", c_int, c_int, c_void_p, c_uint),
     "listen": _proto("listen", c_int, c_int, c_int),
     "accept": _proto("accept", c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
+    "accept4": _proto("accept4", c_int, c_int, c_void_p, ctypes.POINTER(c_uint), c_int),
     "connect": _proto("connect", c_int, c_int, c_void_p, c_uint),
     "send": _proto("send", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
     "recv": _proto("recv", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
@@ -1135,18 +1137,25 @@ class Runner:
         if name == "listen":
             backlog = max(-1, min(int_(1, 4096), 2**31 - 1))
             return f"listen({fd}, {backlog})", lambda: self.guard(fd) or self.r_value(sys_call("listen", fd, backlog)), False
-        if name == "accept":
+        if name in ("accept", "accept4"):
+            flags = int_(1) if name == "accept4" else 0
+            shown = "0" if flags == 0 else flag_names("Type", flags)
+
             def run():
-                if fd == CTRL_FD:
+                if fd == CTRL_FD and not flags & ~(0o4000 | 0o2000000):
                     return err(errno_mod.EBADF)
                 buf = ctypes.create_string_buffer(128)
                 ln = c_uint(128)
-                r, e = sys_call("accept", fd, buf, ctypes.byref(ln))
+                if name == "accept":
+                    r, e = sys_call("accept", fd, buf, ctypes.byref(ln))
+                else:
+                    r, e = sys_call("accept4", fd, buf, ctypes.byref(ln), flags)
                 if e:
                     return err(e)
                 return Ret("accepted", fd=r, addr=parse_sockaddr(buf.raw, ln.value))
 
-            return f"accept({fd})", run, self.would_block(fd, "accept")
+            line = f"accept({fd})" if name == "accept" else f"accept4({fd}, {shown})"
+            return line, run, self.would_block(fd, "accept")
         if name == "dup":
             return f"dup({fd})", lambda: self.guard(fd) or self.r_value(sys_call("dup", fd)), False
         if name == "dup2":
