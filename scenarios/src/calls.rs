@@ -238,6 +238,27 @@ pub const CALLS: &[CallSpec] = &[
         optional: 0,
         results: 0,
     },
+    // `chown(path, uid, gid)`: -1 keeps an id.
+    CallSpec {
+        name: "chown",
+        params: &[Path, Int, Int],
+        optional: 0,
+        results: 0,
+    },
+    // `mknod(path, mode)`: a regular file for a mode without type bits (`0644`).
+    CallSpec {
+        name: "mknod",
+        params: &[Path, Mode],
+        optional: 0,
+        results: 0,
+    },
+    // `old = umask(077)`: returns the old mask, shown in octal (`022`).
+    CallSpec {
+        name: "umask",
+        params: &[Mode],
+        optional: 0,
+        results: 1,
+    },
     CallSpec {
         name: "sendmsg",
         params: &[Fd, Payload, Control],

@@ -569,6 +569,16 @@ impl<'a> ProcessScript<'a> {
                 mode: mode(1, Some(0o777))?,
             },
             "unlink" => Syscall::Unlink { path: path(0)? },
+            "chown" => Syscall::Chown {
+                path: path(0)?,
+                uid: int(1, None)?.clamp(-1, i64::from(u32::MAX)) as u32,
+                gid: int(2, None)?.clamp(-1, i64::from(u32::MAX)) as u32,
+            },
+            "mknod" => Syscall::Mknod {
+                path: path(0)?,
+                mode: mode(1, None)?,
+            },
+            "umask" => Syscall::Umask { mask: mode(0, None)? },
             "chmod" => Syscall::Chmod {
                 path: path(0)?,
                 mode: mode(1, None)?,

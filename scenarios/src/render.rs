@@ -154,6 +154,12 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::Mkdir { path, mode } => format!("mkdir({path:?}, {})", octal(*mode)),
         Syscall::Unlink { path } => format!("unlink({path:?})"),
         Syscall::Chmod { path, mode } => format!("chmod({path:?}, {})", octal(*mode)),
+        Syscall::Chown { path, uid, gid } => {
+            let id = |v: u32| if v == u32::MAX { -1 } else { i64::from(v) };
+            format!("chown({path:?}, {}, {})", id(*uid), id(*gid))
+        }
+        Syscall::Mknod { path, mode } => format!("mknod({path:?}, {})", octal(*mode)),
+        Syscall::Umask { mask } => format!("umask({})", octal(*mask)),
         Syscall::SendMsg {
             fd,
             data,
@@ -255,6 +261,7 @@ pub fn format_call(call: &Syscall) -> String {
 pub fn format_return(ret: &SysReturn) -> String {
     match ret {
         SysReturn::Value { value } => value.to_string(),
+        SysReturn::Mode { mode } => octal(*mode),
         SysReturn::Error { errno } => format!("-1 {errno}"),
         SysReturn::Addr { addr } => addr.to_string(),
         SysReturn::Accepted { fd, peer } => format!("{fd} ({peer})"),

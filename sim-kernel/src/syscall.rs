@@ -324,6 +324,28 @@ pub enum Syscall {
         /// Permission bits.
         mode: u32,
     },
+    /// `chown(path, uid, gid)`: `u32::MAX` (-1) leaves that id as it is.
+    Chown {
+        /// Path on the process's host.
+        path: String,
+        /// New owner, or `u32::MAX`.
+        uid: u32,
+        /// New group, or `u32::MAX`.
+        gid: u32,
+    },
+    /// `mknod(path, mode)`: a file that is not a directory (type bits of `mode`, 0 meaning a
+    /// regular file), for `connect` to find something that is not a listening socket.
+    Mknod {
+        /// Path on the process's host.
+        path: String,
+        /// File type and permission bits (`S_IFREG | 0644`, or just `0644`).
+        mode: u32,
+    },
+    /// `umask(mask)`: the process's file-creation mask; returns the old one.
+    Umask {
+        /// The new mask (only the permission bits count).
+        mask: u32,
+    },
     /// `sendmsg(fd, msg)`: data, an optional destination and control messages.
     SendMsg {
         /// Socket.
@@ -388,6 +410,11 @@ pub enum SysReturn {
     Value {
         /// The value.
         value: i64,
+    },
+    /// A file mode or mask, shown in octal (`umask`: the old mask, `022`).
+    Mode {
+        /// The bits.
+        mode: u32,
     },
     /// `-1` with this errno.
     Error {
@@ -467,6 +494,7 @@ impl SysReturn {
     pub fn value(&self) -> i64 {
         match self {
             SysReturn::Value { value } => *value,
+            SysReturn::Mode { mode } => i64::from(*mode),
             SysReturn::Error { .. } => -1,
             SysReturn::Addr { .. }
             | SysReturn::OptVal { .. }

@@ -182,7 +182,12 @@ impl World {
             }
             Syscall::Dup { fd } => return Step::Done(self.sys_dup(pid, fd)),
             Syscall::Dup2 { oldfd, newfd } => return Step::Done(self.sys_dup2(pid, oldfd, newfd)),
-            Syscall::Mkdir { .. } | Syscall::Unlink { .. } | Syscall::Chmod { .. } => {
+            Syscall::Mkdir { .. }
+            | Syscall::Unlink { .. }
+            | Syscall::Chmod { .. }
+            | Syscall::Chown { .. }
+            | Syscall::Mknod { .. }
+            | Syscall::Umask { .. } => {
                 return Step::Done(self.sys_path_call(pid, call));
             }
             Syscall::EpollCtl { epfd, op, fd, events } => {

@@ -262,6 +262,9 @@ CALLS = {
     "mkdir": (["Path", "Mode"], 1),
     "unlink": (["Path"], 0),
     "chmod": (["Path", "Mode"], 0),
+    "chown": (["Path", "Int", "Int"], 0),
+    "mknod": (["Path", "Mode"], 0),
+    "umask": (["Mode"], 0),
     "sendmsg": (["Fd", "Payload", "Control"], 1),
     "recvmsg": (["Fd", "Int", "Int"], 1),
 }
@@ -464,7 +467,7 @@ class Ret:
         self.flags = kw.get("flags", 0)
 
     def value(self):
-        if self.kind == "value":
+        if self.kind in ("value", "mode"):
             return self.v
         if self.kind == "error":
             return -1
@@ -506,6 +509,8 @@ class Ret:
     def text(self):
         if self.kind == "value":
             return str(self.v)
+        if self.kind == "mode":
+            return f"0{self.v:03o}"
         if self.kind == "error":
             return f"-1 {errno_name(self.errno)}"
         if self.kind == "addr":
@@ -722,6 +727,9 @@ SYS = {
     "mkdir": _proto("mkdir", c_int, ctypes.c_char_p, c_uint),
     "unlink": _proto("unlink", c_int, ctypes.c_char_p),
     "chmod": _proto("chmod", c_int, ctypes.c_char_p, c_uint),
+    "chown": _proto("chown", c_int, ctypes.c_char_p, c_uint, c_uint),
+    "mknod": _proto("mknod", c_int, ctypes.c_char_p, c_uint, ctypes.c_ulong),
+    "umask": _proto("umask", c_uint, c_uint),
     "sendmsg": _proto("sendmsg", c_ssize_t, c_int, c_void_p, c_int),
     "recvmsg": _proto("recvmsg", c_ssize_t, c_int, c_void_p, c_int),
     "mount": _proto("mount", c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, c_void_p),
@@ -1113,6 +1121,19 @@ class Runner:
                 return err(e) if e else Ret("pair", fds=[sv[0], sv[1]])
 
             return line, run_pair, False
+        if name == "umask":
+            mask = int_(0) & 0xFFFFFFFF
+            return f"umask(0{mask:03o})", lambda: Ret("mode", v=SYS["umask"](mask)), False
+        if name == "chown":
+            path = self.path_arg(args[0])
+            uid, gid = max(-1, int_(1)), max(-1, int_(2))
+            return (f"chown({rust_debug(path)}, {uid}, {gid})",
+                    lambda: self.r_value(sys_call("chown", path.encode(), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)), False)
+        if name == "mknod":
+            path = self.path_arg(args[0])
+            mode = int_(1) & 0xFFFFFFFF
+            return (f"mknod({rust_debug(path)}, 0{mode:03o})",
+                    lambda: self.r_value(sys_call("mknod", path.encode(), mode, 0)), False)
         if name in ("mkdir", "unlink", "chmod"):
             path = self.path_arg(args[0])
             if name == "unlink":
@@ -2227,7 +2248,8 @@ def teardown_root(root):
 def uses_files(scenario):
     """Whether the scenario needs the private root: any path argument or file call."""
     text = json.dumps(scenario.get("processes", []))
-    return any(k in text for k in ('"AF_UNIX"', '"AF_LOCAL"', '"mkdir"', '"unlink"', '"chmod"'))
+    return any(k in text for k in ('"AF_UNIX"', '"AF_LOCAL"', '"mkdir"', '"unlink"', '"chmod"', '"chown"',
+                                   '"mknod"'))
 
 
 def main():
