@@ -344,6 +344,8 @@ pub const CONSTANTS: &[Constant] = &[
     c("SO_LINGER", 13, OptName),
     c("SO_SNDBUF", 7, OptName),
     c("SO_RCVBUF", 8, OptName),
+    c("SO_RCVTIMEO", 20, OptName),
+    c("SO_SNDTIMEO", 21, OptName),
     later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
     c("IPV6_V6ONLY", 26, OptName),
     c("IP_BIND_ADDRESS_NO_PORT", 24, OptName),

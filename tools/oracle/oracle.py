@@ -1275,6 +1275,13 @@ class Runner:
                     lg = struct.pack("=ii", 1 if value >= 0 else 0, max(0, min(value, 2**31 - 1)))
                     b = ctypes.create_string_buffer(lg, len(lg))
                     return self.r_value(sys_call("setsockopt", fd, level, opt, b, len(lg)))
+                if (level, opt) in ((1, 20), (1, 21)):
+                    # SO_RCVTIMEO / SO_SNDTIMEO take a struct timeval; socksim's integer form is
+                    # milliseconds (a negative value makes tv_sec negative, as socksim means).
+                    sec, ms = divmod(value, 1000)
+                    tv = struct.pack("=qq", sec, ms * 1000)
+                    b = ctypes.create_string_buffer(tv, len(tv))
+                    return self.r_value(sys_call("setsockopt", fd, level, opt, b, len(tv)))
                 v = ctypes.c_int(ctypes.c_int(value).value)
                 return self.r_value(sys_call("setsockopt", fd, level, opt, ctypes.byref(v), 4))
 
@@ -1294,6 +1301,14 @@ class Runner:
                         return err(e)
                     onoff, secs = struct.unpack("=ii", b.raw)
                     return Ret("optval", name=opt, v=secs if onoff else -1)  # socksim's integer form
+                if (level, opt) in ((1, 20), (1, 21)):
+                    b = ctypes.create_string_buffer(16)
+                    ln = c_uint(16)
+                    r, e = sys_call("getsockopt", fd, level, opt, b, ctypes.byref(ln))
+                    if e:
+                        return err(e)
+                    sec, usec = struct.unpack("=qq", b.raw)
+                    return Ret("optval", name=opt, v=sec * 1000 + usec // 1000)
                 if (level, opt) == (SOL_SOCKET, SO_PEERCRED):
                     b = ctypes.create_string_buffer(UCRED.size)
                     ln = c_uint(UCRED.size)

@@ -77,6 +77,10 @@ pub const SNDBUF_DEFAULT: u64 = 212_992;
 pub const RCVBUF_DEFAULT: u64 = 212_992;
 /// `SO_RCVBUF`.
 pub const SO_RCVBUF: i32 = 8;
+/// `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD` on x86_64): a receive timeout.
+pub const SO_RCVTIMEO: i32 = 20;
+/// `SO_SNDTIMEO` (`SO_SNDTIMEO_OLD`): a send timeout.
+pub const SO_SNDTIMEO: i32 = 21;
 /// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF`/`SO_RCVBUF` take (before doubling).
 const BUF_MAX: u64 = 212_992;
 /// `SOCK_MIN_SNDBUF`: 2 × (2048 + `sizeof(struct sk_buff)`), 4608 on x86_64.
@@ -199,6 +203,10 @@ pub struct UnixSocket {
     pub sndbuf: u64,
     /// `sk_rcvbuf` (`SO_RCVBUF`): kept and reported; Unix sockets do not use it.
     pub rcvbuf: u64,
+    /// `SO_RCVTIMEO` in milliseconds (`None`: wait for ever; `Some(0)`: do not wait).
+    pub rcvtimeo: Option<u64>,
+    /// `SO_SNDTIMEO` in milliseconds, likewise.
+    pub sndtimeo: Option<u64>,
     /// `RCV_SHUTDOWN` and `SEND_SHUTDOWN` bits.
     pub shutdown: u8,
     /// A pending error (`sk_err`), reported once.
@@ -247,6 +255,8 @@ impl UnixSocket {
             wmem: 0,
             sndbuf: SNDBUF_DEFAULT,
             rcvbuf: RCVBUF_DEFAULT,
+            rcvtimeo: None,
+            sndtimeo: None,
             shutdown: 0,
             error: None,
             nonblocking: false,
@@ -461,6 +471,41 @@ impl World {
 
     /// A call on a Unix-domain socket descriptor.
     pub(crate) fn unix_dispatch(&mut self, pid: Pid, sock: UnixId, call: &Syscall, resumed: bool) -> Step {
+        let step = self.unix_dispatch_inner(pid, sock, call, resumed);
+        let Step::Block(..) = step else { return step };
+        // SO_RCVTIMEO bounds the waits of receiving calls and accept (sock_rcvtimeo), and
+        // SO_SNDTIMEO those of sending calls and connect (sock_sndtimeo); when the time runs
+        // out the call fails EAGAIN, except a stream send that queued some bytes: it returns
+        // their count.
+        let s = self.unix.get(sock);
+        let timeo = match call {
+            Syscall::Recv { .. } | Syscall::RecvFrom { .. } | Syscall::RecvMsg { .. } | Syscall::Accept { .. } => {
+                s.rcvtimeo
+            }
+            Syscall::Send { .. } | Syscall::SendTo { .. } | Syscall::SendMsg { .. } | Syscall::Connect { .. } => {
+                s.sndtimeo
+            }
+            _ => None,
+        };
+        let Some(ms) = timeo else { return step };
+        if ms == 0 || self.process(pid).timed_out {
+            let sent = self.unix.get_mut(sock).send_progress.remove(&pid);
+            return Step::Done(match sent {
+                Some(n) => Ok(SysReturn::Value { value: n as i64 }),
+                None => Err(Errno::EAGAIN),
+            });
+        }
+        if !resumed {
+            let deadline = self.now.after(sim_core::Duration::from_millis(ms));
+            self.process_mut(pid).deadline = Some(deadline);
+            self.events
+                .push(deadline, crate::world::Pending::Timeout(pid, deadline));
+        }
+        step
+    }
+
+    /// The call itself; [`World::unix_dispatch`] adds the socket's timeouts.
+    fn unix_dispatch_inner(&mut self, pid: Pid, sock: UnixId, call: &Syscall, resumed: bool) -> Step {
         // Every Unix wait re-runs its call from the top, as Linux's `restart:` does; only a
         // stream send keeps what it has already queued (`send_progress`).
         let ty = self.unix.get(sock).ty;
@@ -862,6 +907,10 @@ impl World {
                 }
             }
             SO_RCVBUF => s.rcvbuf = (u64::from(value as u32).min(BUF_MAX) * 2).max(SOCK_MIN_RCVBUF),
+            // sock_set_timeout(), with socksim's integer form in milliseconds: 0 is no
+            // timeout (MAX_SCHEDULE_TIMEOUT), a negative time a zero timeout (never wait).
+            SO_RCVTIMEO => s.rcvtimeo = timeout_from(value),
+            SO_SNDTIMEO => s.sndtimeo = timeout_from(value),
             _ => return Err(Errno::ENOPROTOOPT),
         }
         OK
@@ -883,6 +932,9 @@ impl World {
             SO_PASSCRED => i64::from(s.passcred),
             SO_SNDBUF => s.sndbuf as i64,
             SO_RCVBUF => s.rcvbuf as i64,
+            // sock_get_timeout(): no timeout and a zero one both read back as 0.
+            SO_RCVTIMEO => s.rcvtimeo.unwrap_or(0) as i64,
+            SO_SNDTIMEO => s.sndtimeo.unwrap_or(0) as i64,
             SO_PEERCRED => {
                 return Ok(SysReturn::PeerCred {
                     cred: s.peercred.unwrap_or(Ucred {
@@ -962,6 +1014,16 @@ impl World {
         } else {
             Step::Block(BlockedOn::Unix(sock), false)
         }
+    }
+}
+
+/// A timeout set with `SO_RCVTIMEO`/`SO_SNDTIMEO` in milliseconds: 0 means none, a negative
+/// one (a negative `tv_sec`) means zero.
+fn timeout_from(ms: i64) -> Option<u64> {
+    match ms {
+        0 => None,
+        ms if ms < 0 => Some(0),
+        ms => Some(ms as u64),
     }
 }
 
