@@ -40,6 +40,8 @@ pub enum Param {
     Path,
     /// Permission bits (`0755`: a leading zero means octal, as in C).
     Mode,
+    /// `recv` flags (`MSG_PEEK | MSG_DONTWAIT`), or'ed.
+    MsgFlags,
     /// `sendmsg`'s control part: an optional destination, then `SCM_RIGHTS` followed by
     /// descriptors and/or `SCM_CREDENTIALS`. It takes every remaining argument.
     Control,
@@ -107,8 +109,8 @@ pub const CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "recv",
-        params: &[Fd, Int],
-        optional: 0,
+        params: &[Fd, Int, MsgFlags],
+        optional: 1,
         results: 0,
     },
     CallSpec {
@@ -119,8 +121,8 @@ pub const CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "recvfrom",
-        params: &[Fd, Int],
-        optional: 0,
+        params: &[Fd, Int, MsgFlags],
+        optional: 1,
         results: 0,
     },
     CallSpec {
@@ -370,6 +372,8 @@ pub const CONSTANTS: &[Constant] = &[
     c("SHUT_RD", 0, How),
     c("SHUT_WR", 1, How),
     c("SHUT_RDWR", 2, How),
+    c("MSG_PEEK", 0x02, MsgFlags),
+    c("MSG_DONTWAIT", 0x40, MsgFlags),
     c("SCM_RIGHTS", 1, Control),
     c("SCM_CREDENTIALS", 2, Control),
 ];

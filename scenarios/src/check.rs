@@ -556,13 +556,14 @@ impl Checker<'_> {
                 | Param::EpollOp
                 | Param::EpollEvents
                 | Param::EpollFlags
-                | Param::Resource,
+                | Param::Resource
+                | Param::MsgFlags,
                 ArgKind::Name(name),
             ) => {
                 self.constant(spec, index, name, arg.span, param, scope);
                 true
             }
-            (Param::Type | Param::FileFlags | Param::EpollEvents, ArgKind::Flags(names)) => {
+            (Param::Type | Param::FileFlags | Param::EpollEvents | Param::MsgFlags, ArgKind::Flags(names)) => {
                 for name in names {
                     self.constant(spec, index, name, arg.span, param, scope);
                 }
@@ -859,6 +860,7 @@ fn describe(param: Param) -> &'static str {
         Param::Resource => "a resource",
         Param::Path => "a path in quotes",
         Param::Mode => "permission bits",
+        Param::MsgFlags => "recv flags",
         Param::Control => "control data",
     }
 }
@@ -887,6 +889,7 @@ fn signature(spec: &CallSpec) -> String {
             Param::Resource => "RLIMIT_NOFILE",
             Param::Path => "\"/run/app\"",
             Param::Mode => "0755",
+            Param::MsgFlags => "MSG_PEEK",
             Param::Control => "SCM_RIGHTS, fd",
         })
         .collect();

@@ -466,6 +466,7 @@ impl<'a> ProcessScript<'a> {
             "recvfrom" => Syscall::RecvFrom {
                 fd: fd()?,
                 len: int(1, None)?.max(0) as usize,
+                flags: int(2, Some(0))? as i32,
             },
             "sendto" => {
                 let data = match arg(1) {
@@ -513,6 +514,7 @@ impl<'a> ProcessScript<'a> {
             "recv" => Syscall::Recv {
                 fd: fd()?,
                 len: int(1, None)?.max(0) as usize,
+                flags: int(2, Some(0))? as i32,
             },
             "shutdown" => Syscall::Shutdown {
                 fd: fd()?,

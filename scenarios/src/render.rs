@@ -204,8 +204,17 @@ pub fn format_call(call: &Syscall) -> String {
             Payload::Bytes(b) => format!("send({fd}, {})", quote(b)),
             Payload::Zeros(n) => format!("send({fd}, {})", size(*n)),
         },
-        Syscall::Recv { fd, len } => format!("recv({fd}, {len})"),
-        Syscall::RecvFrom { fd, len } => format!("recvfrom({fd}, {len})"),
+        Syscall::Recv { fd, len, flags: 0 } => format!("recv({fd}, {len})"),
+        Syscall::Recv { fd, len, flags } => {
+            format!("recv({fd}, {len}, {})", flag_names(Param::MsgFlags, i64::from(*flags)))
+        }
+        Syscall::RecvFrom { fd, len, flags: 0 } => format!("recvfrom({fd}, {len})"),
+        Syscall::RecvFrom { fd, len, flags } => {
+            format!(
+                "recvfrom({fd}, {len}, {})",
+                flag_names(Param::MsgFlags, i64::from(*flags))
+            )
+        }
         Syscall::SendTo { fd, data, addr } => format!("sendto({fd}, {}, {})", payload(data), call_addr(addr)),
         Syscall::Shutdown { fd, how } => {
             let how = match how {

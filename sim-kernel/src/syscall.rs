@@ -183,6 +183,9 @@ pub enum Syscall {
         fd: Fd,
         /// Buffer size.
         len: usize,
+        /// `MSG_PEEK` and/or `MSG_DONTWAIT` (0 for none).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        flags: i32,
     },
     /// `recv(fd, len)`.
     Recv {
@@ -190,6 +193,9 @@ pub enum Syscall {
         fd: Fd,
         /// Buffer size.
         len: usize,
+        /// `MSG_PEEK` and/or `MSG_DONTWAIT` (0 for none).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        flags: i32,
     },
     /// `shutdown(fd, how)`.
     Shutdown {
@@ -395,6 +401,15 @@ impl std::fmt::Display for Ucred {
         let id = |v: u32| if v == u32::MAX { -1 } else { i64::from(v) };
         write!(f, "pid={} uid={} gid={}", self.pid, id(self.uid), id(self.gid))
     }
+}
+
+/// `MSG_PEEK`: `recv` returns data without taking it from the queue.
+pub const MSG_PEEK: i32 = 0x02;
+/// `MSG_DONTWAIT`: this call does not wait, as if the socket were non-blocking.
+pub const MSG_DONTWAIT: i32 = 0x40;
+
+fn is_zero(v: &i32) -> bool {
+    *v == 0
 }
 
 /// `MSG_TRUNC`: a datagram was longer than the buffer (`recvmsg`'s `msg_flags`).

@@ -241,9 +241,9 @@ CALLS = {
     "accept4": (["Fd", "Type"], 0),
     "connect": (["Fd", "SockAddr"], 0),
     "send": (["Fd", "Payload"], 0),
-    "recv": (["Fd", "Int"], 0),
+    "recv": (["Fd", "Int", "MsgFlags"], 1),
     "sendto": (["Fd", "Payload", "SockAddr"], 0),
-    "recvfrom": (["Fd", "Int"], 0),
+    "recvfrom": (["Fd", "Int", "MsgFlags"], 1),
     "shutdown": (["Fd", "How"], 0),
     "close": (["Fd"], 0),
     "getsockname": (["Fd"], 0),
@@ -1235,6 +1235,8 @@ class Runner:
             return f"{name}({fd}, {shown})", run, False
         if name in ("recv", "recvfrom"):
             n = max(0, int_(1))
+            rflags = int_(2, 0)
+            shown_flags = f", {flag_names('MsgFlags', rflags)}" if rflags else ""
 
             def run():
                 if fd == CTRL_FD:
@@ -1242,11 +1244,11 @@ class Runner:
                 cap = min(n, 64 << 20)
                 buf = ctypes.create_string_buffer(max(cap, 1))
                 if name == "recv":
-                    r, e = sys_call("recv", fd, buf, cap, 0)
+                    r, e = sys_call("recv", fd, buf, cap, rflags)
                     return err(e) if e else Ret("data", data=buf.raw[:r])
                 sab = ctypes.create_string_buffer(128)
                 ln = c_uint(128)
-                r, e = sys_call("recvfrom", fd, buf, cap, 0, sab, ctypes.byref(ln))
+                r, e = sys_call("recvfrom", fd, buf, cap, rflags, sab, ctypes.byref(ln))
                 if e:
                     return err(e)
                 if ln.value == 0:
@@ -1257,7 +1259,8 @@ class Runner:
                     return Ret("data", data=buf.raw[:r])  # no sender address (a connected stream socket)
                 return Ret("datafrom", data=buf.raw[:r], addr=parse_sockaddr(sab.raw, ln.value))
 
-            return f"{name}({fd}, {n})", run, self.would_block(fd, "recv")
+            predict = not rflags & 0x40 and self.would_block(fd, "recv")  # MSG_DONTWAIT never waits
+            return f"{name}({fd}, {n}{shown_flags})", run, predict
         if name == "shutdown":
             how = {0: 0, 1: 1}.get(int_(1), 2)
             shown = ["SHUT_RD", "SHUT_WR", "SHUT_RDWR"][how]

@@ -251,4 +251,24 @@ impl World {
             flags,
         })
     }
+
+    /// `recv(..., MSG_PEEK)` on a datagram or seqpacket socket (`__skb_try_recv_datagram`
+    /// with `MSG_PEEK`): the first message, cut to `len` (`MSG_TRUNC`), left in the queue;
+    /// with nothing queued, as `recv`. Descriptors are not passed.
+    pub(crate) fn unix_dgram_peek(&mut self, sock: UnixId, len: usize) -> Result<Received, Step> {
+        let s = self.unix.get(sock);
+        if s.error.is_some() || s.rx.is_empty() {
+            return self.unix_dgram_recv(sock, len);
+        }
+        let m = s.rx.front().expect("a message");
+        let take = len.min(m.data.len());
+        Ok(Received {
+            data: m.data[..take].to_vec(),
+            from: self.unix.get(m.sender).addr(),
+            rights: Vec::new(),
+            creds: m.creds,
+            passcred: s.passcred,
+            flags: if take < m.data.len() { MSG_TRUNC } else { 0 },
+        })
+    }
 }

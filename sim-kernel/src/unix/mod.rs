@@ -44,7 +44,7 @@ use crate::epoll::{EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Waiter, Wa
 use crate::errno::Errno;
 use crate::host::HostId;
 use crate::process::{BlockedOn, Cred, Desc, Pid};
-use crate::syscall::{Payload, SockAddr, SysReturn, Syscall, Ucred, UnixAddr};
+use crate::syscall::{MSG_PEEK, Payload, SockAddr, SysReturn, Syscall, Ucred, UnixAddr};
 use crate::syscalls::{
     F_GETFL, F_SETFL, O_NONBLOCK, O_RDWR, SO_ACCEPTCONN, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SO_TYPE, SOCK_CLOEXEC,
     SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, Step,
@@ -530,10 +530,14 @@ impl World {
             Syscall::SendMsg {
                 data, addr, control, ..
             } => return self.unix_sendmsg(pid, sock, data, addr.as_ref(), control, resumed),
-            Syscall::Recv { len, .. } => return self.unix_recvmsg(pid, sock, *len, RecvKind::Recv),
-            Syscall::RecvFrom { len, .. } => return self.unix_recvmsg(pid, sock, *len, RecvKind::RecvFrom),
+            Syscall::Recv { len, flags, .. } => {
+                return self.unix_recvmsg(pid, sock, *len, RecvKind::Recv, flags & MSG_PEEK != 0);
+            }
+            Syscall::RecvFrom { len, flags, .. } => {
+                return self.unix_recvmsg(pid, sock, *len, RecvKind::RecvFrom, flags & MSG_PEEK != 0);
+            }
             Syscall::RecvMsg { len, controllen, .. } => {
-                return self.unix_recvmsg(pid, sock, *len, RecvKind::Msg(*controllen));
+                return self.unix_recvmsg(pid, sock, *len, RecvKind::Msg(*controllen), false);
             }
             Syscall::Shutdown { how, .. } => {
                 let mode = match how {
@@ -589,12 +593,15 @@ impl World {
     }
 
     /// `recvmsg()` by socket type, shaped for the call that asked.
-    fn unix_recvmsg(&mut self, pid: Pid, sock: UnixId, len: usize, kind: RecvKind) -> Step {
+    /// With `peek` (`MSG_PEEK`) the data stays queued.
+    fn unix_recvmsg(&mut self, pid: Pid, sock: UnixId, len: usize, kind: RecvKind, peek: bool) -> Step {
         let s = self.unix.get(sock);
         let received = match s.ty {
+            UnixType::Stream if peek => self.unix_stream_peek(sock, len),
             UnixType::Stream => self.unix_stream_recv(sock, len),
             // unix_seqpacket_recvmsg(): only when connected.
             UnixType::SeqPacket if s.state != UnixState::Connected => Err(Step::Done(Err(Errno::ENOTCONN))),
+            UnixType::SeqPacket | UnixType::Dgram if peek => self.unix_dgram_peek(sock, len),
             UnixType::SeqPacket | UnixType::Dgram => self.unix_dgram_recv(sock, len),
         };
         let r = match received {
@@ -984,7 +991,11 @@ impl World {
                 self.dispatch(pid, &plain, resumed)
             }
             Syscall::RecvMsg { fd, len, .. } => {
-                let plain = Syscall::RecvFrom { fd: *fd, len: *len };
+                let plain = Syscall::RecvFrom {
+                    fd: *fd,
+                    len: *len,
+                    flags: 0,
+                };
                 match self.dispatch(pid, &plain, resumed) {
                     Step::Done(Ok(SysReturn::DataFrom { data, from })) => Step::Done(Ok(SysReturn::Msg {
                         data,

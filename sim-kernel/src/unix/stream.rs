@@ -358,4 +358,57 @@ impl World {
             flags: 0,
         })
     }
+
+    /// `recv(..., MSG_PEEK)` on a stream socket (`unix_stream_read_generic` with `MSG_PEEK`):
+    /// what `recv` would return, read across buffers the same way (stopping after one that
+    /// carries descriptors, and between writers with `SO_PASSCRED`), with nothing taken from
+    /// the queue. Descriptors are not passed (`recv` has no room for them).
+    pub(crate) fn unix_stream_peek(&mut self, sock: UnixId, len: usize) -> Result<Received, Step> {
+        let s = self.unix.get(sock);
+        if s.state != UnixState::Connected {
+            return Err(Step::Done(Err(Errno::EINVAL)));
+        }
+        let passcred = s.passcred;
+        if s.rx.is_empty() {
+            let s = self.unix.get_mut(sock);
+            if let Some(e) = s.error.take() {
+                return Err(Step::Done(Err(e)));
+            }
+            if s.shutdown & RCV_SHUTDOWN == 0 {
+                return Err(self.unix_block(sock));
+            }
+        }
+        let s = self.unix.get(sock);
+        let mut data = Vec::new();
+        let mut creds: Option<Option<crate::syscall::Ucred>> = None;
+        let mut from = UnixAddr::Unnamed;
+        for m in &s.rx {
+            if data.len() >= len {
+                break;
+            }
+            if passcred {
+                match creds {
+                    Some(c) if c != m.creds => break,
+                    Some(_) => {}
+                    None => creds = Some(m.creds),
+                }
+            }
+            if data.is_empty() {
+                from = self.unix.get(m.sender).addr();
+            }
+            let chunk = m.remaining().min(len - data.len());
+            data.extend_from_slice(&m.data[m.consumed..m.consumed + chunk]);
+            if !m.rights.is_empty() {
+                break;
+            }
+        }
+        Ok(Received {
+            data,
+            from,
+            rights: Vec::new(),
+            creds: creds.flatten(),
+            passcred,
+            flags: 0,
+        })
+    }
 }
