@@ -314,7 +314,11 @@ pub fn churn(n: usize) -> ChurnResult {
                         0 => Syscall::Accept {
                             fd: (cycle % server_ports) as i32 + 3,
                         },
-                        1 => Syscall::Recv { fd: server_fd, len: 1 },
+                        1 => Syscall::Recv {
+                            fd: server_fd,
+                            len: 1,
+                            flags: 0,
+                        },
                         _ => Syscall::Close { fd: server_fd },
                     };
                     (call, false)

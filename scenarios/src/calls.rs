@@ -40,6 +40,8 @@ pub enum Param {
     Path,
     /// Permission bits (`0755`: a leading zero means octal, as in C).
     Mode,
+    /// `recv` flags (`MSG_PEEK | MSG_DONTWAIT`), or'ed.
+    MsgFlags,
     /// `sendmsg`'s control part: an optional destination, then `SCM_RIGHTS` followed by
     /// descriptors and/or `SCM_CREDENTIALS`. It takes every remaining argument.
     Control,
@@ -107,8 +109,8 @@ pub const CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "recv",
-        params: &[Fd, Int],
-        optional: 0,
+        params: &[Fd, Int, MsgFlags],
+        optional: 1,
         results: 0,
     },
     CallSpec {
@@ -119,8 +121,8 @@ pub const CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "recvfrom",
-        params: &[Fd, Int],
-        optional: 0,
+        params: &[Fd, Int, MsgFlags],
+        optional: 1,
         results: 0,
     },
     CallSpec {
@@ -195,6 +197,13 @@ pub const CALLS: &[CallSpec] = &[
         optional: 0,
         results: 0,
     },
+    // `accept4(l, SOCK_NONBLOCK)`: flags or 0.
+    CallSpec {
+        name: "accept4",
+        params: &[Fd, Type],
+        optional: 0,
+        results: 1,
+    },
     CallSpec {
         name: "socketpair",
         params: &[Domain, Type, Protocol],
@@ -230,6 +239,27 @@ pub const CALLS: &[CallSpec] = &[
         params: &[Path, Mode],
         optional: 0,
         results: 0,
+    },
+    // `chown(path, uid, gid)`: -1 keeps an id.
+    CallSpec {
+        name: "chown",
+        params: &[Path, Int, Int],
+        optional: 0,
+        results: 0,
+    },
+    // `mknod(path, mode)`: a regular file for a mode without type bits (`0644`).
+    CallSpec {
+        name: "mknod",
+        params: &[Path, Mode],
+        optional: 0,
+        results: 0,
+    },
+    // `old = umask(077)`: returns the old mask, shown in octal (`022`).
+    CallSpec {
+        name: "umask",
+        params: &[Mode],
+        optional: 0,
+        results: 1,
     },
     CallSpec {
         name: "sendmsg",
@@ -316,6 +346,8 @@ pub const CONSTANTS: &[Constant] = &[
     c("SO_LINGER", 13, OptName),
     c("SO_SNDBUF", 7, OptName),
     c("SO_RCVBUF", 8, OptName),
+    c("SO_RCVTIMEO", 20, OptName),
+    c("SO_SNDTIMEO", 21, OptName),
     later("SO_KEEPALIVE", 9, OptName, "keepalive is not simulated yet"),
     c("IPV6_V6ONLY", 26, OptName),
     c("IP_BIND_ADDRESS_NO_PORT", 24, OptName),
@@ -342,6 +374,8 @@ pub const CONSTANTS: &[Constant] = &[
     c("SHUT_RD", 0, How),
     c("SHUT_WR", 1, How),
     c("SHUT_RDWR", 2, How),
+    c("MSG_PEEK", 0x02, MsgFlags),
+    c("MSG_DONTWAIT", 0x40, MsgFlags),
     c("SCM_RIGHTS", 1, Control),
     c("SCM_CREDENTIALS", 2, Control),
 ];

@@ -49,7 +49,7 @@ pub fn check(scenario: &Scenario) -> Vec<Diagnostic> {
 
 /// Calls of the full design that this version does not simulate yet: a clearer message than
 /// "unknown call".
-const PLANNED_CALLS: &[&str] = &["accept4"];
+const PLANNED_CALLS: &[&str] = &[];
 
 struct Checker<'a> {
     scenario: &'a Scenario,
@@ -585,13 +585,14 @@ impl Checker<'_> {
                 | Param::EpollOp
                 | Param::EpollEvents
                 | Param::EpollFlags
-                | Param::Resource,
+                | Param::Resource
+                | Param::MsgFlags,
                 ArgKind::Name(name),
             ) => {
                 self.constant(spec, index, name, arg.span, param, scope);
                 true
             }
-            (Param::Type | Param::FileFlags | Param::EpollEvents, ArgKind::Flags(names)) => {
+            (Param::Type | Param::FileFlags | Param::EpollEvents | Param::MsgFlags, ArgKind::Flags(names)) => {
                 for name in names {
                     self.constant(spec, index, name, arg.span, param, scope);
                 }
@@ -612,6 +613,8 @@ impl Checker<'_> {
             // `AF_UNIX` alone: a sockaddr with only the family (bind: autobind).
             (Param::SockAddr, ArgKind::Name(name)) if name == "AF_UNIX" => true,
             (Param::Payload, ArgKind::Str(_) | ArgKind::Size(_)) => true,
+            // accept4's flags may be 0.
+            (Param::Type, ArgKind::Num(_)) if spec.name == "accept4" => true,
             (Param::Path, ArgKind::Str(_)) | (Param::Mode, ArgKind::Num(_)) => true,
             (Param::Control, ArgKind::Name(name)) => {
                 if !(calls::constant(name).is_some_and(|c| c.param == Param::Control) || name == "AF_UNIX") {
@@ -886,6 +889,7 @@ fn describe(param: Param) -> &'static str {
         Param::Resource => "a resource",
         Param::Path => "a path in quotes",
         Param::Mode => "permission bits",
+        Param::MsgFlags => "recv flags",
         Param::Control => "control data",
     }
 }
@@ -914,6 +918,7 @@ fn signature(spec: &CallSpec) -> String {
             Param::Resource => "RLIMIT_NOFILE",
             Param::Path => "\"/run/app\"",
             Param::Mode => "0755",
+            Param::MsgFlags => "MSG_PEEK",
             Param::Control => "SCM_RIGHTS, fd",
         })
         .collect();
@@ -1036,12 +1041,8 @@ process client/curl at 1ms {
             "sockt",
         );
         assert_eq!(help(&d), "did you mean `socket`?");
-        let d = assert_error(
-            &in_process("accept4(3, SOCK_NONBLOCK)"),
-            "`accept4` is not supported yet",
-            "accept4",
-        );
-        assert!(d.notes[0].text.contains("socket, bind, listen"), "{d:?}");
+        assert_clean(&in_process("accept4(3, SOCK_NONBLOCK)"));
+        assert_clean(&in_process("accept4(3, 0)"));
         let d = assert_error(&in_process("exit(0)"), "`exit` is a statement, not a call", "exit");
         assert_eq!(help(&d), "write it without parentheses: `exit ...`");
         assert_clean(&in_process("s = socket(AF_INET, SOCK_STREAM)"));

@@ -152,6 +152,7 @@ fn quiet_call(call: &Syscall) -> bool {
             | Syscall::Bind { .. }
             | Syscall::Listen { .. }
             | Syscall::Accept { .. }
+            | Syscall::Accept4 { .. }
             | Syscall::Recv { .. }
             | Syscall::RecvFrom { .. }
             | Syscall::GetSockName { .. }

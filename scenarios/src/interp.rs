@@ -481,6 +481,7 @@ impl<'a> ProcessScript<'a> {
             "recvfrom" => Syscall::RecvFrom {
                 fd: fd()?,
                 len: int(1, None)?.max(0) as usize,
+                flags: int(2, Some(0))? as i32,
             },
             "sendto" => {
                 let data = match arg(1) {
@@ -505,6 +506,10 @@ impl<'a> ProcessScript<'a> {
                 backlog: int(1, Some(4096))?.clamp(-1, i64::from(i32::MAX)) as i32,
             },
             "accept" => Syscall::Accept { fd: fd()? },
+            "accept4" => Syscall::Accept4 {
+                fd: fd()?,
+                flags: int(1, None)? as i32,
+            },
             "close" => Syscall::Close { fd: fd()? },
             "getsockname" => Syscall::GetSockName { fd: fd()? },
             "getpeername" => Syscall::GetPeerName { fd: fd()? },
@@ -524,6 +529,7 @@ impl<'a> ProcessScript<'a> {
             "recv" => Syscall::Recv {
                 fd: fd()?,
                 len: int(1, None)?.max(0) as usize,
+                flags: int(2, Some(0))? as i32,
             },
             "shutdown" => Syscall::Shutdown {
                 fd: fd()?,
@@ -580,6 +586,16 @@ impl<'a> ProcessScript<'a> {
                 mode: mode(1, Some(0o777))?,
             },
             "unlink" => Syscall::Unlink { path: path(0)? },
+            "chown" => Syscall::Chown {
+                path: path(0)?,
+                uid: int(1, None)?.clamp(-1, i64::from(u32::MAX)) as u32,
+                gid: int(2, None)?.clamp(-1, i64::from(u32::MAX)) as u32,
+            },
+            "mknod" => Syscall::Mknod {
+                path: path(0)?,
+                mode: mode(1, None)?,
+            },
+            "umask" => Syscall::Umask { mask: mode(0, None)? },
             "chmod" => Syscall::Chmod {
                 path: path(0)?,
                 mode: mode(1, None)?,

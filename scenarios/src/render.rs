@@ -170,6 +170,12 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::Mkdir { path, mode } => format!("mkdir({path:?}, {})", octal(*mode)),
         Syscall::Unlink { path } => format!("unlink({path:?})"),
         Syscall::Chmod { path, mode } => format!("chmod({path:?}, {})", octal(*mode)),
+        Syscall::Chown { path, uid, gid } => {
+            let id = |v: u32| if v == u32::MAX { -1 } else { i64::from(v) };
+            format!("chown({path:?}, {}, {})", id(*uid), id(*gid))
+        }
+        Syscall::Mknod { path, mode } => format!("mknod({path:?}, {})", octal(*mode)),
+        Syscall::Umask { mask } => format!("umask({})", octal(*mask)),
         Syscall::SendMsg {
             fd,
             data,
@@ -201,13 +207,30 @@ pub fn format_call(call: &Syscall) -> String {
         Syscall::Bind { fd, addr } => format!("bind({fd}, {})", call_addr(addr)),
         Syscall::Listen { fd, backlog } => format!("listen({fd}, {backlog})"),
         Syscall::Accept { fd } => format!("accept({fd})"),
+        Syscall::Accept4 { fd, flags } => {
+            let shown = if *flags == 0 {
+                "0".to_string()
+            } else {
+                flag_names(Param::Type, i64::from(*flags))
+            };
+            format!("accept4({fd}, {shown})")
+        }
         Syscall::Connect { fd, addr } => format!("connect({fd}, {})", call_addr(addr)),
         Syscall::Send { fd, data } => match data {
             Payload::Bytes(b) => format!("send({fd}, {})", quote(b)),
             Payload::Zeros(n) => format!("send({fd}, {})", size(*n)),
         },
-        Syscall::Recv { fd, len } => format!("recv({fd}, {len})"),
-        Syscall::RecvFrom { fd, len } => format!("recvfrom({fd}, {len})"),
+        Syscall::Recv { fd, len, flags: 0 } => format!("recv({fd}, {len})"),
+        Syscall::Recv { fd, len, flags } => {
+            format!("recv({fd}, {len}, {})", flag_names(Param::MsgFlags, i64::from(*flags)))
+        }
+        Syscall::RecvFrom { fd, len, flags: 0 } => format!("recvfrom({fd}, {len})"),
+        Syscall::RecvFrom { fd, len, flags } => {
+            format!(
+                "recvfrom({fd}, {len}, {})",
+                flag_names(Param::MsgFlags, i64::from(*flags))
+            )
+        }
         Syscall::SendTo { fd, data, addr } => format!("sendto({fd}, {}, {})", payload(data), call_addr(addr)),
         Syscall::Shutdown { fd, how } => {
             let how = match how {
@@ -263,6 +286,7 @@ pub fn format_call(call: &Syscall) -> String {
 pub fn format_return(ret: &SysReturn) -> String {
     match ret {
         SysReturn::Value { value } => value.to_string(),
+        SysReturn::Mode { mode } => octal(*mode),
         SysReturn::Error { errno } => format!("-1 {errno}"),
         SysReturn::Addr { addr } => addr.to_string(),
         SysReturn::Accepted { fd, peer } => format!("{fd} ({peer})"),

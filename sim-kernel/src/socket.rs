@@ -56,6 +56,14 @@ impl ByteQueue {
         }
     }
 
+    /// A copy of the first `n` bytes (fewer if fewer are held), which stay queued.
+    pub fn peek_front(&self, n: usize) -> Vec<u8> {
+        match self.0.as_ref() {
+            Some(q) => q.iter().take(n).copied().collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Drops everything.
     pub fn clear(&mut self) {
         self.0 = None;

@@ -146,6 +146,14 @@ pub enum Syscall {
         /// Listening socket.
         fd: Fd,
     },
+    /// `accept4(fd, flags)`: `accept` that sets `SOCK_NONBLOCK` (and `SOCK_CLOEXEC`) on the
+    /// new descriptor.
+    Accept4 {
+        /// Listening socket.
+        fd: Fd,
+        /// `SOCK_NONBLOCK` and/or `SOCK_CLOEXEC`.
+        flags: i32,
+    },
     /// `connect(fd, addr)`.
     Connect {
         /// Socket.
@@ -175,6 +183,9 @@ pub enum Syscall {
         fd: Fd,
         /// Buffer size.
         len: usize,
+        /// `MSG_PEEK` and/or `MSG_DONTWAIT` (0 for none).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        flags: i32,
     },
     /// `recv(fd, len)`.
     Recv {
@@ -182,6 +193,9 @@ pub enum Syscall {
         fd: Fd,
         /// Buffer size.
         len: usize,
+        /// `MSG_PEEK` and/or `MSG_DONTWAIT` (0 for none).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        flags: i32,
     },
     /// `shutdown(fd, how)`.
     Shutdown {
@@ -316,6 +330,28 @@ pub enum Syscall {
         /// Permission bits.
         mode: u32,
     },
+    /// `chown(path, uid, gid)`: `u32::MAX` (-1) leaves that id as it is.
+    Chown {
+        /// Path on the process's host.
+        path: String,
+        /// New owner, or `u32::MAX`.
+        uid: u32,
+        /// New group, or `u32::MAX`.
+        gid: u32,
+    },
+    /// `mknod(path, mode)`: a file that is not a directory (type bits of `mode`, 0 meaning a
+    /// regular file), for `connect` to find something that is not a listening socket.
+    Mknod {
+        /// Path on the process's host.
+        path: String,
+        /// File type and permission bits (`S_IFREG | 0644`, or just `0644`).
+        mode: u32,
+    },
+    /// `umask(mask)`: the process's file-creation mask; returns the old one.
+    Umask {
+        /// The new mask (only the permission bits count).
+        mask: u32,
+    },
     /// `sendmsg(fd, msg)`: data, an optional destination and control messages.
     SendMsg {
         /// Socket.
@@ -367,6 +403,15 @@ impl std::fmt::Display for Ucred {
     }
 }
 
+/// `MSG_PEEK`: `recv` returns data without taking it from the queue.
+pub const MSG_PEEK: i32 = 0x02;
+/// `MSG_DONTWAIT`: this call does not wait, as if the socket were non-blocking.
+pub const MSG_DONTWAIT: i32 = 0x40;
+
+fn is_zero(v: &i32) -> bool {
+    *v == 0
+}
+
 /// `MSG_TRUNC`: a datagram was longer than the buffer (`recvmsg`'s `msg_flags`).
 pub const MSG_TRUNC: i32 = 0x20;
 /// `MSG_CTRUNC`: control data did not fit (descriptors were dropped).
@@ -380,6 +425,11 @@ pub enum SysReturn {
     Value {
         /// The value.
         value: i64,
+    },
+    /// A file mode or mask, shown in octal (`umask`: the old mask, `022`).
+    Mode {
+        /// The bits.
+        mode: u32,
     },
     /// `-1` with this errno.
     Error {
@@ -459,6 +509,7 @@ impl SysReturn {
     pub fn value(&self) -> i64 {
         match self {
             SysReturn::Value { value } => *value,
+            SysReturn::Mode { mode } => i64::from(*mode),
             SysReturn::Error { .. } => -1,
             SysReturn::Addr { .. }
             | SysReturn::OptVal { .. }

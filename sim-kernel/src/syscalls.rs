@@ -11,7 +11,7 @@ use crate::packet::Flags;
 use crate::ports::{self, TupleUse};
 use crate::process::{BlockedOn, Desc, NR_OPEN, Pid, RLIMIT_NOFILE, Rlimit};
 use crate::socket::{ListenState, Proto, Socket, SocketId, TcpState, TimerKind};
-use crate::syscall::{Fd, How, Outcome, Payload, SockAddr, SysReturn, Syscall};
+use crate::syscall::{Fd, How, MSG_DONTWAIT, MSG_PEEK, Outcome, Payload, SockAddr, SysReturn, Syscall};
 use crate::trace::{Event, Phase};
 use crate::world::{World, task};
 use sim_core::{Duration, Wake};
@@ -147,7 +147,98 @@ impl World {
         }
     }
 
+    /// `recv(..., MSG_DONTWAIT)`: the call as on a non-blocking socket (`sock_rcvtimeo(sk,
+    /// flags & MSG_DONTWAIT)` is 0), leaving the socket's own `O_NONBLOCK` as it was.
+    fn recv_dontwait(&mut self, pid: Pid, fd: Fd, call: &Syscall, resumed: bool) -> Step {
+        let plain = match call.clone() {
+            Syscall::Recv { fd, len, flags } => Syscall::Recv {
+                fd,
+                len,
+                flags: flags & !MSG_DONTWAIT,
+            },
+            Syscall::RecvFrom { fd, len, flags } => Syscall::RecvFrom {
+                fd,
+                len,
+                flags: flags & !MSG_DONTWAIT,
+            },
+            _ => unreachable!("only recv and recvfrom"),
+        };
+        let desc = self.process(pid).fds.get(fd);
+        let was = match desc {
+            Some(Desc::Socket(s)) => Some(std::mem::replace(&mut self.sockets.get_mut(s).nonblocking, true)),
+            Some(Desc::Unix(u)) => Some(std::mem::replace(&mut self.unix.get_mut(u).nonblocking, true)),
+            _ => None,
+        };
+        let step = self.dispatch(pid, &plain, resumed);
+        match (desc, was) {
+            (Some(Desc::Socket(s)), Some(was)) => self.sockets.get_mut(s).nonblocking = was,
+            (Some(Desc::Unix(u)), Some(was)) => self.unix.get_mut(u).nonblocking = was,
+            _ => {}
+        }
+        step
+    }
+
+    /// `recv(..., MSG_PEEK)` on an internet socket when there is something to read: TCP's
+    /// first `len` bytes (`tcp_recvmsg`: `peek_seq`), UDP's first datagram with its sender
+    /// (`__skb_recv_udp` with `MSG_PEEK`), left in the queue and without a window update.
+    /// `None` when the plain call decides (a listener, a zero length, a pending UDP error,
+    /// nothing queued): those paths take nothing from the queue.
+    fn inet_peek(&mut self, sock: SocketId, len: usize, with_addr: bool) -> Option<Step> {
+        let s = self.sockets.get(sock);
+        if let Some(udp) = s.udp.as_ref() {
+            if s.error.is_some() {
+                return None;
+            }
+            let d = udp.queue.front()?;
+            let data = d.data[..len.min(d.data.len())].to_vec();
+            let from = crate::addr::for_family(d.from, s.family);
+            return Some(Step::Done(Ok(if with_addr {
+                SysReturn::DataFrom {
+                    data,
+                    from: from.into(),
+                }
+            } else {
+                SysReturn::Data { data }
+            })));
+        }
+        if s.state == TcpState::Listen || len == 0 || s.rx.is_empty() {
+            return None;
+        }
+        Some(Step::Done(Ok(SysReturn::Data {
+            data: s.rx.peek_front(len),
+        })))
+    }
+
+    /// `accept4()` (`__sys_accept4`, `__sys_accept4_file`): a closed descriptor is `EBADF`,
+    /// then flags other than `SOCK_NONBLOCK` and `SOCK_CLOEXEC` are `EINVAL` (before
+    /// `ENOTSOCK`); then `accept`, and the new descriptor gets `O_NONBLOCK` if asked
+    /// (`SOCK_CLOEXEC` changes nothing here: there is no `exec`).
+    fn sys_accept4(&mut self, pid: Pid, fd: Fd, flags: i32, resumed: bool) -> Step {
+        if self.process(pid).fds.get(fd).is_none() {
+            return Step::Done(Err(Errno::EBADF));
+        }
+        if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            return Step::Done(Err(Errno::EINVAL));
+        }
+        let step = self.dispatch(pid, &Syscall::Accept { fd }, resumed);
+        if let Step::Done(Ok(SysReturn::Accepted { fd: new, .. })) = &step
+            && flags & SOCK_NONBLOCK != 0
+        {
+            let set = self.sys_fcntl(pid, *new, F_SETFL, O_NONBLOCK);
+            debug_assert!(set.is_ok(), "the new descriptor is a socket");
+        }
+        step
+    }
+
     pub(crate) fn dispatch(&mut self, pid: Pid, call: &Syscall, resumed: bool) -> Step {
+        if let Syscall::Accept4 { fd, flags } = *call {
+            return self.sys_accept4(pid, fd, flags, resumed);
+        }
+        if let Syscall::Recv { fd, flags, .. } | Syscall::RecvFrom { fd, flags, .. } = *call
+            && flags & MSG_DONTWAIT != 0
+        {
+            return self.recv_dontwait(pid, fd, call, resumed);
+        }
         let fd = match *call {
             Syscall::Socket { domain, ty, protocol } => return Step::Done(self.sys_socket(pid, domain, ty, protocol)),
             Syscall::Close { fd } => return Step::Done(self.sys_close(pid, fd)),
@@ -162,7 +253,12 @@ impl World {
             }
             Syscall::Dup { fd } => return Step::Done(self.sys_dup(pid, fd)),
             Syscall::Dup2 { oldfd, newfd } => return Step::Done(self.sys_dup2(pid, oldfd, newfd)),
-            Syscall::Mkdir { .. } | Syscall::Unlink { .. } | Syscall::Chmod { .. } => {
+            Syscall::Mkdir { .. }
+            | Syscall::Unlink { .. }
+            | Syscall::Chmod { .. }
+            | Syscall::Chown { .. }
+            | Syscall::Mknod { .. }
+            | Syscall::Umask { .. } => {
                 return Step::Done(self.sys_path_call(pid, call));
             }
             Syscall::EpollCtl { epfd, op, fd, events } => {
@@ -190,6 +286,7 @@ impl World {
             | Syscall::SetSockOpt { fd, .. }
             | Syscall::SendMsg { fd, .. }
             | Syscall::RecvMsg { fd, .. } => fd,
+            Syscall::Accept4 { .. } => unreachable!("handled above"),
         };
         // sockfd_lookup_light(): EBADF for a closed number, ENOTSOCK for a non-socket.
         let sock = match self.process(pid).fds.get(fd) {
@@ -201,6 +298,13 @@ impl World {
         // sendmsg()/recvmsg() on an internet socket: send/recv with a message header.
         if matches!(call, Syscall::SendMsg { .. } | Syscall::RecvMsg { .. }) {
             return self.inet_msg(pid, call, resumed);
+        }
+        // MSG_PEEK with something to read: a copy of it, left in the queue.
+        if let Syscall::Recv { len, flags, .. } | Syscall::RecvFrom { len, flags, .. } = *call
+            && flags & MSG_PEEK != 0
+            && let Some(step) = self.inet_peek(sock, len, matches!(call, Syscall::RecvFrom { .. }))
+        {
+            return step;
         }
         // inet_bind(), inet_dgram_connect(), tcp_v4_connect(): an internet socket given an
         // address of another family (AF_UNIX) is EAFNOSUPPORT.

@@ -86,8 +86,16 @@ fn handshake_data_and_close() {
                     },
                     Syscall::Listen { fd: 3, backlog: 128 },
                     Syscall::Accept { fd: 3 },
-                    Syscall::Recv { fd: 4, len: 100 },
-                    Syscall::Recv { fd: 4, len: 100 },
+                    Syscall::Recv {
+                        fd: 4,
+                        len: 100,
+                        flags: 0,
+                    },
+                    Syscall::Recv {
+                        fd: 4,
+                        len: 100,
+                        flags: 0,
+                    },
                     Syscall::Close { fd: 4 },
                 ],
             ),

@@ -87,7 +87,14 @@ fn transfer(sim: &mut Sim, s: Pid, c: Pid, data: &[u8]) -> (Vec<u8>, Instant) {
             // The client closes once everything is queued: its FIN follows the data.
             assert_eq!(sim.call(c, Syscall::Close { fd }), OK);
         }
-        let r = match sim.start(s, Syscall::Recv { fd: a, len: 100_000 }) {
+        let r = match sim.start(
+            s,
+            Syscall::Recv {
+                fd: a,
+                len: 100_000,
+                flags: 0,
+            },
+        ) {
             Some(r) => r,
             None => sim.wait(s, Duration::from_secs(2_000)).0,
         };
@@ -168,13 +175,23 @@ fn a_long_partition_times_the_connection_out() {
     let (mut sim, net, s, c) = wan(1, LinkFaults::default());
     let (fd, a) = connected(&mut sim, s, c);
     // The server waits for data; the client's data goes nowhere.
-    assert_eq!(sim.start(s, Syscall::Recv { fd: a, len: 10 }), None);
+    assert_eq!(
+        sim.start(
+            s,
+            Syscall::Recv {
+                fd: a,
+                len: 10,
+                flags: 0
+            }
+        ),
+        None
+    );
     sim.w.partition(net);
     let start = sim.w.now();
     assert_eq!(sim.send(c, fd, b"hello"), SysReturn::Value { value: 5 });
     // A reader on the client wakes with the error when the retransmissions give up.
     let (r, at) = sim
-        .start(c, Syscall::Recv { fd, len: 10 })
+        .start(c, Syscall::Recv { fd, len: 10, flags: 0 })
         .map(|r| (r, sim.w.now()))
         .unwrap_or_else(|| sim.wait(c, Duration::from_secs(2_000)));
     assert_eq!(r, err(Errno::ETIMEDOUT));
@@ -200,7 +217,7 @@ fn tcp_retries2_shortens_the_wait() {
     sim.w.partition(net);
     let start = sim.w.now();
     assert_eq!(sim.send(c, fd, b"hello"), SysReturn::Value { value: 5 });
-    let (r, at) = sim.wait_call(c, Syscall::Recv { fd, len: 10 }, Duration::from_secs(100));
+    let (r, at) = sim.wait_call(c, Syscall::Recv { fd, len: 10, flags: 0 }, Duration::from_secs(100));
     assert_eq!(r, err(Errno::ETIMEDOUT));
     // 3 retries: (2^4 - 1) x 200 ms = 3 s of model time.
     let waited = at.0 - start.0;
@@ -220,7 +237,15 @@ fn a_partition_healed_in_time_lets_the_transfer_finish() {
     let healed_at = sim.w.now().after(Duration::from_secs(60));
     sim.w.schedule_partition(net, healed_at, false);
     assert_eq!(sim.send(c, fd, b"hello"), SysReturn::Value { value: 5 });
-    let (r, at) = sim.wait_call(s, Syscall::Recv { fd: a, len: 10 }, Duration::from_secs(300));
+    let (r, at) = sim.wait_call(
+        s,
+        Syscall::Recv {
+            fd: a,
+            len: 10,
+            flags: 0,
+        },
+        Duration::from_secs(300),
+    );
     assert_eq!(
         r,
         SysReturn::Data {
@@ -238,7 +263,15 @@ fn packets_in_flight_when_the_partition_starts_still_arrive() {
     let (fd, a) = connected(&mut sim, s, c);
     assert_eq!(sim.send(c, fd, b"hello"), SysReturn::Value { value: 5 });
     sim.w.partition(net);
-    let (r, _) = sim.wait_call(s, Syscall::Recv { fd: a, len: 10 }, Duration::from_secs(1));
+    let (r, _) = sim.wait_call(
+        s,
+        Syscall::Recv {
+            fd: a,
+            len: 10,
+            flags: 0,
+        },
+        Duration::from_secs(1),
+    );
     assert_eq!(
         r,
         SysReturn::Data {
@@ -324,7 +357,14 @@ fn a_zero_window_probe_recovers_a_lost_window_update() {
     sim.run_for(Duration::from_secs(1));
     // It reads while the network is cut off, so the window update it sends is lost.
     sim.w.partition(net);
-    let SysReturn::Data { data: first } = sim.call(s, Syscall::Recv { fd: a, len: 100_000 }) else {
+    let SysReturn::Data { data: first } = sim.call(
+        s,
+        Syscall::Recv {
+            fd: a,
+            len: 100_000,
+            flags: 0,
+        },
+    ) else {
         panic!("recv failed")
     };
     sim.run_for(Duration::from_millis(50));
@@ -334,7 +374,15 @@ fn a_zero_window_probe_recovers_a_lost_window_update() {
     // window is shut and the receiver has nothing to say. The probe timer finds it open.
     let mut got = first;
     while got.len() < data.len() {
-        let (r, _) = sim.wait_call(s, Syscall::Recv { fd: a, len: 100_000 }, Duration::from_secs(30));
+        let (r, _) = sim.wait_call(
+            s,
+            Syscall::Recv {
+                fd: a,
+                len: 100_000,
+                flags: 0,
+            },
+            Duration::from_secs(30),
+        );
         let SysReturn::Data { data: more } = r else {
             panic!("recv: {r:?}")
         };

@@ -203,11 +203,11 @@ impl Sim {
     }
 
     fn recv(&mut self, pid: Pid, fd: Fd, len: usize) -> SysReturn {
-        self.call(pid, Syscall::Recv { fd, len })
+        self.call(pid, Syscall::Recv { fd, len, flags: 0 })
     }
 
     fn recvfrom(&mut self, pid: Pid, fd: Fd, len: usize) -> SysReturn {
-        self.call(pid, Syscall::RecvFrom { fd, len })
+        self.call(pid, Syscall::RecvFrom { fd, len, flags: 0 })
     }
 
     fn recvmsg(&mut self, pid: Pid, fd: Fd, len: usize, controllen: usize) -> SysReturn {
@@ -640,7 +640,17 @@ fn s5_4_connect_completes_before_accept() {
     let c2 = s.socket(client, SOCK_STREAM);
     assert_eq!(s.connect(client, c2, path("/run/s")), OK);
     assert!(matches!(s.finished(server), Some(SysReturn::Accepted { .. })));
-    assert_eq!(s.start(server, Syscall::Recv { fd: a, len: 10 }), None);
+    assert_eq!(
+        s.start(
+            server,
+            Syscall::Recv {
+                fd: a,
+                len: 10,
+                flags: 0
+            }
+        ),
+        None
+    );
     assert_eq!(s.finished(server), None);
     assert_eq!(s.send(client, c, "late"), val(4));
     assert_eq!(s.finished(server), Some(data("late")));

@@ -1,6 +1,7 @@
 //! Every bundled scenario (`scenarios/examples/*.scn`) and every book scenario runs with the
 //! kernel's consistency checks after every step (`RunOptions::check_invariants`), under its own
-//! seed and a few others, and still meets its expectations.
+//! seed and a few others, and still meets its expectations; so does every conformance fact
+//! about Unix-domain sockets.
 
 use std::path::{Path, PathBuf};
 
@@ -57,5 +58,18 @@ fn book_scenarios_keep_every_kernel_invariant() {
     scenario_files(&root, &mut files);
     for path in &files {
         check(path, None);
+    }
+}
+
+#[test]
+fn unix_conformance_scenarios_keep_every_kernel_invariant() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
+    let mut files = Vec::new();
+    scenario_files(&root, &mut files);
+    files.retain(|p| std::fs::read_to_string(p).is_ok_and(|s| s.contains("AF_UNIX")));
+    assert!(files.len() >= 50, "the Unix-domain facts are there: {}", files.len());
+    for path in &files {
+        check(path, None);
+        check(path, Some(1));
     }
 }

@@ -285,6 +285,7 @@ impl Harness {
             Syscall::Recv {
                 fd: conn.server_fd,
                 len: 100,
+                flags: 0,
             },
         );
         prop_assert_eq!(eof, SysReturn::Data { data: vec![] }, "the server reads EOF");

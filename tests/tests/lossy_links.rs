@@ -91,7 +91,11 @@ fn transfer(seed: u64, faults: LinkFaults, partition: Option<(u64, u64)>, data: 
         },
         Syscall::Close { fd: 3 },
     ];
-    let recv = Syscall::Recv { fd: 4, len: 100_000 };
+    let recv = Syscall::Recv {
+        fd: 4,
+        len: 100_000,
+        flags: 0,
+    };
     let (mut server_pc, mut client_pc) = (0, 0);
     let (mut server_resumed, mut client_resumed) = (false, false);
     let mut received = Vec::new();

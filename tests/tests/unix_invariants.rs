@@ -314,7 +314,7 @@ impl Harness {
                             control: vec![Cmsg::Rights(vec![passed])],
                         }
                     }
-                    Op::Recv(_, _, n) => Syscall::Recv { fd, len: n },
+                    Op::Recv(_, _, n) => Syscall::Recv { fd, len: n, flags: 0 },
                     Op::RecvMsg(_, _, c) => Syscall::RecvMsg {
                         fd,
                         len: 2,

@@ -188,14 +188,9 @@ def load_constants():
 CONSTANTS = load_constants() or CONSTANTS
 CONST_BY_NAME = {name: (value, kind) for name, value, kind in CONSTANTS}
 
-# Constants the oracle cannot pass to the kernel the way socksim means them.
-UNSUPPORTED_CONSTANTS = {
-    "AF_UNIX": "Unix-domain sockets would need the host's file system; the oracle does not run them",
-    "AF_LOCAL": "Unix-domain sockets would need the host's file system; the oracle does not run them",
-    "SOCK_SEQPACKET": "SOCK_SEQPACKET exists only for Unix-domain sockets here",
-    "SO_PASSCRED": "a Unix-domain option",
-    "SO_PEERCRED": "a Unix-domain option (struct ucred)",
-}
+# Constants the oracle cannot pass to the kernel the way socksim means them (none at present;
+# Unix-domain sockets run in a private root directory, see setup_root()).
+UNSUPPORTED_CONSTANTS = {}
 
 
 def _cross_check_constants():
@@ -243,11 +238,12 @@ CALLS = {
     "bind": (["Fd", "SockAddr"], 0),
     "listen": (["Fd", "Int"], 1),
     "accept": (["Fd"], 0),
+    "accept4": (["Fd", "Type"], 0),
     "connect": (["Fd", "SockAddr"], 0),
     "send": (["Fd", "Payload"], 0),
-    "recv": (["Fd", "Int"], 0),
+    "recv": (["Fd", "Int", "MsgFlags"], 1),
     "sendto": (["Fd", "Payload", "SockAddr"], 0),
-    "recvfrom": (["Fd", "Int"], 0),
+    "recvfrom": (["Fd", "Int", "MsgFlags"], 1),
     "shutdown": (["Fd", "How"], 0),
     "close": (["Fd"], 0),
     "getsockname": (["Fd"], 0),
@@ -260,7 +256,45 @@ CALLS = {
     "epoll_wait": (["Fd", "Int", "Int"], 0),
     "setrlimit": (["Resource", "Int", "Int"], 0),
     "getrlimit": (["Resource"], 0),
+    "socketpair": (["Domain", "Type", "Protocol"], 1),
+    "dup": (["Fd"], 0),
+    "dup2": (["Fd", "Int"], 0),
+    "mkdir": (["Path", "Mode"], 1),
+    "unlink": (["Path"], 0),
+    "chmod": (["Path", "Mode"], 0),
+    "chown": (["Path", "Int", "Int"], 0),
+    "mknod": (["Path", "Mode"], 0),
+    "umask": (["Mode"], 0),
+    "sendmsg": (["Fd", "Payload", "Control"], 1),
+    "recvmsg": (["Fd", "Int", "Int"], 1),
 }
+
+# Unix-domain details (sim-kernel/src/unix/scm.rs, include/linux/socket.h).
+AF_UNIX = 1
+SOL_SOCKET = 1
+SO_PEERCRED = 17
+SO_DOMAIN = 39
+SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
+MSG_TRUNC, MSG_CTRUNC = 0x20, 0x08
+SCM_MAX_FD = 253
+UCRED_LEN = 12
+UCRED = struct.Struct("=iII")
+
+
+def cmsg_align(n):
+    return (n + 7) & ~7
+
+
+def cmsg_len(n):
+    return 16 + n  # sizeof(struct cmsghdr) on 64-bit Linux
+
+
+def cmsg_space(n):
+    return 16 + cmsg_align(n)
+
+
+# The control buffer recvmsg offers when the scenario gives none (scm::DEFAULT_CONTROLLEN).
+DEFAULT_CONTROLLEN = cmsg_space(UCRED_LEN) + cmsg_space(4 * SCM_MAX_FD)
 
 # --------------------------------------------------------------------------------------------
 # Rendering, as scenarios/src/render.rs does it.
@@ -333,10 +367,54 @@ def ip_text(ip):
     return str(ip)
 
 
+def rust_debug(text):
+    """A string as Rust's `{:?}` prints it (socksim prints paths and abstract names so)."""
+    out = ['"']
+    for ch in text:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif o == 0:
+            out.append("\\0")
+        elif o < 0x20 or 0x7F <= o < 0xA0:
+            out.append(f"\\u{{{o:x}}}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+class UAddr:
+    """A Unix-domain address as socksim shows it: unnamed, "/path", @"name"."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind, value=None):
+        self.kind = kind  # "unnamed", "path" (str), "abstract" (bytes)
+        self.value = value
+
+    def text(self):
+        if self.kind == "unnamed":
+            return "unnamed"
+        if self.kind == "path":
+            return rust_debug(self.value)
+        return "@" + rust_debug(self.value.decode("utf-8", errors="replace"))
+
+
 def sockaddr_text(addr):
-    """(ip, port, scope) as Rust's SocketAddr Display prints it."""
+    """(ip, port, scope) as Rust's SocketAddr Display prints it; a UAddr as socksim does."""
     if addr is None:
         return "AF_UNSPEC"
+    if isinstance(addr, UAddr):
+        return addr.text()
     ip, port, scope = addr
     if isinstance(ip, ipaddress.IPv6Address):
         s = ip_text(ip)
@@ -370,7 +448,8 @@ def vtime_text(ns):
 class Ret:
     """What a call returned (sim_kernel::syscall::SysReturn)."""
 
-    __slots__ = ("kind", "v", "errno", "addr", "fd", "name", "soft", "hard", "events", "data")
+    __slots__ = ("kind", "v", "errno", "addr", "fd", "name", "soft", "hard", "events", "data", "fds", "cred",
+                 "flags")
 
     def __init__(self, kind, **kw):
         self.kind = kind
@@ -383,19 +462,22 @@ class Ret:
         self.hard = kw.get("hard")
         self.events = kw.get("events")
         self.data = kw.get("data")
+        self.fds = kw.get("fds") or []  # socketpair's pair; recvmsg's SCM_RIGHTS
+        self.cred = kw.get("cred")  # (pid, uid, gid): SO_PEERCRED; recvmsg's SCM_CREDENTIALS
+        self.flags = kw.get("flags", 0)
 
     def value(self):
-        if self.kind == "value":
+        if self.kind in ("value", "mode"):
             return self.v
         if self.kind == "error":
             return -1
-        if self.kind in ("addr", "optval", "limit"):
+        if self.kind in ("addr", "optval", "limit", "pair", "cred"):
             return 0
         if self.kind == "events":
             return len(self.events)
         if self.kind == "accepted":
             return self.fd
-        if self.kind in ("data", "datafrom"):
+        if self.kind in ("data", "datafrom", "msg"):
             return len(self.data)
         raise AssertionError(self.kind)
 
@@ -408,19 +490,45 @@ class Ret:
             return f"{self.soft}, {self.hard}"
         if self.kind == "events":
             return ", ".join(f"{fd} {flag_names('EpollEvents', ev)}" for fd, ev in self.events)
+        if self.kind == "pair":
+            return f"{self.fds[0]}, {self.fds[1]}"
+        if self.kind == "cred":
+            return cred_text(self.cred)
+        if self.kind == "msg":
+            items = []
+            if self.fds:
+                items.append("SCM_RIGHTS " + " ".join(str(f) for f in self.fds))
+            if self.cred is not None:
+                items.append("SCM_CREDENTIALS " + cred_text(self.cred))
+            for bit, name in ((MSG_TRUNC, "MSG_TRUNC"), (MSG_CTRUNC, "MSG_CTRUNC")):
+                if self.flags & bit:
+                    items.append(name)
+            return ", ".join(items) if items else None
         return None
 
     def text(self):
         if self.kind == "value":
             return str(self.v)
+        if self.kind == "mode":
+            return f"0{self.v:03o}"
         if self.kind == "error":
             return f"-1 {errno_name(self.errno)}"
         if self.kind == "addr":
             return sockaddr_text(self.addr)
         if self.kind == "accepted":
             return f"{self.fd} ({sockaddr_text(self.addr)})"
-        if self.kind in ("optval", "events", "limit"):
+        if self.kind in ("optval", "events", "limit", "pair", "cred"):
             return f"{self.value()} [{self.detail()}]"
+        if self.kind == "msg":
+            out = str(len(self.data))
+            if self.data:
+                out += " " + quote(self.data)
+            if self.addr is not None:
+                out += f" ({sockaddr_text(self.addr)})"
+            d = self.detail()
+            if d is not None:
+                out += f" [{d}]"
+            return out
         if self.kind == "data":
             return "0" if not self.data else f"{len(self.data)} {quote(self.data)}"
         if self.kind == "datafrom":
@@ -431,6 +539,15 @@ class Ret:
 
 def err(num):
     return Ret("error", errno=num)
+
+
+def cred_text(cred):
+    pid, uid, gid = cred
+
+    def ident(v):
+        return -1 if v == 0xFFFFFFFF else v
+
+    return f"pid={pid} uid={ident(uid)} gid={ident(gid)}"
 
 
 def line_col(source, offset):
@@ -464,7 +581,7 @@ def ip_spec(node):
     if isinstance(node, dict) and len(node) == 1 and "Inet" in node:
         node = node["Inet"]  # AddrMatch::Inet(AddrPattern)
     if isinstance(node, dict) and len(node) == 1 and "Unix" in node:
-        raise Unsupported("Unix-domain address patterns are not supported by the oracle")
+        return "unix", node["Unix"]
     if "octets" in node:
         return "v4", node["octets"]
     if "ip" in node:
@@ -544,10 +661,11 @@ class StaticCheck:
                     ip_spec(val)
                 except Unsupported as e:
                     self.problems.append(str(e))
-            if tag not in ("Name", "Num", "Size", "Str", "Inet", "Flags"):
+            if tag not in ("Name", "Num", "Size", "Str", "Inet", "Flags", "Abstract"):
                 self.problems.append(f"{name}(): argument kind {tag} is not supported")
-            if i < len(params) and params[i] == "SockAddr" and tag != "Inet" and (tag, val) != ("Name", "AF_UNSPEC"):
-                self.problems.append(f"{name}(): only IPv4/IPv6 socket addresses (and AF_UNSPEC) are supported")
+            if (i < len(params) and params[i] == "SockAddr" and tag not in ("Inet", "Str", "Abstract")
+                    and (tag, val) not in (("Name", "AF_UNSPEC"), ("Name", "AF_UNIX"), ("Name", "AF_LOCAL"))):
+                self.problems.append(f"{name}(): expected a socket address")
         exp = c.get("expect")
         if exp:
             for alt in exp["alternatives"]:
@@ -586,6 +704,7 @@ SYS = {
     "bind": _proto("bind", c_int, c_int, c_void_p, c_uint),
     "listen": _proto("listen", c_int, c_int, c_int),
     "accept": _proto("accept", c_int, c_int, c_void_p, ctypes.POINTER(c_uint)),
+    "accept4": _proto("accept4", c_int, c_int, c_void_p, ctypes.POINTER(c_uint), c_int),
     "connect": _proto("connect", c_int, c_int, c_void_p, c_uint),
     "send": _proto("send", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
     "recv": _proto("recv", c_ssize_t, c_int, c_void_p, c_size_t, c_int),
@@ -602,7 +721,29 @@ SYS = {
     "epoll_wait": _proto("epoll_wait", c_int, c_int, c_void_p, c_int, c_int),
     "setrlimit": _proto("setrlimit", c_int, c_int, c_void_p),
     "getrlimit": _proto("getrlimit", c_int, c_int, c_void_p),
+    "socketpair": _proto("socketpair", c_int, c_int, c_int, c_int, c_void_p),
+    "dup": _proto("dup", c_int, c_int),
+    "dup2": _proto("dup2", c_int, c_int, c_int),
+    "mkdir": _proto("mkdir", c_int, ctypes.c_char_p, c_uint),
+    "unlink": _proto("unlink", c_int, ctypes.c_char_p),
+    "chmod": _proto("chmod", c_int, ctypes.c_char_p, c_uint),
+    "chown": _proto("chown", c_int, ctypes.c_char_p, c_uint, c_uint),
+    "mknod": _proto("mknod", c_int, ctypes.c_char_p, c_uint, ctypes.c_ulong),
+    "umask": _proto("umask", c_uint, c_uint),
+    "sendmsg": _proto("sendmsg", c_ssize_t, c_int, c_void_p, c_int),
+    "recvmsg": _proto("recvmsg", c_ssize_t, c_int, c_void_p, c_int),
+    "mount": _proto("mount", c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, c_void_p),
+    "umount2": _proto("umount2", c_int, ctypes.c_char_p, c_int),
 }
+
+
+class Iovec(ctypes.Structure):
+    _fields_ = [("base", c_void_p), ("len", c_size_t)]
+
+
+class Msghdr(ctypes.Structure):
+    _fields_ = [("name", c_void_p), ("namelen", c_uint), ("iov", ctypes.POINTER(Iovec)), ("iovlen", c_size_t),
+                ("control", c_void_p), ("controllen", c_size_t), ("flags", c_int)]
 MSG_NOSIGNAL = 0x4000
 # struct epoll_event is packed on x86_64 (12 bytes), naturally aligned elsewhere (16 bytes).
 EPOLL_EVENT = struct.Struct("=IQ" if platform.machine() in ("x86_64", "AMD64") else "IxxxxQ")
@@ -634,6 +775,13 @@ def parse_sockaddr(buf, length):
     if length < 2:
         return (ipaddress.IPv4Address(0), 0, 0)
     family = struct.unpack_from("=H", buf, 0)[0]
+    if family == AF_UNIX:
+        path = bytes(buf[2:length])
+        if not path:
+            return UAddr("unnamed")
+        if path[0] == 0:
+            return UAddr("abstract", path[1:])
+        return UAddr("path", path.split(b"\0", 1)[0].decode("utf-8", errors="replace"))
     if family == socket.AF_INET:
         port = struct.unpack_from("!H", buf, 2)[0]
         return (ipaddress.IPv4Address(bytes(buf[4:8])), port, 0)
@@ -714,6 +862,17 @@ class Channel:
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
+
+
+# /proc, opened before the process enters its private root (where there is no /proc).
+PROC_FD = None
+
+
+def fd_link(fd):
+    """What /proc/self/fd/FD points at."""
+    if PROC_FD is None:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    return os.readlink(f"self/fd/{fd}", dir_fd=PROC_FD)
 
 
 def connect_control(address):
@@ -869,6 +1028,22 @@ class Runner:
             return acc
         raise Unsupported(f"expected a number, found {tag}")
 
+    def sockaddr_arg(self, arg):
+        """(the sockaddr's bytes, the address as the trace shows it) for any socket address a
+        scenario can write. A path goes with SUN_LEN (no NUL), an abstract name with its
+        leading NUL, `AF_UNIX` alone as the family only, as socksim passes them
+        (sim-kernel/src/unix/namespace.rs `validate`)."""
+        tag, val = one_key(arg["kind"], "argument")
+        fam_unix = struct.pack("=H", AF_UNIX)
+        if tag == "Str":
+            return fam_unix + val.encode("utf-8"), rust_debug(val)
+        if tag == "Abstract":
+            return fam_unix + b"\0" + val.encode("utf-8"), "@" + rust_debug(val)
+        if (tag, val) in (("Name", "AF_UNIX"), ("Name", "AF_LOCAL")):
+            return fam_unix, "AF_UNIX"
+        fam, ip, port = self.sockaddr(arg)
+        return make_sockaddr(fam, ip, port), sockaddr_text(None if fam == "unspec" else (ip, port, 0))
+
     def sockaddr(self, arg):
         tag, val = one_key(arg["kind"], "argument")
         if (tag, val) == ("Name", "AF_UNSPEC"):
@@ -903,7 +1078,17 @@ class Runner:
         ret = thunk()
         binds = c.get("binds") or []
         if binds:
-            self.vars[binds[0]["name"]] = ret.fd if ret.kind == "accepted" else ret.value()
+            if ret.kind == "accepted":
+                first = ret.fd
+            elif ret.kind == "pair":
+                first = ret.fds[0]
+            elif ret.kind == "msg":
+                first = ret.fds[0] if ret.fds else -1
+            else:
+                first = ret.value()
+            self.vars[binds[0]["name"]] = first
+        if len(binds) > 1:
+            self.vars[binds[1]["name"]] = ret.fds[1] if ret.kind == "pair" else ret.value()
         held = None
         msg = {"t": "done", "line": line, "ret": ret.text()}
         exp = c.get("expect")
@@ -918,21 +1103,49 @@ class Runner:
 
     def lower(self, name, args, int_):
         """Returns (the call as the trace prints it, a thunk making the call, may it block?)."""
-        if name == "socket":
+        if name in ("socket", "socketpair"):
             domain, ty, proto = int_(0), int_(1), int_(2, 0)
             t = constant_name("Type", ty & 0xF)
             for flag in (0o4000, 0o2000000):
                 if ty & flag:
                     t += "|" + constant_name("Type", flag)
-            line = f"socket({constant_name('Domain', domain)}, {t}, {constant_name('Protocol', proto)})"
-            return line, lambda: self.r_value(sys_call("socket", domain, ty, proto)), False
+            # A Unix socket's protocol is a plain number, as strace (and socksim) print it.
+            shown_proto = str(proto) if domain == AF_UNIX else constant_name("Protocol", proto)
+            line = f"{name}({constant_name('Domain', domain)}, {t}, {shown_proto})"
+            if name == "socket":
+                return line, lambda: self.r_value(sys_call("socket", domain, ty, proto)), False
+
+            def run_pair():
+                sv = (c_int * 2)()
+                _, e = sys_call("socketpair", domain, ty, proto, sv)
+                return err(e) if e else Ret("pair", fds=[sv[0], sv[1]])
+
+            return line, run_pair, False
+        if name == "umask":
+            mask = int_(0) & 0xFFFFFFFF
+            return f"umask(0{mask:03o})", lambda: Ret("mode", v=SYS["umask"](mask)), False
+        if name == "chown":
+            path = self.path_arg(args[0])
+            uid, gid = max(-1, int_(1)), max(-1, int_(2))
+            return (f"chown({rust_debug(path)}, {uid}, {gid})",
+                    lambda: self.r_value(sys_call("chown", path.encode(), uid & 0xFFFFFFFF, gid & 0xFFFFFFFF)), False)
+        if name == "mknod":
+            path = self.path_arg(args[0])
+            mode = int_(1) & 0xFFFFFFFF
+            return (f"mknod({rust_debug(path)}, 0{mode:03o})",
+                    lambda: self.r_value(sys_call("mknod", path.encode(), mode, 0)), False)
+        if name in ("mkdir", "unlink", "chmod"):
+            path = self.path_arg(args[0])
+            if name == "unlink":
+                return f"unlink({rust_debug(path)})", lambda: self.r_value(sys_call("unlink", path.encode())), False
+            mode = int_(1, 0o777)
+            return (f"{name}({rust_debug(path)}, 0{mode:03o})",
+                    lambda: self.r_value(sys_call(name, path.encode(), mode & 0xFFFFFFFF)), False)
         fd = int_(0) if name not in ("epoll_create1", "setrlimit", "getrlimit") else None
         if fd is not None:
             fd = ctypes.c_int(fd).value
         if name in ("bind", "connect"):
-            fam, ip, port = self.sockaddr(args[1])
-            addr_text = sockaddr_text(None if fam == "unspec" else (ip, port, 0))
-            sa = make_sockaddr(fam, ip, port)
+            sa, addr_text = self.sockaddr_arg(args[1])
 
             def run():
                 if fd == CTRL_FD:
@@ -945,18 +1158,38 @@ class Runner:
         if name == "listen":
             backlog = max(-1, min(int_(1, 4096), 2**31 - 1))
             return f"listen({fd}, {backlog})", lambda: self.guard(fd) or self.r_value(sys_call("listen", fd, backlog)), False
-        if name == "accept":
+        if name in ("accept", "accept4"):
+            flags = int_(1) if name == "accept4" else 0
+            shown = "0" if flags == 0 else flag_names("Type", flags)
+
             def run():
-                if fd == CTRL_FD:
+                if fd == CTRL_FD and not flags & ~(0o4000 | 0o2000000):
                     return err(errno_mod.EBADF)
                 buf = ctypes.create_string_buffer(128)
                 ln = c_uint(128)
-                r, e = sys_call("accept", fd, buf, ctypes.byref(ln))
+                if name == "accept":
+                    r, e = sys_call("accept", fd, buf, ctypes.byref(ln))
+                else:
+                    r, e = sys_call("accept4", fd, buf, ctypes.byref(ln), flags)
                 if e:
                     return err(e)
                 return Ret("accepted", fd=r, addr=parse_sockaddr(buf.raw, ln.value))
 
-            return f"accept({fd})", run, self.would_block(fd, "accept")
+            line = f"accept({fd})" if name == "accept" else f"accept4({fd}, {shown})"
+            return line, run, self.would_block(fd, "accept")
+        if name == "dup":
+            return f"dup({fd})", lambda: self.guard(fd) or self.r_value(sys_call("dup", fd)), False
+        if name == "dup2":
+            newfd = max(-1, min(int_(1), 2**31 - 1))
+            return (f"dup2({fd}, {newfd})",
+                    lambda: self.guard(fd) or self.guard(newfd) or self.r_value(sys_call("dup2", fd, newfd)), False)
+        if name == "sendmsg":
+            return self.lower_sendmsg(fd, args)
+        if name == "recvmsg":
+            n = max(0, int_(1))
+            controllen = max(0, int_(2, DEFAULT_CONTROLLEN))
+            shown = f"recvmsg({fd}, {n})" if controllen == DEFAULT_CONTROLLEN else f"recvmsg({fd}, {n}, {controllen})"
+            return shown, lambda: self.guard(fd) or self.do_recvmsg(fd, n, controllen), self.would_block(fd, "recv")
         if name == "close":
             def run():
                 if fd == CTRL_FD:
@@ -987,9 +1220,8 @@ class Runner:
                 shown = size_text(n)
 
             if name == "sendto":
-                fam, ip, port = self.sockaddr(args[2])
-                sa = make_sockaddr(fam, ip, port)
-                shown += ", " + sockaddr_text(None if fam == "unspec" else (ip, port, 0))
+                sa, addr_text = self.sockaddr_arg(args[2])
+                shown += ", " + addr_text
 
             def run():
                 if fd == CTRL_FD:
@@ -1003,6 +1235,8 @@ class Runner:
             return f"{name}({fd}, {shown})", run, False
         if name in ("recv", "recvfrom"):
             n = max(0, int_(1))
+            rflags = int_(2, 0)
+            shown_flags = f", {flag_names('MsgFlags', rflags)}" if rflags else ""
 
             def run():
                 if fd == CTRL_FD:
@@ -1010,18 +1244,23 @@ class Runner:
                 cap = min(n, 64 << 20)
                 buf = ctypes.create_string_buffer(max(cap, 1))
                 if name == "recv":
-                    r, e = sys_call("recv", fd, buf, cap, 0)
+                    r, e = sys_call("recv", fd, buf, cap, rflags)
                     return err(e) if e else Ret("data", data=buf.raw[:r])
                 sab = ctypes.create_string_buffer(128)
                 ln = c_uint(128)
-                r, e = sys_call("recvfrom", fd, buf, cap, 0, sab, ctypes.byref(ln))
+                r, e = sys_call("recvfrom", fd, buf, cap, rflags, sab, ctypes.byref(ln))
                 if e:
                     return err(e)
-                if ln.value == 0:  # no sender address (a connected stream socket)
-                    return Ret("data", data=buf.raw[:r])
+                if ln.value == 0:
+                    if self.is_unix(fd):
+                        # An unnamed Unix sender: Linux gives no address (length 0), socksim
+                        # shows `unnamed` (sim-kernel/src/unix/mod.rs, its deviations).
+                        return Ret("datafrom", data=buf.raw[:r], addr=UAddr("unnamed"))
+                    return Ret("data", data=buf.raw[:r])  # no sender address (a connected stream socket)
                 return Ret("datafrom", data=buf.raw[:r], addr=parse_sockaddr(sab.raw, ln.value))
 
-            return f"{name}({fd}, {n})", run, self.would_block(fd, "recv")
+            predict = not rflags & 0x40 and self.would_block(fd, "recv")  # MSG_DONTWAIT never waits
+            return f"{name}({fd}, {n}{shown_flags})", run, predict
         if name == "shutdown":
             how = {0: 0, 1: 1}.get(int_(1), 2)
             shown = ["SHUT_RD", "SHUT_WR", "SHUT_RDWR"][how]
@@ -1039,6 +1278,13 @@ class Runner:
                     lg = struct.pack("=ii", 1 if value >= 0 else 0, max(0, min(value, 2**31 - 1)))
                     b = ctypes.create_string_buffer(lg, len(lg))
                     return self.r_value(sys_call("setsockopt", fd, level, opt, b, len(lg)))
+                if (level, opt) in ((1, 20), (1, 21)):
+                    # SO_RCVTIMEO / SO_SNDTIMEO take a struct timeval; socksim's integer form is
+                    # milliseconds (a negative value makes tv_sec negative, as socksim means).
+                    sec, ms = divmod(value, 1000)
+                    tv = struct.pack("=qq", sec, ms * 1000)
+                    b = ctypes.create_string_buffer(tv, len(tv))
+                    return self.r_value(sys_call("setsockopt", fd, level, opt, b, len(tv)))
                 v = ctypes.c_int(ctypes.c_int(value).value)
                 return self.r_value(sys_call("setsockopt", fd, level, opt, ctypes.byref(v), 4))
 
@@ -1058,6 +1304,22 @@ class Runner:
                         return err(e)
                     onoff, secs = struct.unpack("=ii", b.raw)
                     return Ret("optval", name=opt, v=secs if onoff else -1)  # socksim's integer form
+                if (level, opt) in ((1, 20), (1, 21)):
+                    b = ctypes.create_string_buffer(16)
+                    ln = c_uint(16)
+                    r, e = sys_call("getsockopt", fd, level, opt, b, ctypes.byref(ln))
+                    if e:
+                        return err(e)
+                    sec, usec = struct.unpack("=qq", b.raw)
+                    return Ret("optval", name=opt, v=sec * 1000 + usec // 1000)
+                if (level, opt) == (SOL_SOCKET, SO_PEERCRED):
+                    b = ctypes.create_string_buffer(UCRED.size)
+                    ln = c_uint(UCRED.size)
+                    r, e = sys_call("getsockopt", fd, level, opt, b, ctypes.byref(ln))
+                    if e:
+                        return err(e)
+                    pid, uid, gid = UCRED.unpack(b.raw)
+                    return Ret("cred", cred=(self.vpid_of(pid), uid, gid))
                 v = ctypes.c_int(0)
                 ln = c_uint(4)
                 r, e = sys_call("getsockopt", fd, level, opt, ctypes.byref(v), ctypes.byref(ln))
@@ -1142,6 +1404,138 @@ class Runner:
             return f"getrlimit({constant_name('Resource', resource_)})", run, False
         raise Unsupported(f"call {name}() is not supported by the oracle")
 
+    def path_arg(self, arg):
+        tag, val = one_key(arg["kind"], "argument")
+        if tag != "Str":
+            raise Unsupported("expected a path in quotes")
+        return val
+
+    def vpid_of(self, pid):
+        """The scenario's pid for a real one (in the oracle's PID namespace), asked of the
+        controller; 0 stays 0 and an unknown pid is shown as it is."""
+        if pid <= 0:
+            return pid
+        self.ch.send({"t": "vpid", "pid": pid})
+        return self.ch.recv()["vpid"]
+
+    @staticmethod
+    def is_unix(fd):
+        v = ctypes.c_int(0)
+        ln = c_uint(4)
+        _, e = sys_call("getsockopt", fd, SOL_SOCKET, SO_DOMAIN, ctypes.byref(v), ctypes.byref(ln))
+        return not e and v.value == AF_UNIX
+
+    @staticmethod
+    def is_dgram(fd):
+        v = ctypes.c_int(0)
+        ln = c_uint(4)
+        _, e = sys_call("getsockopt", fd, SOL_SOCKET, 3, ctypes.byref(v), ctypes.byref(ln))  # SO_TYPE
+        return not e and v.value == socket.SOCK_DGRAM
+
+    def lower_sendmsg(self, fd, args):
+        """`sendmsg(s, DATA[, DEST][, SCM_RIGHTS, fd...][, SCM_CREDENTIALS])` as socksim's
+        interpreter reads it (scenarios/src/interp.rs `control`)."""
+        tag, val = one_key(args[1]["kind"], "payload")
+        if tag == "Str":
+            data = val.encode("utf-8")
+            shown = quote(data)
+        else:
+            n = val if tag == "Size" else max(0, self.int_arg(args[1]))
+            data = bytes(n)
+            shown = size_text(n)
+        dest = None
+        cmsgs = []  # ("rights", [fds]) or ("creds",)
+        for i, a in enumerate(args[2:]):
+            atag, aval = one_key(a["kind"], "argument")
+            if (atag, aval) == ("Name", "SCM_RIGHTS"):
+                cmsgs.append(("rights", []))
+                shown += ", SCM_RIGHTS"
+            elif (atag, aval) == ("Name", "SCM_CREDENTIALS"):
+                cmsgs.append(("creds",))
+                shown += ", SCM_CREDENTIALS"
+            elif i == 0 and (atag in ("Inet", "Str", "Abstract") or (atag, aval) in (("Name", "AF_UNIX"),
+                                                                                      ("Name", "AF_LOCAL"))):
+                dest, text = self.sockaddr_arg(a)
+                shown += ", " + text
+            else:
+                if not cmsgs or cmsgs[-1][0] != "rights":
+                    raise Unsupported("a descriptor must follow SCM_RIGHTS")
+                v = max(-1, min(self.int_arg(a), 2**31 - 1))
+                cmsgs[-1][1].append(v)
+                shown += f", {v}"
+
+        def run():
+            if fd == CTRL_FD or any(c[0] == "rights" and CTRL_FD in c[1] for c in cmsgs):
+                return err(errno_mod.EBADF)
+            control = b""
+            for c in cmsgs:
+                if c[0] == "rights":
+                    body = struct.pack(f"={len(c[1])}i", *c[1])
+                    ctype = SCM_RIGHTS
+                else:
+                    body = UCRED.pack(os.getpid(), os.getuid(), os.getgid())
+                    ctype = SCM_CREDENTIALS
+                head = struct.pack("=Qii", cmsg_len(len(body)), SOL_SOCKET, ctype)
+                control += head + body + bytes(cmsg_align(len(body)) - len(body))
+            dbuf = ctypes.create_string_buffer(data, max(len(data), 1))
+            iov = Iovec(ctypes.cast(dbuf, c_void_p), len(data))
+            msg = Msghdr()
+            msg.iov = ctypes.pointer(iov)
+            msg.iovlen = 1
+            keep = [dbuf]
+            if dest is not None:
+                nbuf = ctypes.create_string_buffer(dest, len(dest))
+                keep.append(nbuf)
+                msg.name = ctypes.cast(nbuf, c_void_p)
+                msg.namelen = len(dest)
+            if control:
+                cbuf = ctypes.create_string_buffer(control, len(control))
+                keep.append(cbuf)
+                msg.control = ctypes.cast(cbuf, c_void_p)
+                msg.controllen = len(control)
+            return self.r_value(sys_call("sendmsg", fd, ctypes.byref(msg), MSG_NOSIGNAL))
+
+        return f"sendmsg({fd}, {shown})", run, False
+
+    def do_recvmsg(self, fd, n, controllen):
+        cap = min(n, 64 << 20)
+        dbuf = ctypes.create_string_buffer(max(cap, 1))
+        iov = Iovec(ctypes.cast(dbuf, c_void_p), cap)
+        msg = Msghdr()
+        msg.iov = ctypes.pointer(iov)
+        msg.iovlen = 1
+        # The sender's address only for datagram sockets, as socksim shows it.
+        dgram = self.is_unix(fd) and self.is_dgram(fd)
+        nbuf = ctypes.create_string_buffer(128)
+        if dgram:
+            msg.name = ctypes.cast(nbuf, c_void_p)
+            msg.namelen = 128
+        cbuf = ctypes.create_string_buffer(max(controllen, 1))
+        if controllen:
+            msg.control = ctypes.cast(cbuf, c_void_p)
+            msg.controllen = controllen
+        r, e = sys_call("recvmsg", fd, ctypes.byref(msg), 0)
+        if e:
+            return err(e)
+        addr = None
+        if dgram:
+            addr = parse_sockaddr(nbuf.raw, msg.namelen) if msg.namelen >= 2 else UAddr("unnamed")
+        fds, cred = [], None
+        raw = cbuf.raw[:msg.controllen] if controllen else b""
+        off = 0
+        while off + 16 <= len(raw):
+            clen, level, ctype = struct.unpack_from("=Qii", raw, off)
+            if clen < 16:
+                break
+            body = raw[off + 16:off + clen]
+            if level == SOL_SOCKET and ctype == SCM_RIGHTS:
+                fds += list(struct.unpack(f"={len(body) // 4}i", body[:len(body) // 4 * 4]))
+            elif level == SOL_SOCKET and ctype == SCM_CREDENTIALS and len(body) >= UCRED.size:
+                pid, uid, gid = UCRED.unpack_from(body)
+                cred = (self.vpid_of(pid), uid, gid)
+            off += cmsg_align(clen)
+        return Ret("msg", data=dbuf.raw[:r], addr=addr, fds=fds, cred=cred, flags=msg.flags)
+
     @staticmethod
     def guard(fd):
         return err(errno_mod.EBADF) if fd == CTRL_FD else None
@@ -1159,10 +1553,10 @@ class Runner:
             if fd == CTRL_FD or fd < 0:
                 return False
             if what == "epoll_wait":
-                if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:[eventpoll]":
+                if fd_link(fd) != "anon_inode:[eventpoll]":
                     return False
             else:
-                if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                if not fd_link(fd).startswith("socket:"):
                     return False
                 if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
                     return False
@@ -1187,12 +1581,13 @@ class Runner:
             elif tag == "Value":
                 ok = ret.kind != "error" and ret.value() == self.num(val["value"])
                 if ok and val.get("data") is not None:
-                    ok = ret.kind in ("data", "datafrom") and ret.data == val["data"].encode("utf-8")
+                    ok = ret.kind in ("data", "datafrom", "msg") and ret.data == val["data"].encode("utf-8")
                 if ok and val.get("detail") is not None:
                     got = ret.detail()
                     ok = got is not None and normalize_detail(got) == val["detail"]
                 if ok and val.get("addr") is not None:
-                    ok = ret.kind in ("accepted", "datafrom") and self.addr_matches(val["addr"], ret.addr)
+                    ok = (ret.kind in ("accepted", "datafrom", "msg") and ret.addr is not None
+                          and self.addr_matches(val["addr"], ret.addr))
             elif tag == "Addr":
                 ok = ret.kind == "addr" and self.addr_matches(val, ret.addr)
             else:
@@ -1202,8 +1597,21 @@ class Runner:
         return False
 
     def addr_matches(self, pattern, addr):
-        ip, port, _ = addr
         fam, want = ip_spec(pattern)
+        if fam == "unix" or isinstance(addr, UAddr):
+            if fam != "unix" or not isinstance(addr, UAddr):
+                return False
+            if want == "Unnamed":
+                return addr.kind == "unnamed"
+            if want == "AnyAbstract":
+                return addr.kind == "abstract"
+            tag, val = one_key(want, "Unix address pattern")
+            if tag == "Path":
+                return addr.kind == "path" and addr.value == val
+            if tag == "Abstract":
+                return addr.kind == "abstract" and addr.value == val.encode("utf-8")
+            raise Unsupported(f"Unix address pattern {tag}")
+        ip, port, _ = addr
         if isinstance(pattern, dict) and "Inet" in pattern and len(pattern) == 1:
             pattern = pattern["Inet"]
         if fam == "v4":
@@ -1338,11 +1746,17 @@ class Controller:
             got = True
         return got
 
-    @staticmethod
-    def _split(p):
+    def _split(self, p):
         while b"\n" in p.rbuf:
             line, p.rbuf = p.rbuf.split(b"\n", 1)
-            p.inbox.append(json.loads(line))
+            msg = json.loads(line)
+            if msg.get("t") == "vpid":
+                # A real pid (SO_PEERCRED, SCM_CREDENTIALS) to show as the scenario's pid.
+                real = msg["pid"]
+                vpid = next((q.vpid for q in self.procs.values() if q.realpid == real), real)
+                self.send(p, {"vpid": vpid})
+                continue
+            p.inbox.append(msg)
 
     def wait_from(self, p, timeout):
         """The next message from p, or None after `timeout` seconds (None: no limit)."""
@@ -1398,7 +1812,8 @@ class Controller:
         for d, p in zip(decls, list(self.procs.values())):
             pid = os.fork()
             if pid == 0:
-                start_runner(p.vpid, p.host, p.name, d["body"], self.source, self.address, self.args)
+                start_runner(p.vpid, p.host, p.name, d["body"], self.source, self.address, self.args,
+                             self.host_info.get("root"), self.cred_of(d))
             p.realpid = pid
             p.pidfd = os.pidfd_open(pid)
         for p in list(self.procs.values()):
@@ -1413,6 +1828,18 @@ class Controller:
                 self.runq.append(p)
             else:
                 self.sleep_until(p, start)
+
+    def cred_of(self, decl):
+        """(uid, gid) of `process ... as USER`, from the host's `user` lines; None for root."""
+        user = decl.get("user")
+        if not user:
+            return None
+        for h in self.sc.get("hosts", []):
+            if h["name"]["name"] == decl["host"]["name"]:
+                for u in h.get("users", []):
+                    if u["name"]["name"] == user["name"]:
+                        return (u["uid"], u["gid"])
+        raise Unsupported(f"unknown user {user['name']}")
 
     def sleep_until(self, p, when):
         p.state = "sleeping"
@@ -1675,9 +2102,11 @@ def write_out(text):
             pass
 
 
-def start_runner(vpid, host, name, body, source, address, args):
+def start_runner(vpid, host, name, body, source, address, args, root=None, cred=None):
     """In a freshly forked process: keep only 0, 1, 2 (on /dev/null), connect the control
-    channel at CTRL_FD, set socksim's limits, and run."""
+    channel at CTRL_FD, set socksim's limits, enter the private root directory (`root`) with
+    umask 022, take the scenario's user (`cred`: uid, gid), and run."""
+    global PROC_FD
     diag = 2
     try:
         soft, hard = get_nofile()
@@ -1697,6 +2126,18 @@ def start_runner(vpid, host, name, body, source, address, args):
         os.closerange(3, diag)
         os.closerange(diag + 1, 2**20)
         connect_control(address)
+        if root is not None:
+            PROC_FD = place_fd(lambda: os.open("/proc", os.O_RDONLY | os.O_DIRECTORY))
+            os.chroot(root)
+            os.chdir("/")
+        os.umask(0o022)  # socksim's processes (sim-kernel/src/process.rs Cred)
+        if cred is not None:
+            uid, gid = cred
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            PR_SET_DUMPABLE = 4
+            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # keep /proc/self readable
         os.close(diag)
     except BaseException:
         try:
@@ -1786,6 +2227,49 @@ def setup_world(scenario):
     return info
 
 
+def setup_root(info):
+    """The processes' root directory: a tmpfs in this (fresh, private) mount namespace, laid
+    out as socksim's hosts start (sim-kernel/src/unix/vfs.rs): `/` 0755, `/run` 0755, `/tmp`
+    1777, all root's. Nothing outside it is touched; it disappears with the namespace."""
+    outer = os.environ.get("SOCKSIM_ORACLE_OUTER_MNTNS")
+    ours = os.stat("/proc/self/ns/mnt").st_ino
+    if not outer or int(outer) == ours:
+        return None
+    import tempfile
+    root = tempfile.mkdtemp(prefix="socksim-oracle-root-")
+    # Private propagation first, so that nothing mounted here is seen outside.
+    MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
+    if SYS["mount"](None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        os.rmdir(root)
+        raise SetupRefused(f"cannot make / private: {os.strerror(ctypes.get_errno())}")
+    if SYS["mount"](b"tmpfs", root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=16m") != 0:
+        os.rmdir(root)
+        raise SetupRefused(f"cannot mount a tmpfs: {os.strerror(ctypes.get_errno())}")
+    for d, mode in (("run", 0o755), ("tmp", 0o1777)):
+        os.mkdir(os.path.join(root, d))
+        os.chmod(os.path.join(root, d), mode)
+    os.chmod(root, 0o755)
+    info["root"] = root
+    info["notes"].append("private root (tmpfs): / 0755, /run 0755, /tmp 01777")
+    return root
+
+
+def teardown_root(root):
+    if root:
+        SYS["umount2"](root.encode(), 2)  # MNT_DETACH
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
+
+
+def uses_files(scenario):
+    """Whether the scenario needs the private root: any path argument or file call."""
+    text = json.dumps(scenario.get("processes", []))
+    return any(k in text for k in ('"AF_UNIX"', '"AF_LOCAL"', '"mkdir"', '"unlink"', '"chmod"', '"chown"',
+                                   '"mknod"'))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ast", required=True, help="the JSON that `socksim check --ast FILE` printed")
@@ -1820,12 +2304,21 @@ def main():
         return EXIT_UNSUPPORTED
 
     check_namespace(args)
+    root = None
     try:
         info = setup_world(scenario)
+        root = setup_root(info)
+        if root is None and uses_files(scenario):
+            raise Unsupported("Unix-domain sockets and file calls need a fresh mount namespace "
+                              "(tools/oracle/run uses unshare -m)")
+        if any(p.get("user") for p in scenario.get("processes", [])) and root is None:
+            raise Unsupported("`as USER` needs the private root (unshare -m)")
     except SetupRefused as e:
+        teardown_root(root)
         print(f"oracle: {name}: setup failed: {e}", file=sys.stderr)
         return EXIT_FAILED
     except Unsupported as e:
+        teardown_root(root)
         print(f"oracle: {name}: unsupported: {e}", file=sys.stderr)
         return EXIT_UNSUPPORTED
 
@@ -1850,6 +2343,7 @@ def main():
         return EXIT_UNSUPPORTED
     finally:
         ctl.kill_all()
+        teardown_root(root)
 
 
 if __name__ == "__main__":

@@ -1421,7 +1421,19 @@ fn outcome(c: &mut Cursor<'_, '_>) -> Result<Outcome, Diagnostic> {
         });
     }
     c.bump();
-    let value = num(token, RESULT_EXAMPLES)?;
+    let mut value = num(token, RESULT_EXAMPLES)?;
+    // A leading zero means octal here too, as `umask` prints its result: `= 022`.
+    if token.text.len() > 1 && token.text.starts_with('0') && token.text.bytes().all(|b| b.is_ascii_digit()) {
+        let v = i64::from_str_radix(token.text, 8).map_err(|_| {
+            Diagnostic::error(
+                format!("`{}` is not an octal number", token.text),
+                token.span,
+                "digits 8 and 9 are not octal",
+            )
+            .with_help("a number with a leading zero is octal, as in C: `022`")
+        })?;
+        value = Num::Lit(v);
+    }
     if let Num::Lit(v) = value {
         if v < 0 {
             if let Some(errno) = c.peek().filter(|t| t.kind == TokenKind::Word) {

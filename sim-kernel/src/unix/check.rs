@@ -21,7 +21,9 @@ impl World {
     /// * reference counts are exact: a socket's `refs` equals the descriptors that refer to
     ///   it, in live processes and in flight (`refs_seen`); its `holds` equals the peers
     ///   pointing at it plus its messages still queued; its send-buffer charge equals those
-    ///   messages' true sizes, and every queue's unread-byte count its messages' bytes;
+    ///   messages' true sizes, and every queue's unread-byte count its messages' bytes; a
+    ///   stream send's progress is kept only while its process waits on the socket (or has
+    ///   just timed out there);
     /// * every live socket is reachable: from a descriptor, a message in flight, or (a
     ///   connection not yet accepted) its listener's accept queue; released sockets are kept
     ///   only while something holds them, and hold nothing themselves;
@@ -72,6 +74,13 @@ impl World {
                 "unix socket {id:?} is charged {} bytes but its queued messages take {charged}",
                 s.wmem
             );
+            for (&pid, &sent) in &s.send_progress {
+                let p = self.process(pid);
+                ensure!(
+                    sent > 0 && !p.exited && (p.blocked_on == Some(crate::process::BlockedOn::Unix(id)) || p.timed_out),
+                    "unix socket {id:?} keeps {sent} bytes of a send by {pid:?}, which does not wait on it"
+                );
+            }
             for waiter in s.wait.waiters() {
                 if let crate::epoll::Waiter::Epoll(ep, fd) = waiter {
                     let e = self.epolls.get(ep.0 as usize).and_then(Option::as_ref);

@@ -3,7 +3,7 @@
 
 use super::namespace::validate;
 use super::scm::{Message, dgram_truesize};
-use super::{RCV_SHUTDOWN, Received, SNDBUF_DEFAULT, SysResult, UnixId, UnixState, UnixType};
+use super::{RCV_SHUTDOWN, Received, SysResult, UnixId, UnixState, UnixType};
 use crate::epoll::{EPOLLERR, EPOLLOUT};
 use crate::errno::Errno;
 use crate::process::{BlockedOn, Pid};
@@ -151,11 +151,12 @@ impl World {
         if s.passcred && s.name.is_none() {
             self.unix_autobind(sock).map_err(fail)?;
         }
-        if len > SNDBUF_DEFAULT - 32 {
+        let sndbuf = self.unix.get(sock).sndbuf;
+        if len > sndbuf - 32 {
             return Err(fail(Errno::EMSGSIZE));
         }
         // sock_alloc_send_pskb(): room while what we have queued is below the send buffer.
-        if self.unix.get(sock).wmem >= SNDBUF_DEFAULT {
+        if self.unix.get(sock).wmem >= sndbuf {
             return Err(self.unix_block(sock));
         }
         let s = self.unix.get(sock);
@@ -248,6 +249,26 @@ impl World {
             creds,
             passcred,
             flags,
+        })
+    }
+
+    /// `recv(..., MSG_PEEK)` on a datagram or seqpacket socket (`__skb_try_recv_datagram`
+    /// with `MSG_PEEK`): the first message, cut to `len` (`MSG_TRUNC`), left in the queue;
+    /// with nothing queued, as `recv`. Descriptors are not passed.
+    pub(crate) fn unix_dgram_peek(&mut self, sock: UnixId, len: usize) -> Result<Received, Step> {
+        let s = self.unix.get(sock);
+        if s.error.is_some() || s.rx.is_empty() {
+            return self.unix_dgram_recv(sock, len);
+        }
+        let m = s.rx.front().expect("a message");
+        let take = len.min(m.data.len());
+        Ok(Received {
+            data: m.data[..take].to_vec(),
+            from: self.unix.get(m.sender).addr(),
+            rights: Vec::new(),
+            creds: m.creds,
+            passcred: s.passcred,
+            flags: if take < m.data.len() { MSG_TRUNC } else { 0 },
         })
     }
 }

@@ -23,10 +23,9 @@
 //! file yet, waiting in its listener's accept queue; the client is connected to it at once, so
 //! `connect()` completes before `accept()`.
 //!
-//! Deviations from Linux, each small: stream sockets have no send-buffer limit (they never
-//! block or fail in `send` for want of room); the garbage collector for descriptors in flight
-//! runs as soon as a cycle becomes unreachable (see `gc`); `recvfrom` shows an unnamed sender
-//! as `unnamed` where Linux returns an address length of 0.
+//! Deviations from Linux, each small: the garbage collector for descriptors in flight runs as soon
+//! as a cycle becomes unreachable (see `gc`); `recvfrom` shows an unnamed sender as `unnamed`
+//! where Linux returns an address length of 0.
 
 pub mod namespace;
 pub mod scm;
@@ -45,14 +44,14 @@ use crate::epoll::{EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Waiter, Wa
 use crate::errno::Errno;
 use crate::host::HostId;
 use crate::process::{BlockedOn, Cred, Desc, Pid};
-use crate::syscall::{Payload, SockAddr, SysReturn, Syscall, Ucred, UnixAddr};
+use crate::syscall::{MSG_PEEK, Payload, SockAddr, SysReturn, Syscall, Ucred, UnixAddr};
 use crate::syscalls::{
     F_GETFL, F_SETFL, O_NONBLOCK, O_RDWR, SO_ACCEPTCONN, SO_ERROR, SO_REUSEADDR, SO_REUSEPORT, SO_TYPE, SOCK_CLOEXEC,
     SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, Step,
 };
 use crate::world::World;
 use sim_core::{TaskId, WaitQueue, Wake, Woken};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Index of a Unix-domain socket in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,6 +72,21 @@ pub const SO_SNDBUF: i32 = 7;
 
 /// `net.core.wmem_default`: a new socket's send buffer (`sk_sndbuf`).
 pub const SNDBUF_DEFAULT: u64 = 212_992;
+/// `net.core.rmem_default`: a new socket's receive buffer (`sk_rcvbuf`; Unix sockets only
+/// report it).
+pub const RCVBUF_DEFAULT: u64 = 212_992;
+/// `SO_RCVBUF`.
+pub const SO_RCVBUF: i32 = 8;
+/// `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD` on x86_64): a receive timeout.
+pub const SO_RCVTIMEO: i32 = 20;
+/// `SO_SNDTIMEO` (`SO_SNDTIMEO_OLD`): a send timeout.
+pub const SO_SNDTIMEO: i32 = 21;
+/// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF`/`SO_RCVBUF` take (before doubling).
+const BUF_MAX: u64 = 212_992;
+/// `SOCK_MIN_SNDBUF`: 2 × (2048 + `sizeof(struct sk_buff)`), 4608 on x86_64.
+const SOCK_MIN_SNDBUF: u64 = 4608;
+/// `SOCK_MIN_RCVBUF`: 2048 + `sizeof(struct sk_buff)`.
+const SOCK_MIN_RCVBUF: u64 = 2304;
 
 /// `RCV_SHUTDOWN`: no more reading.
 pub const RCV_SHUTDOWN: u8 = 1;
@@ -185,6 +199,14 @@ pub struct UnixSocket {
     pub rx_bytes: usize,
     /// True size of this socket's messages still queued somewhere (`sk_wmem_alloc`).
     pub wmem: u64,
+    /// `sk_sndbuf`: how much `wmem` may reach before senders wait (`SO_SNDBUF`).
+    pub sndbuf: u64,
+    /// `sk_rcvbuf` (`SO_RCVBUF`): kept and reported; Unix sockets do not use it.
+    pub rcvbuf: u64,
+    /// `SO_RCVTIMEO` in milliseconds (`None`: wait for ever; `Some(0)`: do not wait).
+    pub rcvtimeo: Option<u64>,
+    /// `SO_SNDTIMEO` in milliseconds, likewise.
+    pub sndtimeo: Option<u64>,
     /// `RCV_SHUTDOWN` and `SEND_SHUTDOWN` bits.
     pub shutdown: u8,
     /// A pending error (`sk_err`), reported once.
@@ -210,6 +232,10 @@ pub struct UnixSocket {
     pub wait: WaitQueue<Waiter>,
     /// Connectors and datagram senders wait here for room (`peer_wait`).
     pub peer_wait: WaitQueue,
+    /// Stream `send` calls that queued part of their bytes and wait for send-buffer room:
+    /// how many bytes each process's call has queued so far (the `sent` of
+    /// `unix_stream_sendmsg`, which Linux keeps on the sleeping task's stack).
+    pub send_progress: BTreeMap<Pid, u64>,
 }
 
 impl UnixSocket {
@@ -227,6 +253,10 @@ impl UnixSocket {
             rx: VecDeque::new(),
             rx_bytes: 0,
             wmem: 0,
+            sndbuf: SNDBUF_DEFAULT,
+            rcvbuf: RCVBUF_DEFAULT,
+            rcvtimeo: None,
+            sndtimeo: None,
             shutdown: 0,
             error: None,
             nonblocking: false,
@@ -239,6 +269,7 @@ impl UnixSocket {
             dead: false,
             wait: WaitQueue::default(),
             peer_wait: WaitQueue::default(),
+            send_progress: BTreeMap::new(),
         }
     }
 
@@ -440,7 +471,43 @@ impl World {
 
     /// A call on a Unix-domain socket descriptor.
     pub(crate) fn unix_dispatch(&mut self, pid: Pid, sock: UnixId, call: &Syscall, resumed: bool) -> Step {
-        let _ = resumed; // every Unix wait re-runs its call from the top, as Linux's `restart:` does
+        let step = self.unix_dispatch_inner(pid, sock, call, resumed);
+        let Step::Block(..) = step else { return step };
+        // SO_RCVTIMEO bounds the waits of receiving calls and accept (sock_rcvtimeo), and
+        // SO_SNDTIMEO those of sending calls and connect (sock_sndtimeo); when the time runs
+        // out the call fails EAGAIN, except a stream send that queued some bytes: it returns
+        // their count.
+        let s = self.unix.get(sock);
+        let timeo = match call {
+            Syscall::Recv { .. } | Syscall::RecvFrom { .. } | Syscall::RecvMsg { .. } | Syscall::Accept { .. } => {
+                s.rcvtimeo
+            }
+            Syscall::Send { .. } | Syscall::SendTo { .. } | Syscall::SendMsg { .. } | Syscall::Connect { .. } => {
+                s.sndtimeo
+            }
+            _ => None,
+        };
+        let Some(ms) = timeo else { return step };
+        if ms == 0 || self.process(pid).timed_out {
+            let sent = self.unix.get_mut(sock).send_progress.remove(&pid);
+            return Step::Done(match sent {
+                Some(n) => Ok(SysReturn::Value { value: n as i64 }),
+                None => Err(Errno::EAGAIN),
+            });
+        }
+        if !resumed {
+            let deadline = self.now.after(sim_core::Duration::from_millis(ms));
+            self.process_mut(pid).deadline = Some(deadline);
+            self.events
+                .push(deadline, crate::world::Pending::Timeout(pid, deadline));
+        }
+        step
+    }
+
+    /// The call itself; [`World::unix_dispatch`] adds the socket's timeouts.
+    fn unix_dispatch_inner(&mut self, pid: Pid, sock: UnixId, call: &Syscall, resumed: bool) -> Step {
+        // Every Unix wait re-runs its call from the top, as Linux's `restart:` does; only a
+        // stream send keeps what it has already queued (`send_progress`).
         let ty = self.unix.get(sock).ty;
         let result = match call {
             Syscall::Bind { addr, .. } => {
@@ -456,15 +523,21 @@ impl World {
             Syscall::Accept { .. } => return self.unix_accept(pid, sock),
             Syscall::Connect { addr, .. } if ty == UnixType::Dgram => self.unix_dgram_connect(pid, sock, addr),
             Syscall::Connect { addr, .. } => return self.unix_stream_connect(pid, sock, addr),
-            Syscall::Send { data, .. } => return self.unix_sendmsg(pid, sock, data, None, &[]),
-            Syscall::SendTo { data, addr, .. } => return self.unix_sendmsg(pid, sock, data, Some(addr), &[]),
+            Syscall::Send { data, .. } => return self.unix_sendmsg(pid, sock, data, None, &[], resumed),
+            Syscall::SendTo { data, addr, .. } => {
+                return self.unix_sendmsg(pid, sock, data, Some(addr), &[], resumed);
+            }
             Syscall::SendMsg {
                 data, addr, control, ..
-            } => return self.unix_sendmsg(pid, sock, data, addr.as_ref(), control),
-            Syscall::Recv { len, .. } => return self.unix_recvmsg(pid, sock, *len, RecvKind::Recv),
-            Syscall::RecvFrom { len, .. } => return self.unix_recvmsg(pid, sock, *len, RecvKind::RecvFrom),
+            } => return self.unix_sendmsg(pid, sock, data, addr.as_ref(), control, resumed),
+            Syscall::Recv { len, flags, .. } => {
+                return self.unix_recvmsg(pid, sock, *len, RecvKind::Recv, flags & MSG_PEEK != 0);
+            }
+            Syscall::RecvFrom { len, flags, .. } => {
+                return self.unix_recvmsg(pid, sock, *len, RecvKind::RecvFrom, flags & MSG_PEEK != 0);
+            }
             Syscall::RecvMsg { len, controllen, .. } => {
-                return self.unix_recvmsg(pid, sock, *len, RecvKind::Msg(*controllen));
+                return self.unix_recvmsg(pid, sock, *len, RecvKind::Msg(*controllen), false);
             }
             Syscall::Shutdown { how, .. } => {
                 let mode = match how {
@@ -499,9 +572,10 @@ impl World {
         data: &Payload,
         addr: Option<&SockAddr>,
         control: &[crate::syscall::Cmsg],
+        resumed: bool,
     ) -> Step {
         match self.unix.get(sock).ty {
-            UnixType::Stream => self.unix_stream_sendmsg(pid, sock, data, addr, control),
+            UnixType::Stream => self.unix_stream_sendmsg(pid, sock, data, addr, control, resumed),
             UnixType::Dgram => self.unix_dgram_sendmsg(pid, sock, data, addr, control),
             UnixType::SeqPacket => {
                 // unix_seqpacket_sendmsg(): a pending error, then "connected?"; a destination
@@ -519,12 +593,15 @@ impl World {
     }
 
     /// `recvmsg()` by socket type, shaped for the call that asked.
-    fn unix_recvmsg(&mut self, pid: Pid, sock: UnixId, len: usize, kind: RecvKind) -> Step {
+    /// With `peek` (`MSG_PEEK`) the data stays queued.
+    fn unix_recvmsg(&mut self, pid: Pid, sock: UnixId, len: usize, kind: RecvKind, peek: bool) -> Step {
         let s = self.unix.get(sock);
         let received = match s.ty {
+            UnixType::Stream if peek => self.unix_stream_peek(sock, len),
             UnixType::Stream => self.unix_stream_recv(sock, len),
             // unix_seqpacket_recvmsg(): only when connected.
             UnixType::SeqPacket if s.state != UnixState::Connected => Err(Step::Done(Err(Errno::ENOTCONN))),
+            UnixType::SeqPacket | UnixType::Dgram if peek => self.unix_dgram_peek(sock, len),
             UnixType::SeqPacket | UnixType::Dgram => self.unix_dgram_recv(sock, len),
         };
         let r = match received {
@@ -670,7 +747,11 @@ impl World {
         }
         let sender = self.unix.get_mut(m.sender);
         sender.wmem -= m.truesize;
-        self.unix_wake(m.sender, Wake::One, EPOLLOUT);
+        // unix_write_space(): writers and EPOLLOUT hear of it only once at most a quarter of
+        // the send buffer is in use (unix_writable).
+        if sender.wmem * 4 <= sender.sndbuf {
+            self.unix_wake(m.sender, Wake::One, EPOLLOUT);
+        }
         self.unix_put(m.sender);
     }
 
@@ -763,7 +844,7 @@ impl World {
             mask |= EPOLLHUP;
         }
         // unix_writable(): not a listener, and at most a quarter of the send buffer in use.
-        let mut writable = s.state != UnixState::Listening && s.wmem * 4 <= SNDBUF_DEFAULT;
+        let mut writable = s.state != UnixState::Listening && s.wmem * 4 <= s.sndbuf;
         if s.ty != UnixType::Stream
             && writable
             && let Some(p) = s.peer
@@ -823,6 +904,20 @@ impl World {
             SO_REUSEPORT if value != 0 => return Err(Errno::EOPNOTSUPP),
             SO_REUSEPORT => {}
             SO_PASSCRED => s.passcred = value != 0,
+            // sk_setsockopt(): the value as an unsigned int (a negative one is huge), at most
+            // wmem_max / rmem_max, doubled, at least SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF.
+            SO_SNDBUF => {
+                s.sndbuf = (u64::from(value as u32).min(BUF_MAX) * 2).max(SOCK_MIN_SNDBUF);
+                // sk_write_space(): writers waiting for room hear of a bigger buffer.
+                if s.wmem * 4 <= s.sndbuf {
+                    self.unix_wake(sock, Wake::One, EPOLLOUT);
+                }
+            }
+            SO_RCVBUF => s.rcvbuf = (u64::from(value as u32).min(BUF_MAX) * 2).max(SOCK_MIN_RCVBUF),
+            // sock_set_timeout(), with socksim's integer form in milliseconds: 0 is no
+            // timeout (MAX_SCHEDULE_TIMEOUT), a negative time a zero timeout (never wait).
+            SO_RCVTIMEO => s.rcvtimeo = timeout_from(value),
+            SO_SNDTIMEO => s.sndtimeo = timeout_from(value),
             _ => return Err(Errno::ENOPROTOOPT),
         }
         OK
@@ -842,7 +937,11 @@ impl World {
             SO_REUSEADDR => i64::from(s.reuseaddr),
             SO_REUSEPORT => 0,
             SO_PASSCRED => i64::from(s.passcred),
-            SO_SNDBUF => SNDBUF_DEFAULT as i64,
+            SO_SNDBUF => s.sndbuf as i64,
+            SO_RCVBUF => s.rcvbuf as i64,
+            // sock_get_timeout(): no timeout and a zero one both read back as 0.
+            SO_RCVTIMEO => s.rcvtimeo.unwrap_or(0) as i64,
+            SO_SNDTIMEO => s.sndtimeo.unwrap_or(0) as i64,
             SO_PEERCRED => {
                 return Ok(SysReturn::PeerCred {
                     cred: s.peercred.unwrap_or(Ucred {
@@ -892,7 +991,11 @@ impl World {
                 self.dispatch(pid, &plain, resumed)
             }
             Syscall::RecvMsg { fd, len, .. } => {
-                let plain = Syscall::RecvFrom { fd: *fd, len: *len };
+                let plain = Syscall::RecvFrom {
+                    fd: *fd,
+                    len: *len,
+                    flags: 0,
+                };
                 match self.dispatch(pid, &plain, resumed) {
                     Step::Done(Ok(SysReturn::DataFrom { data, from })) => Step::Done(Ok(SysReturn::Msg {
                         data,
@@ -922,6 +1025,16 @@ impl World {
         } else {
             Step::Block(BlockedOn::Unix(sock), false)
         }
+    }
+}
+
+/// A timeout set with `SO_RCVTIMEO`/`SO_SNDTIMEO` in milliseconds: 0 means none, a negative
+/// one (a negative `tv_sec`) means zero.
+fn timeout_from(ms: i64) -> Option<u64> {
+    match ms {
+        0 => None,
+        ms if ms < 0 => Some(0),
+        ms => Some(ms as u64),
     }
 }
 

@@ -75,8 +75,10 @@ const SHINFO: u64 = 320;
 const SKBUFF: u64 = 256;
 /// `PAGE_SIZE`.
 const PAGE: u64 = 4096;
-/// `SKB_MAX_HEAD(0)`: the most linear bytes a page-sized head holds.
-const SKB_MAX_HEAD: u64 = PAGE - SHINFO - 64;
+/// `SKB_MAX_HEAD(0)`: the most linear bytes a page-sized head holds (`SKB_MAX_ORDER(0, 0)`,
+/// that is `SKB_WITH_OVERHEAD(PAGE_SIZE)`). Measured on 6.18: a non-blocking 1 MiB send on a
+/// stream socketpair queues six buffers of 36544 bytes (this plus `UNIX_SKB_FRAGS_SZ`).
+const SKB_MAX_HEAD: u64 = PAGE - SHINFO;
 /// `SKB_MAX_ALLOC`: `SKB_MAX_ORDER(0, 2)`.
 const SKB_MAX_ALLOC: u64 = (PAGE << 2) - SHINFO;
 /// `UNIX_SKB_FRAGS_SZ`: the paged part of one stream buffer (`PAGE_SIZE << get_order(32768)`).
@@ -229,6 +231,8 @@ mod tests {
         }
         assert_eq!(dgram_truesize(0), 768);
         assert!(stream_chunks(0, 212_992).is_empty());
+        // The largest stream buffer: 36544 bytes, true size 37120.
+        assert_eq!(stream_chunks(1 << 20, 212_992)[0], (36544, 37120));
     }
 
     #[test]

@@ -3,10 +3,8 @@
 //! `unix_accept`, `unix_stream_sendmsg`, `unix_stream_read_generic`).
 
 use super::namespace::validate;
-use super::scm::{Message, stream_chunks};
-use super::{
-    RCV_SHUTDOWN, Received, SEND_SHUTDOWN, SNDBUF_DEFAULT, SysResult, UnixId, UnixSocket, UnixState, UnixType,
-};
+use super::scm::{Message, ScmSend, stream_chunks};
+use super::{RCV_SHUTDOWN, Received, SEND_SHUTDOWN, SysResult, UnixId, UnixSocket, UnixState, UnixType};
 use crate::errno::Errno;
 use crate::process::{BlockedOn, Desc, Pid};
 use crate::syscall::{Cmsg, Payload, SockAddr, SysReturn, UnixAddr};
@@ -164,6 +162,13 @@ impl World {
     /// `ENOTCONN`; our side shut, or a peer that is gone or shut for reading, is `EPIPE`
     /// (SIGPIPE is not simulated). The bytes are queued in buffers cut as Linux cuts them;
     /// descriptors ride in the first. Zero bytes send nothing, descriptors included.
+    ///
+    /// Each buffer is charged to our send buffer until it is read, and a new one is made only
+    /// while less than `sk_sndbuf` is charged (`sock_alloc_send_pskb`), so the last may
+    /// overshoot. When there is no room, a non-blocking send returns what it queued, or
+    /// `EAGAIN` if nothing; a blocking one waits for room (`sock_wait_for_wmem`) and goes on
+    /// where it stopped, returning only when everything is queued. An error found after
+    /// some bytes went is not reported: the call returns the count (`return sent ? : err`).
     pub(crate) fn unix_stream_sendmsg(
         &mut self,
         pid: Pid,
@@ -171,8 +176,18 @@ impl World {
         data: &Payload,
         addr: Option<&SockAddr>,
         control: &[Cmsg],
+        resumed: bool,
     ) -> Step {
-        let scm = match self.scm_send(pid, control) {
+        // What this call queued before it waited (nothing for a fresh call).
+        let progress = self.unix.get_mut(sock).send_progress.remove(&pid);
+        let already = if resumed { progress.unwrap_or(0) } else { 0 };
+        // The control data went with the first buffer already.
+        let scm = if already > 0 {
+            Ok(ScmSend::default())
+        } else {
+            self.scm_send(pid, control)
+        };
+        let scm = match scm {
             Ok(scm) => scm,
             Err(e) => return Step::Done(Err(e)),
         };
@@ -199,6 +214,10 @@ impl World {
         };
         let other = match check {
             Ok(other) => other,
+            Err(_) if already > 0 => {
+                self.scm_destroy(scm);
+                return Step::Done(Ok(SysReturn::Value { value: already as i64 }));
+            }
             Err(e) => {
                 self.scm_destroy(scm);
                 return Step::Done(Err(e));
@@ -211,18 +230,26 @@ impl World {
         let (passcred_me, passcred_other) = (self.unix.get(sock).passcred, self.unix.get(other).passcred);
         let o = self.unix.get(other);
         let no_file = o.refs == 0;
+        let asked = control.iter().any(|c| matches!(c, Cmsg::Credentials));
         let creds = scm.creds.or_else(|| {
-            // unix_maybe_add_creds(): either side asked, or the receiver has no file yet.
-            (passcred_me || passcred_other || no_file).then(|| self.current_ucred(pid))
+            // unix_maybe_add_creds(): either side asked, or the receiver has no file yet; a
+            // call that resumes still sends the credentials it was given (its own).
+            (passcred_me || passcred_other || no_file || (asked && already > 0)).then(|| self.current_ucred(pid))
         });
         let mut rights = scm.rights;
-        let mut offset = 0usize;
-        for (size, truesize) in stream_chunks(bytes.len() as u64, SNDBUF_DEFAULT) {
-            let end = offset + size as usize;
-            let chunk: Rc<[u8]> = if offset == 0 && end == bytes.len() {
+        let total = bytes.len() as u64;
+        let mut sent = already;
+        let sndbuf = self.unix.get(sock).sndbuf;
+        for (size, truesize) in stream_chunks(total - already, sndbuf) {
+            // sock_alloc_send_pskb(): a new buffer only while less than sk_sndbuf is charged.
+            if self.unix.get(sock).wmem >= sndbuf {
+                break;
+            }
+            let (from, to) = (sent as usize, (sent + size) as usize);
+            let chunk: Rc<[u8]> = if from == 0 && to == bytes.len() {
                 bytes.clone()
             } else {
-                bytes[offset..end].into()
+                bytes[from..to].into()
             };
             self.unix_queue(
                 other,
@@ -235,15 +262,29 @@ impl World {
                     creds,
                 },
             );
-            offset = end;
+            sent += size;
         }
-        // Nothing was sent (zero bytes): the descriptors stay home.
+        // Descriptors that did not leave (zero bytes, or no room for the first buffer) stay
+        // home.
         for d in rights {
             self.release_desc(d);
         }
-        Step::Done(Ok(SysReturn::Value {
-            value: bytes.len() as i64,
-        }))
+        if sent == total {
+            return Step::Done(Ok(SysReturn::Value { value: total as i64 }));
+        }
+        if self.unix.get(sock).nonblocking {
+            return Step::Done(if sent > 0 {
+                Ok(SysReturn::Value { value: sent as i64 })
+            } else {
+                Err(Errno::EAGAIN)
+            });
+        }
+        // sock_wait_for_wmem(): sleep on our own queue until unix_write_space() (or anything
+        // else that wakes it) lets us try again.
+        if sent > 0 {
+            self.unix.get_mut(sock).send_progress.insert(pid, sent);
+        }
+        Step::Block(BlockedOn::Unix(sock), false)
     }
 
     /// `recv()` on a stream socket (`unix_stream_read_generic`): only when connected
@@ -312,6 +353,59 @@ impl World {
             data,
             from,
             rights,
+            creds: creds.flatten(),
+            passcred,
+            flags: 0,
+        })
+    }
+
+    /// `recv(..., MSG_PEEK)` on a stream socket (`unix_stream_read_generic` with `MSG_PEEK`):
+    /// what `recv` would return, read across buffers the same way (stopping after one that
+    /// carries descriptors, and between writers with `SO_PASSCRED`), with nothing taken from
+    /// the queue. Descriptors are not passed (`recv` has no room for them).
+    pub(crate) fn unix_stream_peek(&mut self, sock: UnixId, len: usize) -> Result<Received, Step> {
+        let s = self.unix.get(sock);
+        if s.state != UnixState::Connected {
+            return Err(Step::Done(Err(Errno::EINVAL)));
+        }
+        let passcred = s.passcred;
+        if s.rx.is_empty() {
+            let s = self.unix.get_mut(sock);
+            if let Some(e) = s.error.take() {
+                return Err(Step::Done(Err(e)));
+            }
+            if s.shutdown & RCV_SHUTDOWN == 0 {
+                return Err(self.unix_block(sock));
+            }
+        }
+        let s = self.unix.get(sock);
+        let mut data = Vec::new();
+        let mut creds: Option<Option<crate::syscall::Ucred>> = None;
+        let mut from = UnixAddr::Unnamed;
+        for m in &s.rx {
+            if data.len() >= len {
+                break;
+            }
+            if passcred {
+                match creds {
+                    Some(c) if c != m.creds => break,
+                    Some(_) => {}
+                    None => creds = Some(m.creds),
+                }
+            }
+            if data.is_empty() {
+                from = self.unix.get(m.sender).addr();
+            }
+            let chunk = m.remaining().min(len - data.len());
+            data.extend_from_slice(&m.data[m.consumed..m.consumed + chunk]);
+            if !m.rights.is_empty() {
+                break;
+            }
+        }
+        Ok(Received {
+            data,
+            from,
+            rights: Vec::new(),
             creds: creds.flatten(),
             passcred,
             flags: 0,

@@ -27,6 +27,20 @@ pub const MAY_READ: u32 = 4;
 
 /// `S_ISVTX`: the sticky bit (only owners may unlink from such a directory).
 pub const S_ISVTX: u32 = 0o1000;
+/// `S_IFMT`: the file type bits of a mode (`include/uapi/linux/stat.h`).
+pub const S_IFMT: u32 = 0o170000;
+/// `S_IFSOCK`: a socket.
+pub const S_IFSOCK: u32 = 0o140000;
+/// `S_IFREG`: a regular file.
+pub const S_IFREG: u32 = 0o100000;
+/// `S_IFBLK`: a block device.
+pub const S_IFBLK: u32 = 0o060000;
+/// `S_IFDIR`: a directory.
+pub const S_IFDIR: u32 = 0o040000;
+/// `S_IFCHR`: a character device.
+pub const S_IFCHR: u32 = 0o020000;
+/// `S_IFIFO`: a FIFO.
+pub const S_IFIFO: u32 = 0o010000;
 
 /// What an inode is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,6 +354,56 @@ impl Vfs {
         Ok(child)
     }
 
+    /// `chown()` (`chown_common`, `setattr_prepare`): `u32::MAX` (-1) keeps an id. Changing
+    /// the owner needs `CAP_CHOWN` (root) unless it stays the same and the caller owns the
+    /// file (`chown_ok`); changing the group needs root, or the owner giving it a group they
+    /// are in (`chgrp_ok`; here: their own group, there are no supplementary groups).
+    /// Otherwise `EPERM`.
+    pub fn chown(&mut self, path: &str, uid: u32, gid: u32, cred: &Cred) -> Result<(), Errno> {
+        let id = self.lookup(path, cred)?;
+        let inode = self.inode_mut(id);
+        let root = cred.uid == 0;
+        let owner = cred.uid == inode.uid;
+        if uid != u32::MAX && !(root || (owner && uid == inode.uid)) {
+            return Err(Errno::EPERM);
+        }
+        if gid != u32::MAX && !(root || (owner && (gid == inode.gid || gid == cred.gid))) {
+            return Err(Errno::EPERM);
+        }
+        if uid != u32::MAX {
+            inode.uid = uid;
+        }
+        if gid != u32::MAX {
+            inode.gid = gid;
+        }
+        Ok(())
+    }
+
+    /// `mknod()` (`do_mknodat`, `may_mknod`, `vfs_mknod`): a regular file for type 0 or
+    /// `S_IFREG`; a FIFO or device node (root only for devices: `CAP_MKNOD`, else `EPERM`)
+    /// is kept as a plain file too, since nothing here opens it; `S_IFSOCK` makes a socket
+    /// file no socket is bound to; `S_IFDIR` is `EPERM`, any other type `EINVAL`. The
+    /// permission bits are `mode & ~umask`.
+    pub fn mknod(&mut self, path: &str, mode: u32, cred: &Cred) -> Result<(), Errno> {
+        let kind = match mode & S_IFMT {
+            0 | S_IFREG | S_IFIFO => InodeKind::File,
+            S_IFCHR | S_IFBLK if cred.uid == 0 => InodeKind::File,
+            S_IFCHR | S_IFBLK | S_IFDIR => return Err(Errno::EPERM),
+            S_IFSOCK => InodeKind::Socket { bound: None },
+            _ => return Err(Errno::EINVAL),
+        };
+        let (dir, name) = self.create_at(path, cred, false)?;
+        let id = self.push(Inode {
+            kind,
+            uid: cred.uid,
+            gid: cred.gid,
+            mode: mode & 0o7777 & !cred.umask,
+            linked: true,
+        });
+        self.link(dir, &name, id);
+        Ok(())
+    }
+
     /// `chmod()` (`chmod_common`, `inode_change_ok`): only the owner or root (`EPERM`).
     pub fn chmod(&mut self, path: &str, mode: u32, cred: &Cred) -> Result<(), Errno> {
         let id = self.lookup(path, cred)?;
@@ -353,10 +417,15 @@ impl Vfs {
 }
 
 impl World {
-    /// `mkdir`, `unlink` and `chmod` on the caller's host.
+    /// `mkdir`, `unlink`, `chmod`, `chown` and `mknod` on the caller's host, and `umask`.
     pub(crate) fn sys_path_call(&mut self, pid: Pid, call: &Syscall) -> Result<SysReturn, Errno> {
         let p = self.process(pid);
         let (host, cred) = (p.host, p.cred);
+        // umask(2) (`sys_umask`): `mask & 0777` becomes the mask; the old one is returned.
+        if let Syscall::Umask { mask } = call {
+            self.process_mut(pid).cred.umask = mask & 0o777;
+            return Ok(SysReturn::Mode { mode: cred.umask });
+        }
         let vfs = &mut self.hosts[host.0 as usize].unix.vfs;
         match call {
             Syscall::Mkdir { path, mode } => vfs.mkdir(path, *mode, &cred)?,
@@ -364,6 +433,8 @@ impl World {
             Syscall::Unlink { path } => {
                 vfs.unlink(path, &cred)?;
             }
+            Syscall::Chown { path, uid, gid } => vfs.chown(path, *uid, *gid, &cred)?,
+            Syscall::Mknod { path, mode } => vfs.mknod(path, *mode, &cred)?,
             _ => unreachable!("only path calls come here"),
         }
         Ok(SysReturn::Value { value: 0 })
@@ -434,5 +505,34 @@ mod tests {
         let id = v.unlink("/tmp/rootfile", &Cred::ROOT).unwrap();
         assert!(!v.inode(id).linked);
         assert_eq!(v.chmod("/tmp", 0o777, &ALICE), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn chown_rules() {
+        let mut v = Vfs::default();
+        v.mknod("/tmp/f", 0o644, &ALICE).unwrap();
+        // The owner may keep the owner and set their own group; not give the file away.
+        assert_eq!(v.chown("/tmp/f", 1000, u32::MAX, &ALICE), Ok(()));
+        assert_eq!(v.chown("/tmp/f", 1001, u32::MAX, &ALICE), Err(Errno::EPERM));
+        assert_eq!(v.chown("/tmp/f", u32::MAX, 0, &ALICE), Err(Errno::EPERM));
+        assert_eq!(v.chown("/tmp/f", 0, 0, &Cred::ROOT), Ok(()));
+        let id = v.lookup("/tmp/f", &ALICE).unwrap();
+        assert_eq!((v.inode(id).uid, v.inode(id).gid), (0, 0));
+        assert_eq!(v.chown("/tmp/f", u32::MAX, 1000, &ALICE), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn mknod_kinds() {
+        let mut v = Vfs::default();
+        v.mknod("/tmp/reg", 0o666, &ALICE).unwrap();
+        let id = v.lookup("/tmp/reg", &ALICE).unwrap();
+        assert_eq!((v.inode(id).kind.clone(), v.inode(id).mode), (InodeKind::File, 0o644));
+        v.mknod("/tmp/sock", S_IFSOCK | 0o777, &ALICE).unwrap();
+        let id = v.lookup("/tmp/sock", &ALICE).unwrap();
+        assert_eq!(v.inode(id).kind, InodeKind::Socket { bound: None });
+        assert_eq!(v.mknod("/tmp/dir", S_IFDIR | 0o755, &ALICE), Err(Errno::EPERM));
+        assert_eq!(v.mknod("/tmp/chr", S_IFCHR | 0o600, &ALICE), Err(Errno::EPERM));
+        assert_eq!(v.mknod("/tmp/bad", 0o170000, &ALICE), Err(Errno::EINVAL));
+        assert_eq!(v.mknod("/tmp/reg", 0o644, &ALICE), Err(Errno::EEXIST));
     }
 }

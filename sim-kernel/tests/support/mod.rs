@@ -202,7 +202,14 @@ impl Sim {
     }
 
     pub fn recv(&mut self, pid: Pid, fd: Fd) -> SysReturn {
-        self.call(pid, Syscall::Recv { fd, len: 1000 })
+        self.call(
+            pid,
+            Syscall::Recv {
+                fd,
+                len: 1000,
+                flags: 0,
+            },
+        )
     }
 
     pub fn close(&mut self, pid: Pid, fd: Fd) {
