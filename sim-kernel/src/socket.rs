@@ -312,6 +312,10 @@ pub struct Socket {
     /// `IP_TTL` (`IPV6_UNICAST_HOPS`): the TTL of what the socket sends; `None` for the
     /// default, `net.ipv4.ip_default_ttl` (64).
     pub ttl: Option<u8>,
+    /// The port a connection that failed or ended gave back (`inet_put_port()` clears
+    /// `inet_num` but not `inet_sport`), which `getsockname()` still reports until the socket
+    /// is bound again; 0 if none.
+    pub stale_port: u16,
     /// The peer's FIN has arrived.
     pub rx_fin: bool,
     /// A pending error reported by the next call (`sk_err`).
@@ -393,6 +397,7 @@ impl Socket {
             linger: -1,
             bind_no_port: false,
             ttl: None,
+            stale_port: 0,
             rx_fin: false,
             error: None,
             time_wait_since: Instant::ZERO,

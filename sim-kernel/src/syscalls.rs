@@ -349,8 +349,13 @@ impl World {
             Syscall::Shutdown { how, .. } => self.sys_shutdown(sock, *how),
             Syscall::GetSockName { .. } => {
                 let s = self.sockets.get(sock);
+                // inet_getname() reports `inet_sport`, which outlives a released port.
+                let mut local = s.local;
+                if local.port() == 0 {
+                    local.set_port(s.stale_port);
+                }
                 Ok(SysReturn::Addr {
-                    addr: crate::addr::for_family(s.local, s.family).into(),
+                    addr: crate::addr::for_family(local, s.family).into(),
                 })
             }
             Syscall::GetPeerName { .. } => self.sys_getpeername(sock),

@@ -556,6 +556,7 @@ impl World {
     /// Adds `sock` to the bucket of `port` (`inet_bind_hash()`); `explicit` for bind/listen,
     /// false for connect autobind and for children inheriting their listener's port.
     pub(crate) fn bucket_add(&mut self, sock: SocketId, port: u16, explicit: bool) {
+        self.sockets.get_mut(sock).stale_port = 0;
         let s = self.sockets.get(sock);
         let (host, reuse, proto) = (s.host, s.reuseaddr, s.proto);
         let h = &mut self.hosts[host.0 as usize];
@@ -654,8 +655,11 @@ impl World {
         let keep_port = s.user_bound && s.refs > 0;
         if !keep_port {
             self.bucket_remove(sock);
-            // __inet_put_port() clears the port; the source address stays (`inet_saddr`).
-            self.sockets.get_mut(sock).local.set_port(0);
+            // __inet_put_port() clears the port (`inet_num`); the source address stays
+            // (`inet_saddr`), and so does `inet_sport`, which getsockname() reports.
+            let s = self.sockets.get_mut(sock);
+            s.stale_port = s.local.port();
+            s.local.set_port(0);
         }
         self.wake(sock, Wake::All, 0);
         if self.sockets.get(sock).is_orphan() {

@@ -222,17 +222,20 @@ fn successive_connects_to_one_destination_step_forward_by_2_to_16() {
 /// from the route, then the port). A blocking connect() that fails disconnects the socket
 /// (`__inet_stream_connect` → `sock_error` → `tcp_disconnect()`), which releases the
 /// autobound port and, since no address was bound (`SOCK_BINDADDR_LOCK` unset), resets the
-/// source address (`inet_reset_saddr`): getsockname() is 0.0.0.0:0 again, and a new connect()
-/// from the same socket chooses its source address afresh from the route.
+/// source address (`inet_reset_saddr`): getsockname() shows 0.0.0.0 and the released port
+/// (`inet_put_port()` clears `inet_num`, not the `inet_sport` that `inet_getname()` reports:
+/// tools/oracle/DISAGREEMENTS.md #11, verified on Linux 6.18), and a new connect() from the same
+/// socket chooses its source address afresh from the route.
 #[test]
 fn failed_connect_resets_the_source_address() {
     let (mut sim, _server, client, _srv, cli) = lan(3, (40000, 40009));
     let fd = sim.socket(cli);
     assert_eq!(sim.connect(cli, fd, "10.0.0.1:81"), err(Errno::ECONNREFUSED));
-    assert_eq!(
-        sim.local(cli, fd),
-        sa("0.0.0.0:0"),
-        "the port is released and the address reset"
+    let after = sim.local(cli, fd);
+    assert_eq!(after.ip().to_string(), "0.0.0.0", "the address is reset");
+    assert!(
+        (40000..=40009).contains(&after.port()),
+        "the stale port is still shown: {after}"
     );
     // A listener on the client's own loopback, reached by the same socket.
     let local_srv = sim.spawn(client, "local");
