@@ -95,6 +95,11 @@ impl Checker<'_> {
                     first.insert(&name.name, name.span);
                 }
             }
+            // NAT rules name networks too (whether the host is attached is checked when the
+            // world is built).
+            for net in host.nats.iter().flat_map(|n| n.out.iter().chain(n.input.iter())) {
+                self.network_ref(net);
+            }
             for addr in &host.addrs {
                 self.addr(addr);
                 match assigned.get(&(addr.network.name.as_str(), addr.addr)) {
@@ -1323,6 +1328,12 @@ process client/curl at 1ms {
         // Declarations are global: a host may name a network declared further down.
         assert_clean("host h 10.1.0.5 on later\nnetwork later 10.1.0.0/16\n");
         // Partitions name networks too, timed or from a process.
+        let d = assert_error(
+            "network wan 10.1.0.0/24\nhost r {\n  addr 10.1.0.1 on wan\n  nat masquerade out wna\n}\n",
+            "unknown network `wna`",
+            "wna",
+        );
+        assert!(format!("{d:?}").contains("did you mean `wan`?"), "{d:?}");
         let d = assert_error("at 5s partition lam\n", "unknown network `lam`", "lam");
         assert_eq!(help(&d), "did you mean `lan`?");
         let d = assert_error(
