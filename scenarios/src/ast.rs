@@ -283,8 +283,9 @@ pub enum StmtKind {
     Ss,
     /// `note "text"`: a line in the trace.
     Note(String),
-    /// `conntrack`: print the host's connection-tracking table, like `conntrack -L`.
-    Conntrack,
+    /// `conntrack [has|lacks "TEXT"]`: print the host's connection-tracking table, like
+    /// `conntrack -L`; with a check, one of its lines must (or none may) contain `TEXT`.
+    Conntrack(Option<ConntrackCheck>),
     /// `exit`: the process ends, closing its descriptors.
     Exit,
     /// `partition NET` (true) or `heal NET` (false): the network is cut off, or joined
@@ -295,6 +296,17 @@ pub enum StmtKind {
         /// `partition` (true) or `heal` (false).
         partitioned: bool,
     },
+}
+
+/// The check of a `conntrack has "TEXT"` (or `lacks`) statement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConntrackCheck {
+    /// `has` (true) or `lacks` (false).
+    pub present: bool,
+    /// The text a line of the table must (or must not) contain.
+    pub text: String,
+    /// Where the check is written (`has "..."`).
+    pub span: Span,
 }
 
 /// A call such as `bind(l, 0.0.0.0:80)`.

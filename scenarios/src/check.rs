@@ -407,7 +407,7 @@ impl Checker<'_> {
                 self.block(body, scope);
                 scope.bound = parent;
             }
-            StmtKind::Sleep(_) | StmtKind::Ss | StmtKind::Conntrack | StmtKind::Note(_) | StmtKind::Exit => {}
+            StmtKind::Sleep(_) | StmtKind::Ss | StmtKind::Conntrack(_) | StmtKind::Note(_) | StmtKind::Exit => {}
             StmtKind::Partition { network, .. } => self.network_ref(network),
         }
     }

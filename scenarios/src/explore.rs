@@ -223,7 +223,7 @@ fn collect_ports(body: &[Stmt], scopes: &mut Vec<(String, Option<(i64, i64)>)>, 
             StmtKind::Repeat { body, .. } | StmtKind::Fork { body, .. } => collect_ports(body, scopes, set),
             StmtKind::Sleep(_)
             | StmtKind::Ss
-            | StmtKind::Conntrack
+            | StmtKind::Conntrack(_)
             | StmtKind::Note(_)
             | StmtKind::Exit
             | StmtKind::Partition { .. } => {}

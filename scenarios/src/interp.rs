@@ -189,7 +189,30 @@ impl<'a> ProcessScript<'a> {
                     return Ok(Step::Continue);
                 }
                 StmtKind::Ss => world.trace_ss(self.pid),
-                StmtKind::Conntrack => world.trace_conntrack(self.pid),
+                StmtKind::Conntrack(check) => {
+                    world.trace_conntrack(self.pid);
+                    if let Some(check) = check {
+                        let host = world.process(self.pid).host;
+                        let lines: Vec<String> = world
+                            .conntrack_rows(host)
+                            .iter()
+                            .map(crate::render::conntrack_line)
+                            .collect();
+                        let found = lines.iter().any(|l| l.contains(&check.text));
+                        let failure = (found != check.present).then(|| Failure {
+                            pid: self.pid.0,
+                            span: check.span,
+                            call: "conntrack".to_string(),
+                            expected: slice(source, check.span),
+                            actual: if lines.is_empty() {
+                                "an empty table".to_string()
+                            } else {
+                                lines.join(" | ")
+                            },
+                        });
+                        observer.checked(world, failure);
+                    }
+                }
                 StmtKind::Note(text) => world.trace_note(self.pid, text),
                 StmtKind::Partition { network, partitioned } => {
                     let Some(net) = world.network_id(&network.name) else {

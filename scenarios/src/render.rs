@@ -527,6 +527,20 @@ fn ss_table(rows: &[SsRow], indent: &str) -> String {
 /// line the tool writes last (conntrack-tools 1.4.7).
 fn conntrack_table(rows: &[sim_kernel::netfilter::ConntrackRow], indent: &str) -> String {
     let mut out = String::new();
+    for r in rows {
+        let _ = writeln!(out, "{indent}{}", conntrack_line(r));
+    }
+    let _ = writeln!(
+        out,
+        "{indent}conntrack v1.4.7 (conntrack-tools): {} flow entries have been shown.",
+        rows.len()
+    );
+    out
+}
+
+/// One entry as `conntrack -L` prints it (conntrack-tools 1.4.7):
+/// `tcp      6 119 TIME_WAIT src=... dst=... sport=... dport=... src=... [ASSURED] mark=0 use=1`.
+pub fn conntrack_line(r: &sim_kernel::netfilter::ConntrackRow) -> String {
     let ends = |(src, dst): &(std::net::SocketAddr, std::net::SocketAddr)| {
         format!(
             "src={} dst={} sport={} dport={}",
@@ -536,8 +550,8 @@ fn conntrack_table(rows: &[sim_kernel::netfilter::ConntrackRow], indent: &str) -
             dst.port()
         )
     };
-    for r in rows {
-        let mut l = format!("{indent}{:<8} {} {} ", r.proto, r.number, r.timeout);
+    {
+        let mut l = format!("{:<8} {} {} ", r.proto, r.number, r.timeout);
         if let Some(state) = &r.state {
             let _ = write!(l, "{state} ");
         }
@@ -550,14 +564,8 @@ fn conntrack_table(rows: &[sim_kernel::netfilter::ConntrackRow], indent: &str) -
             l.push_str(" [ASSURED]");
         }
         l.push_str(" mark=0 use=1");
-        let _ = writeln!(out, "{l}");
+        l
     }
-    let _ = writeln!(
-        out,
-        "{indent}conntrack v1.4.7 (conntrack-tools): {} flow entries have been shown.",
-        rows.len()
-    );
-    out
 }
 
 /// Renders the whole report as text: the trace, then the summary.

@@ -21,9 +21,9 @@ mod words;
 mod tests;
 
 use crate::ast::{
-    AddrDecl, AddrMatch, Arg, ArgKind, Call, Expectation, HostDecl, Ident, LinkEventDecl, NatAction, NatDecl,
-    NetworkDecl, Num, Outcome, ProcessDecl, RouteDecl, Scenario, Span, Stmt, StmtKind, SysctlDecl, UnixPattern,
-    UserDecl,
+    AddrDecl, AddrMatch, Arg, ArgKind, Call, ConntrackCheck, Expectation, HostDecl, Ident, LinkEventDecl, NatAction,
+    NatDecl, NetworkDecl, Num, Outcome, ProcessDecl, RouteDecl, Scenario, Span, Stmt, StmtKind, SysctlDecl,
+    UnixPattern, UserDecl,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use lexer::{Token, TokenKind, lex_line};
@@ -583,8 +583,22 @@ impl<'s> Parser<'s> {
                 stmt(StmtKind::Ss)
             }
             "conntrack" => {
-                c.expect_end("`conntrack`")?;
-                stmt(StmtKind::Conntrack)
+                let has = c.eat_word("has");
+                let lacks = if has.is_none() { c.eat_word("lacks") } else { None };
+                let check = if let Some(start) = has.or(lacks) {
+                    let present = has.is_some();
+                    let (text, end) = c.expect_string("the text of a `conntrack -L` line in quotes")?;
+                    c.expect_end("the quoted text")?;
+                    Some(ConntrackCheck {
+                        present,
+                        text,
+                        span: Span::new(start.start, end.end),
+                    })
+                } else {
+                    c.expect_end("`conntrack`")?;
+                    None
+                };
+                stmt(StmtKind::Conntrack(check))
             }
             "note" => {
                 let (text, _) = c.expect_string("the note's text in quotes")?;

@@ -122,6 +122,9 @@ pub struct Conn {
     pub dnat: bool,
     /// Inserted in the table (`IPS_CONFIRMED`): until then only its creator sees it.
     pub confirmed: bool,
+    /// TCP: the end of the sequence space the original direction has sent so far (the
+    /// `td_end` of `proto.tcp.seen[0]`), which `nf_seq_has_advanced()` compares.
+    pub orig_end: u32,
     /// When it was created.
     pub created: Instant,
     /// When it expires.
@@ -219,6 +222,7 @@ impl Conntrack {
                 snat: false,
                 dnat: false,
                 confirmed: false,
+                orig_end: 0,
                 created: now,
                 expires,
             },

@@ -291,8 +291,19 @@ impl World {
                     nf.table.remove(id);
                     return self.ct_in(host, packet);
                 }
+                // tcp_in_window(): the sender's highest sequence end (`td_end`).
+                let end = s.seq.wrapping_add(s.seq_len());
+                if dir == Dir::Original && (end.wrapping_sub(c.orig_end) as i32) > 0 {
+                    c.orig_end = end;
+                }
                 let next = tcp_next(c.state, s.flags, dir);
-                if c.state == CtState::SynRecv && next == CtState::Established {
+                // nf_conntrack_tcp_packet(): ASSURED on a valid ACK in ESTABLISHED after
+                // SYN_RECV, or — for a flow picked up mid-stream — on the first packet after a
+                // reply was seen (IPS_SEEN_REPLY is set after this, so not on the reply itself).
+                if matches!(c.state, CtState::SynRecv | CtState::Established)
+                    && next == CtState::Established
+                    && c.seen_reply
+                {
                     c.assured = true;
                 }
                 c.state = next;
@@ -322,6 +333,10 @@ impl World {
             return Err(reason::TABLE_FULL);
         }
         let id = nf.table.create(key, key.invert(), state, now, Duration::ZERO);
+        if let Packet::Tcp(s) = packet {
+            // tcp_new(): the original direction's `td_end` starts at the first segment's end.
+            nf.table.get_mut(id).orig_end = s.seq.wrapping_add(s.seq_len());
+        }
         let t = timeout(nf.table.get(id), &sys, now);
         nf.table.refresh(id, now, t);
         Ok(Some((CtRef { id, dir: Dir::Original }, true)))
