@@ -280,14 +280,18 @@ impl World {
         if let Some((id, dir)) = nf.table.find(&key) {
             let c = nf.table.get_mut(id);
             if let Packet::Tcp(s) = packet {
-                let reopen = s.flags.has(Flags::SYN)
-                    && !s.flags.has(Flags::ACK)
-                    && dir == Dir::Original
-                    && matches!(c.state, CtState::TimeWait | CtState::Close);
-                if reopen {
-                    // A new SYN on a closed flow's tuple: the old entry is killed and the
-                    // packet looked up again (`nf_conntrack_tcp_packet()` returning
-                    // -NF_REPEAT).
+                // A new SYN on a closed flow's tuple (`tcp_conntracks[]` moves a SYN to
+                // SYN_SENT from TIME_WAIT in either direction, and from CLOSE in the original
+                // one): the old entry is killed and the packet looked up again, as a new flow
+                // (`nf_conntrack_tcp_packet()` returning -NF_REPEAT). Linux also requires that
+                // the flow saw a FIN (always true in TIME_WAIT) or was reset from the SYN's
+                // side; socksim reopens a CLOSE entry without that check.
+                let syn = s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK);
+                let closed = match dir {
+                    Dir::Original => matches!(c.state, CtState::TimeWait | CtState::Close),
+                    Dir::Reply => c.state == CtState::TimeWait,
+                };
+                if syn && closed {
                     nf.table.remove(id);
                     return self.ct_in(host, packet);
                 }

@@ -285,3 +285,63 @@ if want("T07"):
            "ok" in results, f"{results} ({results.count('ok')}/6 ok)")
     print(lab.ns("router", "conntrack -S", check=False))
     cleanup()
+
+if want("T08"):
+    # A SYN in the reply direction on a TIME_WAIT entry: server1:80 connects back to the
+    # mapping 203.0.113.1:5000 that laptop1's closed connection (router TIME_WAIT) used, while
+    # laptop1 listens on 5000.
+    lab = world()
+    t0 = time.monotonic() + 0.5
+
+    def srv():
+        l = socket.socket()
+        l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        l.bind(("0.0.0.0", 80))
+        l.listen(4)
+        l.settimeout(3)
+        c, peer = l.accept()
+        c.recv(10)
+        c.close()
+        l.close()
+        at(t0, 2)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", 80))
+        try:
+            s.connect(("203.0.113.1", 5000)); r = "ok"
+        except OSError as e:
+            r = errname(e.errno)
+        return peer, r
+
+    def cli():
+        at(t0, 0.2)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", 5000))
+        s.connect((SERVERS[0], 80))
+        at(t0, 0.5)
+        s.close()
+        at(t0, 1)
+        l = socket.socket()
+        l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        l.bind(("0.0.0.0", 5000))
+        l.listen(4)
+        l.settimeout(2.5)
+        try:
+            return l.accept()[1]
+        except socket.timeout:
+            return "timeout"
+
+    hs = lab.spawn("server1", srv)
+    hc = lab.spawn("laptop1", cli)
+    at(t0, 1.5)
+    before = lab.conntrack("router")
+    at(t0, 2.5)
+    after = lab.conntrack("router")
+    peer, r = hs.result()
+    acc = hc.result(10)
+    report("T08 a SYN in the reply direction reopens a TIME_WAIT entry: the old mapping is gone, the router answers the SYN itself (RST)",
+           peer == ("203.0.113.1", 5000) and "TIME_WAIT" in before and r == "ECONNREFUSED" and acc == "timeout"
+           and "sport=5000" not in after,
+           f"server accepted {peer}, connect back {r}; laptop1 listener {acc}\nbefore:\n{before}\nafter:\n{after}")
+    cleanup()

@@ -141,3 +141,79 @@ if want("C05"):
            "262144" in v and ("denied" in e.lower() or "invalid" in e.lower()) or "read-only" in e.lower() or "not permitted" in e.lower(),
            f"write max -> {e!r}; value {v!r}; write udp_timeout -> {wr!r}")
     cleanup()
+
+if want("C06"):
+    # One-way UDP keepalives through masquerade with the default nf_conntrack_udp_timeout (30 s):
+    # laptop1:5555 every 25 s keeps its mapping, laptop2:6666 every 35 s loses it in between.
+    lab = Lab()
+    home(lab, nat=MASQ % "", laptops=2, servers=1)
+    t0 = time.monotonic() + 0.5
+
+    def at(t):
+        d = t0 + t - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+
+    def keepalive(sport, times, until):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", sport))
+        for t in times:
+            at(t)
+            s.sendto(b"k", (SERVERS[0], 9000))
+        at(times[-1])
+        s.settimeout(max(0.1, t0 + until - time.monotonic()))
+        got = []
+        try:
+            while True:
+                got.append(s.recvfrom(100))
+        except socket.timeout:
+            pass
+        return [(d.decode(), a) for d, a in got]
+
+    def srv():
+        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        a.bind(("0.0.0.0", 9000))
+        seen = []
+        a.settimeout(0.2)
+        res = {}
+        while time.monotonic() < t0 + 37:
+            try:
+                d, addr = a.recvfrom(100)
+                seen.append((round(time.monotonic() - t0), addr))
+            except socket.timeout:
+                pass
+            if "push" not in res and time.monotonic() >= t0 + 32:
+                for port in (5555, 6666):
+                    p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    p.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    p.bind(("0.0.0.0", 9000))
+                    p.connect(("203.0.113.1", port))
+                    p.send(b"push")
+                    p.settimeout(1)
+                    try:
+                        p.recv(10)
+                        res[port] = "data"
+                    except OSError as e:
+                        res[port] = errname(e.errno) if e.errno else "timeout"
+                    p.close()
+                res["push"] = True
+        return seen, res
+
+    hs = lab.spawn("server1", srv)
+    h1 = lab.spawn("laptop1", keepalive, 5555, [0, 25], 36)
+    h2 = lab.spawn("laptop2", keepalive, 6666, [0, 35], 36)
+    at(31)
+    ct31 = "\n".join(ct_lines(lab))
+    seen, res = hs.result(60)
+    ct37 = "\n".join(ct_lines(lab))
+    g1, g2 = h1.result(60), h2.result(60)
+    ok = (res.get(5555) == "timeout" and res.get(6666) == "ECONNREFUSED"
+          and g1 == [("push", (SERVERS[0], 9000))] and g2 == []
+          and "sport=5555" in ct31 and "sport=6666" not in ct31
+          and [a for _, a in seen].count(("203.0.113.1", 6666)) == 1
+          and [a for t, a in seen if t >= 34 and a[1] not in (5555, 6666)] != [])
+    report("C06 one-way UDP keepalives: every 25 s keeps the mapping, every 35 s loses it (udp_timeout 30 s); "
+           "the refused push holds 6666, so the 35 s keepalive gets a new port", ok,
+           f"server saw {seen}; push results {res}; laptop1 got {g1}; laptop2 got {g2}\nat 31 s:\n{ct31}\nat 37 s:\n{ct37}")
+    cleanup()

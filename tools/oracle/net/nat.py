@@ -196,3 +196,203 @@ if want("N11"):
            a == ("ECONNREFUSED", "ECONNREFUSED") and b == ("ECONNREFUSED", "ECONNREFUSED"),
            f"from server2:9000 {a}; from server1:9001 {b}")
     cleanup()
+
+if want("N12"):
+    # Unsolicited inbound to a port nothing uses, and a NAT mapping on a port a socket of the
+    # router itself is bound to.
+    lab = fresh()
+    home(lab, nat=MASQ % "", laptops=1, servers=2)
+    s1, s2 = SERVERS
+
+    def router_udp(port, first=None, n=2, timeout=3):
+        """A UDP socket of the router on `port`; optionally sends to `first` at once; returns
+        what it receives."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", port))
+        if first:
+            s.sendto(b"router", first)
+        s.settimeout(timeout)
+        got = []
+        try:
+            for _ in range(n):
+                d, a = s.recvfrom(100)
+                got.append((d.decode(), a))
+        except socket.timeout:
+            pass
+        return got
+
+    def probe(port):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", 9100))
+        u.connect(("203.0.113.1", port))
+        u.send(b"unsolicited")
+        u.settimeout(1)
+        try:
+            ur = u.recv(10)
+        except OSError as e:
+            ur = errname(e.errno) if e.errno else "timeout"
+        t = socket.socket()
+        try:
+            t.connect(("203.0.113.1", port)); tr = "ok"
+        except OSError as e:
+            tr = errname(e.errno)
+        return ur, tr
+    a = lab.run("server2", probe, 4444)
+    report("N12a unsolicited inbound to an unused port of the NAT box: UDP -> ECONNREFUSED (ICMP port unreachable), TCP -> ECONNREFUSED (RST)",
+           a == ("ECONNREFUSED", "ECONNREFUSED"), f"{a}")
+
+    # (b) the router's socket on 5555, then laptop1:5555 -> server1:9000
+    hr = lab.spawn("router", router_udp, 5555, None, 2, 3)
+    time.sleep(0.2)
+
+    def inside(sport, dst, wait):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", sport))
+        s.sendto(b"inside", (dst, 9000))
+        s.settimeout(wait)
+        got = []
+        try:
+            while True:
+                d, a = s.recvfrom(100)
+                got.append((d.decode(), a))
+        except socket.timeout:
+            pass
+        return got
+
+    def srv(port, n, reply_to=None, timeout=2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
+        s.settimeout(timeout)
+        got = []
+        try:
+            for _ in range(n):
+                d, a = s.recvfrom(100)
+                got.append((d.decode(), a))
+                s.sendto(b"reply", a)
+        except socket.timeout:
+            pass
+        return got
+
+    h1 = lab.spawn("server1", srv, 9000, 1)
+    time.sleep(0.2)
+    hl = lab.spawn("laptop1", inside, 5555, s1, 1.5)
+    seen1 = h1.result()
+
+    def send_to(dst, port, sport, data):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", sport))
+        s.sendto(data, (dst, port))
+        return True
+    lab.run("server2", send_to, "203.0.113.1", 5555, 9000, b"from-server2")
+    lab.run("server1", send_to, "203.0.113.1", 5555, 9000, b"again-server1")
+    got_l = hl.result()
+    got_r = hr.result()
+    ct = lab.conntrack("router")
+    report("N12b a NAT mapping may take a port a router socket is bound to; its replies go inside, others reach the router's socket",
+           seen1 == [("inside", ("203.0.113.1", 5555))] and ("from-server2", (s2, 9000)) in got_r
+           and all(x[0] != "again-server1" for x in got_r) and ("again-server1", (s1, 9000)) in got_l,
+           f"server1 saw {seen1}; laptop1 got {got_l}; router socket got {got_r}\n{ct}")
+
+    # (c) the router's own flow from 6000 to server1:9000 first, then laptop1:6000 -> server1:9000
+    h1 = lab.spawn("server1", srv, 9000, 2)
+    time.sleep(0.2)
+    hr = lab.spawn("router", router_udp, 6000, (s1, 9000), 2, 1.5)
+    time.sleep(0.3)
+    hl = lab.spawn("laptop1", inside, 6000, s1, 1)
+    seen = h1.result()
+    got_l, got_r = hl.result(), hr.result()
+    ct = lab.conntrack("router")
+    report("N12c the router's own flow holds its tuple: a laptop flow with the same port and destination is remapped",
+           len(seen) == 2 and seen[0] == ("router", ("203.0.113.1", 6000)) and seen[1][1][1] != 6000
+           and got_r == [("reply", (s1, 9000))] and got_l == [("reply", (s1, 9000))],
+           f"server1 saw {seen}; router got {got_r}; laptop1 got {got_l}\n{ct}")
+    cleanup()
+
+if want("N13"):
+    # ICMP errors about DNAT'ed flows: the inside server's ports are closed.
+    lab = fresh()
+    home(lab, nat=MASQ % "" + """
+chain pre { type nat hook prerouting priority -100; iifname "wan" tcp dport 8080 dnat to 192.168.1.10:80; iifname "wan" udp dport 5353 dnat to 192.168.1.10:53; }""",
+         laptops=1, servers=1)
+
+    def client():
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        raw.settimeout(1)
+        t = socket.socket()
+        try:
+            t.connect(("203.0.113.1", 8080)); tr = "ok"
+        except OSError as e:
+            tr = errname(e.errno)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", 7777))
+        u.connect(("203.0.113.1", 5353))
+        u.send(b"q")
+        u.settimeout(1)
+        try:
+            ur = u.recv(10)
+        except OSError as e:
+            ur = errname(e.errno) if e.errno else "timeout"
+        icmp = None
+        try:
+            while True:
+                pkt = raw.recv(200)
+                ihl = (pkt[0] & 15) * 4
+                typ, code = pkt[ihl], pkt[ihl + 1]
+                inner = pkt[ihl + 8:]
+                iihl = (inner[0] & 15) * 4
+                if typ == 3:
+                    icmp = dict(outer_src=socket.inet_ntoa(pkt[12:16]), outer_dst=socket.inet_ntoa(pkt[16:20]),
+                                type=typ, code=code,
+                                inner_src=socket.inet_ntoa(inner[12:16]), inner_dst=socket.inet_ntoa(inner[16:20]),
+                                inner_sport=int.from_bytes(inner[iihl:iihl + 2], "big"),
+                                inner_dport=int.from_bytes(inner[iihl + 2:iihl + 4], "big"))
+                    break
+        except socket.timeout:
+            pass
+        return tr, ur, icmp
+    tr, ur, icmp = lab.run("server1", client)
+    ct = lab.conntrack("router")
+    want_icmp = dict(outer_src="203.0.113.1", outer_dst="203.0.113.5", type=3, code=3, inner_src="203.0.113.5",
+                     inner_dst="203.0.113.1", inner_sport=7777, inner_dport=5353)
+    report("N13 DNAT to a closed inside port: TCP ECONNREFUSED (RST), UDP ECONNREFUSED (ICMP port unreachable translated back, quoted packet too)",
+           tr == "ECONNREFUSED" and ur == "ECONNREFUSED" and icmp == want_icmp
+           and "dport=5353 [UNREPLIED] src=192.168.1.10" in ct and "tcp " not in ct,
+           f"tcp {tr}; udp {ur}; icmp seen by the client {icmp}\n{ct}")
+    cleanup()
+
+if want("N14"):
+    # DNAT limited to `iifname wan`: a LAN host using the public address is not forwarded
+    lab = fresh()
+    home(lab, nat=MASQ % "" + """
+chain pre { type nat hook prerouting priority -100; iifname "wan" tcp dport 8080 dnat to 192.168.1.10:80; iifname "wan" udp dport 5353 dnat to 192.168.1.10:53; }""",
+         laptops=2, servers=0)
+    hs = lab.spawn("laptop1", tcp_server, 80, 1, 0.2, 4)
+    hu = lab.spawn("laptop1", udp_server, 53, 1, 4, True)
+    time.sleep(0.2)
+
+    def client(port_t, port_u):
+        t = socket.socket()
+        try:
+            t.connect(("203.0.113.1", port_t)); tr = "ok"
+        except OSError as e:
+            tr = errname(e.errno)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", 7777))
+        u.connect(("203.0.113.1", port_u))
+        u.send(b"q")
+        u.settimeout(1)
+        try:
+            ur = u.recv(10)
+        except OSError as e:
+            ur = errname(e.errno) if e.errno else "timeout"
+        return tr, ur
+    c = lab.run("laptop2", client, 8080, 5353)
+    ct = lab.conntrack("router")
+    r = lab.run("router", client, 8080, 5353)
+    report("N14 dnat 'iifname wan' does not apply to LAN clients of the public address: the router answers itself (RST, ICMP) -> ECONNREFUSED",
+           c == ("ECONNREFUSED", "ECONNREFUSED") and r == c and hs.result() == [] and hu.result() == []
+           and "src=192.168.1.11 dst=203.0.113.1 sport=7777 dport=5353 [UNREPLIED] src=203.0.113.1 dst=192.168.1.11 sport=5353 dport=7777" in ct,
+           f"laptop2 {c}; router itself {r}\n{ct}")
+    cleanup()
