@@ -11,15 +11,21 @@
 //!
 //! * what the servers see: no two simultaneous TCP connections at a server share the same
 //!   peer address and port (the NAT never hands one external tuple to two inside flows);
+//! * no inside address ever shows on the outside network: every packet on `wan` (and every
+//!   packet an ICMP error there quotes) has only the router's and the servers' addresses,
+//!   because masquerade and SNAT rewrite the sources and the un-NAT of replies and of ICMP
+//!   errors (`nf_nat_icmp_reply_translation()`) happens before they leave;
 //! * packets are conserved at the end: every transmission was delivered;
 //! * the same seed gives the same trace.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
+use sim_kernel::packet::PacketSummary;
 use sim_kernel::trace::Event;
 use socksim::run::{RunOptions, TraceEvent};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 #[derive(Clone, Debug)]
 enum Rule {
@@ -153,6 +159,26 @@ fn scenario(n: &Net) -> String {
     s
 }
 
+/// Every address a packet names: its own ends and, for an ICMP error, the quoted packet's.
+fn addresses(p: &PacketSummary) -> Vec<IpAddr> {
+    match p {
+        PacketSummary::Tcp(s) => vec![s.src.ip(), s.dst.ip()],
+        PacketSummary::Udp { src, dst, .. } => vec![src.ip(), dst.ip()],
+        PacketSummary::IcmpPortUnreachable {
+            src,
+            dst,
+            orig_src,
+            orig_dst,
+            ..
+        } => vec![*src, *dst, orig_src.ip(), orig_dst.ip()],
+        PacketSummary::IcmpError { src, dst, quoted, .. } => {
+            let mut v = vec![*src, *dst];
+            v.extend(addresses(quoted));
+            v
+        }
+    }
+}
+
 fn run(source: &str, seed: u64) -> socksim::run::RunReport {
     let options = RunOptions {
         seed: Some(seed),
@@ -175,6 +201,15 @@ proptest! {
         for r in &report.records {
             if let TraceEvent::Kernel(Event::Syscall { pid, ret: Some(sim_kernel::SysReturn::Accepted { peer, .. }), .. }) = &r.event {
                 prop_assert!(peers.insert((*pid, format!("{peer:?}"))), "two connections from {peer:?} at pid {pid}\n{source}");
+            }
+        }
+        // The outside never sees an inside address.
+        for r in &report.records {
+            if let TraceEvent::Kernel(Event::Packet { network, packet }) = &r.event {
+                if network == "wan" {
+                    let leaked = addresses(packet).into_iter().any(|a| matches!(a, IpAddr::V4(v4) if v4.octets()[..3] == [192, 168, 1]));
+                    prop_assert!(!leaked, "an inside address on wan: {packet:?}\n{source}");
+                }
             }
         }
         let again = run(&source, seed);
