@@ -11,10 +11,11 @@
 //! - Headers are built by [`wire`]: correct lengths and checksums (IPv4 header, TCP, UDP, ICMP,
 //!   ICMPv6), TTL 64, no options. The TCP window is the one the kernel advertised, capped at
 //!   65535 (socksim does not scale windows).
-//! - Payload bytes come from the run itself: [`run_and_capture`] runs the scenario inside
-//!   `sim_kernel::packet::tap_payloads`, so the trace keeps only lengths and the capture gets
-//!   the bytes. Without them (a report run outside the tap) payloads are written as zeros, with
-//!   checksums still right for what is written.
+//! - Payload bytes come from the run itself: [`run_and_capture`] runs the scenario with
+//!   [`RunOptions::capture`], so the world hands over every packet it transmits with payload
+//!   ([`RunReport::captured`]) while the trace keeps only lengths. Without them (a report of a
+//!   run without capture) payloads are written as zeros, with checksums still right for what
+//!   is written.
 //! - A packet put on a network where no host has its destination address is written with the
 //!   comment `dropped: no host has this address`; a packet a receiving host discards (listen
 //!   queue overflow, say) was on the wire, so its frame gets the comment `dropped: REASON`. A
@@ -77,8 +78,8 @@ type TcpKey = (SocketAddr, SocketAddr, u32, u32);
 /// A UDP datagram's (source, destination, payload length).
 type UdpKey = (SocketAddr, SocketAddr, u32);
 
-/// The payload bytes of a run's packets, from `sim_kernel::packet::tap_payloads`, looked up
-/// in trace order.
+/// The payload bytes of a run's packets, from [`RunReport::captured`], looked up in trace
+/// order.
 #[derive(Debug, Default)]
 pub struct Payloads {
     /// TCP payloads, in the order sent.
@@ -88,7 +89,8 @@ pub struct Payloads {
 }
 
 impl Payloads {
-    /// The payloads of `packets`, as `tap_payloads` returns them.
+    /// The payloads of `packets`, in the order the world transmitted them
+    /// ([`RunReport::captured`]).
     pub fn new(packets: Vec<Packet>) -> Payloads {
         let mut p = Payloads::default();
         for packet in packets {
@@ -195,7 +197,7 @@ impl Capture {
         id
     }
 
-    /// `packet` as bytes: the payload from the tap when it has one of the right length, else
+    /// `packet` as bytes: the captured payload when it has one of the right length, else
     /// zeros.
     fn bytes(&mut self, packet: &PacketSummary) -> Vec<u8> {
         let payload = self.payloads.take(packet);
@@ -367,11 +369,11 @@ pub fn run_and_capture(source: &str, options: &RunOptions) -> Result<(RunReport,
     let scenario = crate::load(source)?;
     let options = RunOptions {
         trace: true,
+        capture: true,
         ..options.clone()
     };
-    let (report, packets) =
-        sim_kernel::packet::tap_payloads(|| crate::run::run(&scenario, source, &options).map_err(|d| vec![d]));
-    let report = report?;
+    let mut report = crate::run::run(&scenario, source, &options).map_err(|d| vec![d])?;
+    let packets = std::mem::take(&mut report.captured);
     let capture = write(
         &interfaces(&scenario),
         &report.records,

@@ -84,6 +84,8 @@ pub struct World {
     pub(crate) unix: crate::unix::UnixTable,
     pub(crate) sink: Box<dyn TraceSink<Event>>,
     pub(crate) tracing: bool,
+    /// The packets kept for a capture, while one runs ([`World::start_capture`]).
+    pub(crate) capture: Option<Vec<crate::packet::Packet>>,
     /// Timer ids are unique across the run, so a stale timer never matches a reused slot.
     last_timer_id: u64,
     /// Packet counters.
@@ -113,6 +115,7 @@ impl World {
             unix: Default::default(),
             sink: Box::new(NullSink),
             tracing: false,
+            capture: None,
             last_timer_id: 0,
             stats: Default::default(),
             not_started: Default::default(),
