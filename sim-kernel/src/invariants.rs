@@ -187,6 +187,11 @@ impl World {
                 let queued = match sock {
                     crate::epoll::Watched::Inet(s) => self.sockets.try_get(s).is_some_and(|s| s.wait.contains(entry)),
                     crate::epoll::Watched::Unix(u) => self.unix.try_get(u).is_some_and(|s| s.wait.contains(entry)),
+                    crate::epoll::Watched::Epoll(inner) => self
+                        .epolls
+                        .get(inner.0 as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|inner| inner.poll_wait.contains(entry)),
                 };
                 ensure!(
                     queued,
