@@ -161,7 +161,48 @@ impl World {
     pub(crate) fn schedule_arrival(&mut self, after: Duration, arrival: Arrival) {
         self.stats.sent += 1;
         self.stats.in_flight += 1;
-        self.events.push(self.now.after(after), Pending::Deliver(arrival));
+        let id = self.in_flight.insert(arrival);
+        self.events.push(self.now.after(after), Pending::Deliver(id));
+    }
+}
+
+/// Index of a packet in flight in [`InFlight`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ArrivalId(u32);
+
+/// The packets in flight, in a slab: the event queue holds only their index, so its entries
+/// stay small. A packet is over a hundred bytes, and every timer of a million TIME-WAIT
+/// sockets would otherwise be moved around the event heap at that size. Freed slots are
+/// reused last-freed-first, deterministically, and nothing is allocated per packet once the
+/// slab has grown to the most packets ever in flight at once.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    slots: Vec<Option<Arrival>>,
+    free: Vec<u32>,
+}
+
+impl InFlight {
+    /// Keeps `arrival` until [`InFlight::take`].
+    fn insert(&mut self, arrival: Arrival) -> ArrivalId {
+        match self.free.pop() {
+            Some(i) => {
+                debug_assert!(self.slots[i as usize].is_none(), "a free slot is empty");
+                self.slots[i as usize] = Some(arrival);
+                ArrivalId(i)
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 packets in flight");
+                self.slots.push(Some(arrival));
+                ArrivalId(i)
+            }
+        }
+    }
+
+    /// Takes the packet back out, when it arrives.
+    pub(crate) fn take(&mut self, id: ArrivalId) -> Arrival {
+        let arrival = self.slots[id.0 as usize].take().expect("each arrival is taken once");
+        self.free.push(id.0);
+        arrival
     }
 }
 

@@ -22,8 +22,8 @@ use std::net::IpAddr;
 pub(crate) enum Pending {
     /// A process starts (or wakes from `sleep`).
     Run(Pid),
-    /// A packet arrives at a host.
-    Deliver(crate::route::Arrival),
+    /// A packet arrives at a host (kept in [`World::in_flight`] until then).
+    Deliver(crate::link::ArrivalId),
     /// A socket timer fires, if its generation still matches.
     Timer(SocketId, u64, TimerKind),
     /// Address resolution of a next hop on a network failed for a host.
@@ -90,6 +90,8 @@ pub struct World {
     last_timer_id: u64,
     /// Packet counters.
     pub(crate) stats: crate::link::PacketStats,
+    /// The packets in flight, which [`Pending::Deliver`] events name.
+    pub(crate) in_flight: crate::link::InFlight,
     /// Processes declared but not yet started (announced in the trace when they start).
     not_started: std::collections::BTreeSet<Pid>,
 }
@@ -118,6 +120,7 @@ impl World {
             capture: None,
             last_timer_id: 0,
             stats: Default::default(),
+            in_flight: Default::default(),
             not_started: Default::default(),
         }
     }
@@ -522,8 +525,9 @@ impl World {
                 self.sched.make_runnable(task(pid));
             }
             Pending::Partition(net, partitioned) => self.set_partitioned(net, partitioned),
-            Pending::Deliver(arrival) => {
+            Pending::Deliver(id) => {
                 self.stats.in_flight -= 1;
+                let arrival = self.in_flight.take(id);
                 self.ip_input(arrival)
             }
             Pending::NeighFailed(host, net, next_hop) => self.neigh_failed(host, net, next_hop),
