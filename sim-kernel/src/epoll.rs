@@ -262,16 +262,32 @@ impl World {
     /// `ep_poll_safewake()`: an event reached `ep`, so the epoll instances watching it hear
     /// that it is readable.
     fn epoll_wake_watchers(&mut self, ep: EpollId) {
-        let e = self.epoll_mut(ep);
-        if e.poll_wait.is_empty() {
+        self.wake_watched(Watched::Epoll(ep), Wake::One, EPOLLIN);
+    }
+
+    /// Wakes the wait queue of a socket or epoll instance with the poll events `mask` (0:
+    /// unspecified; `__wake_up` with a key): blocked tasks become runnable, and the epoll
+    /// instances watching it get the event (`ep_poll_callback`). `how` says how many
+    /// exclusive waiters may wake.
+    pub(crate) fn wake_watched(&mut self, watched: Watched, how: Wake, mask: u32) {
+        let Some(queue) = self.watched_wait(watched) else {
+            return;
+        };
+        if queue.is_empty() {
             return;
         }
-        let mut queue = std::mem::take(&mut e.poll_wait);
-        queue.wake(Wake::One.nr_exclusive(), |waiter| match waiter {
-            Waiter::Epoll(outer, fd) => self.ep_poll_callback(outer, fd, Watched::Epoll(ep), EPOLLIN),
-            Waiter::Task(_) => unreachable!("tasks wait on an epoll's `wait`, not its `poll_wait`"),
+        let mut queue = std::mem::take(queue);
+        queue.wake(how.nr_exclusive(), |waiter| match waiter {
+            Waiter::Task(t) => {
+                self.sched.make_runnable(t);
+                Woken {
+                    woke: true,
+                    keep: false,
+                }
+            }
+            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, watched, mask),
         });
-        self.epoll_mut(ep).poll_wait = queue;
+        *self.watched_wait(watched).expect("waking does not free what it wakes") = queue;
     }
 
     /// `ep_loop_check()`: whether `ep` may watch `inner` — `ep` is not reachable from `inner`

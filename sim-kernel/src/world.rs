@@ -13,7 +13,7 @@ use crate::socket::{Proto, SocketId, Sockets, TimerKind};
 use crate::sysctl::Sysctls;
 use crate::trace::Event;
 use petgraph::graph::{NodeIndex, UnGraph};
-use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake, Woken};
+use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -679,21 +679,7 @@ impl World {
     /// friends): blocked tasks wake, and epoll instances watching the socket get the event
     /// (`ep_poll_callback`). `how` says how many exclusive waiters may wake.
     pub(crate) fn wake(&mut self, sock: SocketId, how: Wake, mask: u32) {
-        if self.sockets.get(sock).wait.is_empty() {
-            return;
-        }
-        let mut queue = std::mem::take(&mut self.sockets.get_mut(sock).wait);
-        queue.wake(how.nr_exclusive(), |waiter| match waiter {
-            Waiter::Task(t) => {
-                self.sched.make_runnable(t);
-                Woken {
-                    woke: true,
-                    keep: false,
-                }
-            }
-            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, crate::epoll::Watched::Inet(sock), mask),
-        });
-        self.sockets.get_mut(sock).wait = queue;
+        self.wake_watched(crate::epoll::Watched::Inet(sock), how, mask);
     }
 
     pub(crate) fn epoll(&self, id: EpollId) -> &Epoll {
