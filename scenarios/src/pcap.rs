@@ -34,7 +34,7 @@ use crate::diagnostic::Diagnostic;
 use crate::run::{RunOptions, RunReport, TraceEvent};
 use pcapng::{LINKTYPE_RAW, Opt, Writer};
 use sim_core::Record;
-use sim_kernel::packet::{IcmpKind, Packet, PacketSummary};
+use sim_kernel::packet::{IcmpKind, Packet, PacketSummary, SegmentSummary};
 use sim_kernel::trace::Event;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -158,6 +158,18 @@ fn destination(p: &PacketSummary) -> IpAddr {
     .to_canonical()
 }
 
+/// The TCP segment `s` with `payload`, as bytes on the wire (the window capped at 65535:
+/// socksim does not scale windows).
+fn tcp_bytes(s: &SegmentSummary, payload: &[u8]) -> Vec<u8> {
+    let header = wire::TcpHeader {
+        seq: s.seq,
+        ack: s.ack,
+        flags: s.flags.0,
+        window: u16::try_from(s.window).unwrap_or(u16::MAX),
+    };
+    wire::tcp(s.src, s.dst, header, payload)
+}
+
 /// One captured packet before it is written.
 struct Frame {
     interface: u32,
@@ -208,15 +220,7 @@ impl Capture {
             }
         };
         match packet {
-            PacketSummary::Tcp(s) => {
-                let header = wire::TcpHeader {
-                    seq: s.seq,
-                    ack: s.ack,
-                    flags: s.flags.0,
-                    window: u16::try_from(s.window).unwrap_or(u16::MAX),
-                };
-                wire::tcp(s.src, s.dst, header, &fill(s.len))
-            }
+            PacketSummary::Tcp(s) => tcp_bytes(s, &fill(s.len)),
             PacketSummary::Udp { src, dst, len, .. } => {
                 let bytes = fill(*len);
                 let data = wire::udp(*src, *dst, &bytes);
@@ -239,15 +243,7 @@ impl Capture {
             }
             PacketSummary::IcmpError { kind, src, dst, quoted } => {
                 let offending = match quoted.as_ref() {
-                    PacketSummary::Tcp(s) => {
-                        let header = wire::TcpHeader {
-                            seq: s.seq,
-                            ack: s.ack,
-                            flags: s.flags.0,
-                            window: u16::try_from(s.window).unwrap_or(u16::MAX),
-                        };
-                        wire::tcp(s.src, s.dst, header, &vec![0; s.len as usize])
-                    }
+                    PacketSummary::Tcp(s) => tcp_bytes(s, &vec![0; s.len as usize]),
                     PacketSummary::Udp { src, dst, len } => wire::udp(*src, *dst, &vec![0; *len as usize]),
                     _ => Vec::new(),
                 };
