@@ -198,6 +198,11 @@ impl InFlight {
         }
     }
 
+    /// How many packets are in flight.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     /// Takes the packet back out, when it arrives.
     pub(crate) fn take(&mut self, id: ArrivalId) -> Arrival {
         let arrival = self.slots[id.0 as usize].take().expect("each arrival is taken once");
