@@ -73,7 +73,9 @@
 //! the list of outcomes is complete.
 
 use crate::ast::Scenario;
-use crate::explore::{FailureKey, PortSet, RunOutcome, blocks, indent, outcome, percent, plural, shell_quote};
+use crate::explore::{
+    FailureKey, PortSet, RunOutcome, outcome, percent, plural, render_failure, render_outcomes, shell_quote,
+};
 use crate::run::{RunOptions, StepDone, StepObserver, TraceEvent};
 use crate::schedule::{After, ScheduleFile};
 use serde::{Deserialize, Serialize};
@@ -664,22 +666,9 @@ pub fn render_text(r: &Exhaustive, saved: &[String]) -> String {
             out.push_str("incomplete: the search stopped at the schedule limit (--max-schedules)\n");
         }
     }
-    let all: Vec<Vec<&str>> = r.outcomes.iter().map(|o| blocks(&o.text)).collect();
-    let common: Vec<&str> = match all.split_first() {
-        Some((first, rest)) if !rest.is_empty() => first
-            .iter()
-            .copied()
-            .filter(|b| rest.iter().all(|o| o.contains(b)))
-            .collect(),
-        _ => Vec::new(),
-    };
-    if !common.is_empty() {
-        out.push_str("\nin every outcome:\n");
-        for b in &common {
-            indent(&mut out, b);
-        }
-    }
-    for (i, (o, bs)) in r.outcomes.iter().zip(&all).enumerate() {
+    let texts: Vec<&str> = r.outcomes.iter().map(|o| o.text.as_str()).collect();
+    render_outcomes(&mut out, &texts, |out, i| {
+        let o = &r.outcomes[i];
         let _ = writeln!(
             out,
             "\noutcome {}: {} of {} ({}), schedule {}{}",
@@ -693,16 +682,7 @@ pub fn render_text(r: &Exhaustive, saved: &[String]) -> String {
         if let Some(path) = saved.get(i) {
             let _ = writeln!(out, "    (replay: socksim run {file} --schedule {})", shell_quote(path));
         }
-        let mut shown = 0;
-        for b in bs.iter().filter(|b| !common.contains(b)) {
-            indent(&mut out, b);
-            shown += 1;
-        }
-        if shown == 0 {
-            out.push_str("    (nothing beyond what every outcome shares)\n");
-        }
-    }
-    out.push('\n');
+    });
     if r.failed() {
         let _ = writeln!(
             out,
@@ -712,19 +692,9 @@ pub fn render_text(r: &Exhaustive, saved: &[String]) -> String {
             percent(r.failing, r.schedules)
         );
         for e in &r.failures {
-            let k = &e.key;
-            let _ = writeln!(
-                out,
-                "  {}:{}:{}: `{}` expected {}, got {}: {}, first schedule {}",
-                r.file,
-                k.line,
-                k.column,
-                k.call,
-                k.expected,
-                k.actual,
-                plural(e.count, "schedule", "schedules"),
-                schedule_text(&e.schedule)
-            );
+            let how_often = plural(e.count, "schedule", "schedules");
+            let first = format!("first schedule {}", schedule_text(&e.schedule));
+            render_failure(&mut out, &r.file, &e.key, &how_often, &first);
         }
         let first_failing = r.outcomes.iter().position(|o| o.fails);
         match first_failing.and_then(|i| saved.get(i)) {

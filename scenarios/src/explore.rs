@@ -838,6 +838,49 @@ pub(crate) fn indent(out: &mut String, block: &str) {
     }
 }
 
+/// Writes the outcomes of a seed sweep or of an exhaustive search, given their texts: the
+/// blocks that every outcome shares, once, then for each outcome its heading (written by
+/// `heading`, given the outcome's index) and the blocks that only some outcomes have.
+pub(crate) fn render_outcomes(out: &mut String, texts: &[&str], mut heading: impl FnMut(&mut String, usize)) {
+    let all: Vec<Vec<&str>> = texts.iter().map(|t| blocks(t)).collect();
+    let common: Vec<&str> = match all.split_first() {
+        Some((first, rest)) if !rest.is_empty() => first
+            .iter()
+            .copied()
+            .filter(|b| rest.iter().all(|o| o.contains(b)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !common.is_empty() {
+        out.push_str("\nin every outcome:\n");
+        for b in &common {
+            indent(out, b);
+        }
+    }
+    for (i, bs) in all.iter().enumerate() {
+        heading(out, i);
+        let mut shown = 0;
+        for b in bs.iter().filter(|b| !common.contains(b)) {
+            indent(out, b);
+            shown += 1;
+        }
+        if shown == 0 {
+            out.push_str("    (nothing beyond what every outcome shares)\n");
+        }
+    }
+    out.push('\n');
+}
+
+/// Writes one broken expectation: where, what was expected and what came, `how_often` it
+/// broke, and `first` (the smallest seed, or the first schedule, that broke it).
+pub(crate) fn render_failure(out: &mut String, file: &str, k: &FailureKey, how_often: &str, first: &str) {
+    let _ = writeln!(
+        out,
+        "  {file}:{}:{}: `{}` expected {}, got {}: {how_often}, {first}",
+        k.line, k.column, k.call, k.expected, k.actual
+    );
+}
+
 /// The result as `socksim explore` prints it: every distinct outcome with its share of the
 /// seeds and the smallest seed producing it (what all outcomes share printed once first), then
 /// the failed expectations and the command that replays the smallest failing seed.
@@ -853,22 +896,9 @@ pub fn render_text(r: &ExploreResult) -> String {
         coverage.join(", "),
         plural(r.outcomes.len() as u64, "distinct outcome", "distinct outcomes")
     );
-    let all: Vec<Vec<&str>> = r.outcomes.iter().map(|o| blocks(&o.text)).collect();
-    let common: Vec<&str> = match all.split_first() {
-        Some((first, rest)) if !rest.is_empty() => first
-            .iter()
-            .copied()
-            .filter(|b| rest.iter().all(|o| o.contains(b)))
-            .collect(),
-        _ => Vec::new(),
-    };
-    if !common.is_empty() {
-        out.push_str("\nin every outcome:\n");
-        for b in &common {
-            indent(&mut out, b);
-        }
-    }
-    for (i, (o, bs)) in r.outcomes.iter().zip(&all).enumerate() {
+    let texts: Vec<&str> = r.outcomes.iter().map(|o| o.text.as_str()).collect();
+    render_outcomes(&mut out, &texts, |out, i| {
+        let o = &r.outcomes[i];
         let _ = writeln!(
             out,
             "\noutcome {}: {} of {} ({}), smallest seed {}{}",
@@ -879,16 +909,7 @@ pub fn render_text(r: &ExploreResult) -> String {
             o.smallest_seed,
             if o.fails { ", breaks an expectation" } else { "" }
         );
-        let mut shown = 0;
-        for b in bs.iter().filter(|b| !common.contains(b)) {
-            indent(&mut out, b);
-            shown += 1;
-        }
-        if shown == 0 {
-            out.push_str("    (nothing beyond what every outcome shares)\n");
-        }
-    }
-    out.push('\n');
+    });
     match r.failing_seeds {
         None => {
             let _ = writeln!(out, "expectations: held in all {}", plural(r.runs, "seed", "seeds"));
@@ -902,18 +923,13 @@ pub fn render_text(r: &ExploreResult) -> String {
                 percent(f.count, r.runs)
             );
             for e in &r.failures {
-                let k = &e.key;
-                let _ = writeln!(
-                    out,
-                    "  {}:{}:{}: `{}` expected {}, got {}: {}, smallest seed {}",
-                    r.file,
-                    k.line,
-                    k.column,
-                    k.call,
-                    k.expected,
-                    k.actual,
-                    plural(e.count, "seed", "seeds"),
-                    e.smallest_seed
+                let how_often = plural(e.count, "seed", "seeds");
+                render_failure(
+                    &mut out,
+                    &r.file,
+                    &e.key,
+                    &how_often,
+                    &format!("smallest seed {}", e.smallest_seed),
                 );
             }
             let _ = writeln!(out, "smallest failing seed: {}", f.smallest_seed);

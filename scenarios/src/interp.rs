@@ -507,16 +507,7 @@ impl<'a> ProcessScript<'a> {
                 flags: int(2, Some(0))? as i32,
             },
             "sendto" => {
-                let data = match arg(1) {
-                    Some(ast::Arg {
-                        kind: ArgKind::Str(s), ..
-                    }) => Payload::Bytes(Rc::from(s.as_bytes())),
-                    Some(ast::Arg {
-                        kind: ArgKind::Size(n), ..
-                    }) => Payload::Zeros(*n as usize),
-                    Some(a) => Payload::Zeros(self.int_arg(a)?.max(0) as usize),
-                    None => return Err(missing(call, 1)),
-                };
+                let data = payload(1)?;
                 Syscall::SendTo {
                     fd: fd()?,
                     data,
@@ -537,16 +528,7 @@ impl<'a> ProcessScript<'a> {
             "getsockname" => Syscall::GetSockName { fd: fd()? },
             "getpeername" => Syscall::GetPeerName { fd: fd()? },
             "send" => {
-                let data = match arg(1) {
-                    Some(ast::Arg {
-                        kind: ArgKind::Str(s), ..
-                    }) => Payload::Bytes(Rc::from(s.as_bytes())),
-                    Some(ast::Arg {
-                        kind: ArgKind::Size(n), ..
-                    }) => Payload::Zeros(*n as usize),
-                    Some(a) => Payload::Zeros(self.int_arg(a)?.max(0) as usize),
-                    None => return Err(missing(call, 1)),
-                };
+                let data = payload(1)?;
                 Syscall::Send { fd: fd()?, data }
             }
             "recv" => Syscall::Recv {

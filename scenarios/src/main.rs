@@ -263,6 +263,25 @@ fn read_schedule(path: &Path) -> Result<ScheduleFile, ExitCode> {
     ScheduleFile::parse(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))
 }
 
+/// How to run: with `seed` (when given) and, from a schedule file, its seed (unless `seed`
+/// overrides it) and choices; the trace on if `trace`.
+fn run_options(seed: Option<u64>, schedule: Option<&Path>, trace: bool) -> Result<RunOptions, ExitCode> {
+    let base = match schedule {
+        Some(path) => {
+            let sched = read_schedule(path)?;
+            RunOptions {
+                seed: seed.or(Some(sched.seed)),
+                ..sched.run_options()
+            }
+        }
+        None => RunOptions {
+            seed,
+            ..Default::default()
+        },
+    };
+    Ok(RunOptions { trace, ..base })
+}
+
 fn write_file(path: &Path, text: &str) -> Result<(), ExitCode> {
     std::fs::write(path, text).map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))
 }
@@ -336,22 +355,10 @@ fn run(
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut options = RunOptions {
-        seed,
-        trace: true,
-        ..Default::default()
+    let options = match run_options(seed, schedule, true) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
-    if let Some(path) = schedule {
-        let sched = match read_schedule(path) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
-        options = RunOptions {
-            seed: seed.or(Some(sched.seed)),
-            trace: true,
-            ..sched.run_options()
-        };
-    }
     let run = match pcap {
         Some(_) => socksim::pcap::run_and_capture(&source, &options).map(|(r, capture)| (r, Some(capture))),
         None => socksim::load_and_run(&source, &options).map(|r| (r, None)),
@@ -581,20 +588,10 @@ fn shrink(file: &Path, seed: Option<u64>, schedule: Option<&Path>, output: Optio
         Ok(s) => s,
         Err(diagnostics) => return report(file, &source, &diagnostics),
     };
-    let mut start = RunOptions {
-        seed,
-        ..Default::default()
+    let start = match run_options(seed, schedule, false) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
-    if let Some(path) = schedule {
-        let sched = match read_schedule(path) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
-        start = RunOptions {
-            seed: seed.or(Some(sched.seed)),
-            ..sched.run_options()
-        };
-    }
     let shrunk = match socksim::shrink::shrink(&scenario, &source, &start) {
         Ok(s) => s,
         Err(ShrinkError::Run(d)) => return report(file, &source, &[d]),

@@ -11,10 +11,11 @@
 //! - Headers are built by [`wire`]: correct lengths and checksums (IPv4 header, TCP, UDP, ICMP,
 //!   ICMPv6), TTL 64, no options. The TCP window is the one the kernel advertised, capped at
 //!   65535 (socksim does not scale windows).
-//! - Payload bytes come from the run itself: [`run_and_capture`] runs the scenario inside
-//!   `sim_kernel::packet::tap_payloads`, so the trace keeps only lengths and the capture gets
-//!   the bytes. Without them (a report run outside the tap) payloads are written as zeros, with
-//!   checksums still right for what is written.
+//! - Payload bytes come from the run itself: [`run_and_capture`] runs the scenario with
+//!   [`RunOptions::capture`], so the world hands over every packet it transmits with payload
+//!   ([`RunReport::captured`]) while the trace keeps only lengths. Without them (a report of a
+//!   run without capture) payloads are written as zeros, with checksums still right for what
+//!   is written.
 //! - A packet put on a network where no host has its destination address is written with the
 //!   comment `dropped: no host has this address`; a packet a receiving host discards (listen
 //!   queue overflow, say) was on the wire, so its frame gets the comment `dropped: REASON`. A
@@ -33,7 +34,7 @@ use crate::diagnostic::Diagnostic;
 use crate::run::{RunOptions, RunReport, TraceEvent};
 use pcapng::{LINKTYPE_RAW, Opt, Writer};
 use sim_core::Record;
-use sim_kernel::packet::{IcmpKind, Packet, PacketSummary};
+use sim_kernel::packet::{IcmpKind, Packet, PacketSummary, SegmentSummary};
 use sim_kernel::trace::Event;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -77,8 +78,8 @@ type TcpKey = (SocketAddr, SocketAddr, u32, u32);
 /// A UDP datagram's (source, destination, payload length).
 type UdpKey = (SocketAddr, SocketAddr, u32);
 
-/// The payload bytes of a run's packets, from `sim_kernel::packet::tap_payloads`, looked up
-/// in trace order.
+/// The payload bytes of a run's packets, from [`RunReport::captured`], looked up in trace
+/// order.
 #[derive(Debug, Default)]
 pub struct Payloads {
     /// TCP payloads, in the order sent.
@@ -88,7 +89,8 @@ pub struct Payloads {
 }
 
 impl Payloads {
-    /// The payloads of `packets`, as `tap_payloads` returns them.
+    /// The payloads of `packets`, in the order the world transmitted them
+    /// ([`RunReport::captured`]).
     pub fn new(packets: Vec<Packet>) -> Payloads {
         let mut p = Payloads::default();
         for packet in packets {
@@ -156,6 +158,18 @@ fn destination(p: &PacketSummary) -> IpAddr {
     .to_canonical()
 }
 
+/// The TCP segment `s` with `payload`, as bytes on the wire (the window capped at 65535:
+/// socksim does not scale windows).
+fn tcp_bytes(s: &SegmentSummary, payload: &[u8]) -> Vec<u8> {
+    let header = wire::TcpHeader {
+        seq: s.seq,
+        ack: s.ack,
+        flags: s.flags.0,
+        window: u16::try_from(s.window).unwrap_or(u16::MAX),
+    };
+    wire::tcp(s.src, s.dst, header, payload)
+}
+
 /// One captured packet before it is written.
 struct Frame {
     interface: u32,
@@ -195,7 +209,7 @@ impl Capture {
         id
     }
 
-    /// `packet` as bytes: the payload from the tap when it has one of the right length, else
+    /// `packet` as bytes: the captured payload when it has one of the right length, else
     /// zeros.
     fn bytes(&mut self, packet: &PacketSummary) -> Vec<u8> {
         let payload = self.payloads.take(packet);
@@ -206,15 +220,7 @@ impl Capture {
             }
         };
         match packet {
-            PacketSummary::Tcp(s) => {
-                let header = wire::TcpHeader {
-                    seq: s.seq,
-                    ack: s.ack,
-                    flags: s.flags.0,
-                    window: u16::try_from(s.window).unwrap_or(u16::MAX),
-                };
-                wire::tcp(s.src, s.dst, header, &fill(s.len))
-            }
+            PacketSummary::Tcp(s) => tcp_bytes(s, &fill(s.len)),
             PacketSummary::Udp { src, dst, len, .. } => {
                 let bytes = fill(*len);
                 let data = wire::udp(*src, *dst, &bytes);
@@ -237,15 +243,7 @@ impl Capture {
             }
             PacketSummary::IcmpError { kind, src, dst, quoted } => {
                 let offending = match quoted.as_ref() {
-                    PacketSummary::Tcp(s) => {
-                        let header = wire::TcpHeader {
-                            seq: s.seq,
-                            ack: s.ack,
-                            flags: s.flags.0,
-                            window: u16::try_from(s.window).unwrap_or(u16::MAX),
-                        };
-                        wire::tcp(s.src, s.dst, header, &vec![0; s.len as usize])
-                    }
+                    PacketSummary::Tcp(s) => tcp_bytes(s, &vec![0; s.len as usize]),
                     PacketSummary::Udp { src, dst, len } => wire::udp(*src, *dst, &vec![0; *len as usize]),
                     _ => Vec::new(),
                 };
@@ -367,11 +365,11 @@ pub fn run_and_capture(source: &str, options: &RunOptions) -> Result<(RunReport,
     let scenario = crate::load(source)?;
     let options = RunOptions {
         trace: true,
+        capture: true,
         ..options.clone()
     };
-    let (report, packets) =
-        sim_kernel::packet::tap_payloads(|| crate::run::run(&scenario, source, &options).map_err(|d| vec![d]));
-    let report = report?;
+    let mut report = crate::run::run(&scenario, source, &options).map_err(|d| vec![d])?;
+    let packets = std::mem::take(&mut report.captured);
     let capture = write(
         &interfaces(&scenario),
         &report.records,

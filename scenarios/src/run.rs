@@ -62,6 +62,10 @@ pub struct RunOptions {
     /// statement. It costs time linear in the world's size per step: for tests and property
     /// tests, not for sweeps.
     pub check_invariants: bool,
+    /// Keep every packet with payload bytes as the world transmits it
+    /// ([`World::start_capture`], returned in [`RunReport::captured`]): the bytes a packet
+    /// capture writes, which the trace leaves out.
+    pub capture: bool,
 }
 
 /// Why the run stopped.
@@ -111,6 +115,10 @@ pub struct RunReport {
     /// One entry per scheduling decision, in order (only with [`RunOptions::steps`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<DecisionStep>,
+    /// The transmitted packets that carry payload bytes, in order (only with
+    /// [`RunOptions::capture`]).
+    #[serde(skip)]
+    pub captured: Vec<sim_kernel::packet::Packet>,
 }
 
 /// One call a process completed, as [`RunOptions::results`] records it.
@@ -458,6 +466,9 @@ fn run_once(
     if let Some(t) = &trace {
         world.set_sink(Box::new(t.clone()));
     }
+    if options.capture {
+        world.start_capture();
+    }
     if let Some(schedule) = schedule {
         world.replay_schedule(schedule);
     }
@@ -606,6 +617,7 @@ fn run_once(
     };
     let decisions = world.scheduler().decisions().to_vec();
     let end_time = world.now();
+    let captured = world.take_capture();
     drop(world);
     let records = trace.map(|t| t.0.take()).unwrap_or_default();
     Ok(Some(RunReport {
@@ -619,6 +631,7 @@ fn run_once(
         decisions,
         processes,
         steps,
+        captured,
     }))
 }
 

@@ -1,30 +1,9 @@
 //! The `socksim` binary as a user runs it: exit codes, error reports, determinism across
 //! separate processes.
 
-use std::process::{Command, Output};
+mod support;
 
-fn socksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socksim"))
-        .args(args)
-        .output()
-        .expect("socksim runs")
-}
-
-fn example(name: &str) -> String {
-    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use support::{example, fixture, socksim, stderr, stdout};
 
 #[test]
 fn same_seed_same_bytes_in_separate_processes() {

@@ -2,31 +2,14 @@
 //! hand, pruning checked against the unpruned search, seed sweeps contained in it, and the
 //! command line.
 
+mod support;
+
 use socksim::exhaustive::{Exhaustive, ExhaustiveOptions, search};
 use socksim::explore::{ExploreOptions, PortSet, SeedRange, Shard, explore, outcome};
 use socksim::run::RunOptions;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn socksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socksim"))
-        .args(args)
-        .output()
-        .expect("socksim runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use support::{fixture, socksim, stderr, stdout};
 
 fn exhaustive(source: &str, no_prune: bool) -> Exhaustive {
     let scenario = socksim::load(source).unwrap();
@@ -218,11 +201,9 @@ fn a_depth_limit_branches_only_the_first_decisions() {
     assert_eq!(outcome_texts(&deep), outcome_texts(&exhaustive(&source, false)));
 }
 
+/// A fresh scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("exhaustive-{test}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch("exhaustive", test)
 }
 
 #[test]

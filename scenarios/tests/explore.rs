@@ -1,37 +1,13 @@
 //! Seed sweeps, schedule replay and shrinking, through the `socksim` binary and the library.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use support::{example, fixture, socksim, stderr, stdout};
 
-fn socksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socksim"))
-        .args(args)
-        .output()
-        .expect("socksim runs")
-}
-
-fn example(name: &str) -> String {
-    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-/// A scratch directory for this test.
+/// A fresh scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("explore-{test}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch("explore", test)
 }
 
 fn path(p: &std::path::Path) -> String {

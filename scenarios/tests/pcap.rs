@@ -3,6 +3,8 @@
 //! dissectors make of it (set SOCKSIM_REQUIRE_TSHARK=1 to fail instead of skipping without it,
 //! as CI does).
 
+mod support;
+
 use sim_core::{Instant, Record};
 use sim_kernel::packet::{Flags, PacketSummary, SegmentSummary};
 use sim_kernel::trace::Event;
@@ -10,7 +12,8 @@ use socksim::pcap::pcapng::{self, EPB, IDB, Opt, SHB};
 use socksim::pcap::{Interface, Payloads};
 use socksim::run::{RunOptions, TraceEvent};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use support::{example, socksim};
 
 /// A scenario with a bit of everything: TCP over IPv4 and IPv6 with data both ways, a refused
 /// connection (RST), UDP delivered and refused (ICMP and ICMPv6 port unreachable), loopback
@@ -94,23 +97,9 @@ process client/udp at 2ms {
 }
 "#;
 
-fn socksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_socksim"))
-        .args(args)
-        .output()
-        .expect("socksim runs")
-}
-
-fn example(name: &str) -> String {
-    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A fresh scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pcap-{test}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch("pcap", test)
 }
 
 /// Runs `socksim run FILE --pcap OUT` (plus `extra`) and returns the capture and the trace.

@@ -6,6 +6,12 @@
 //! otherwise not — so a socket's wake-up reaches every non-exclusive instance, but only one
 //! exclusive one (`ep_poll_callback`). Readiness is re-checked when `epoll_wait` collects
 //! events (`ep_item_poll`); level-triggered entries stay on the ready list.
+//!
+//! An epoll instance may watch another one (nested epoll): the inner instance is readable
+//! (`EPOLLIN`) while one of its ready entries really is ready (`ep_eventpoll_poll`), and an
+//! event that reaches it is passed on to the instances watching it (`ep_poll_safewake`).
+//! Adding an instance that would close a cycle, or make a chain deeper than
+//! `EPOLL_MAX_NESTS`, fails with `ELOOP` (`ep_loop_check`).
 
 use crate::socket::SocketId;
 use crate::syscall::Fd;
@@ -57,6 +63,8 @@ pub enum Watched {
     Inet(SocketId),
     /// A Unix-domain socket.
     Unix(crate::unix::UnixId),
+    /// Another epoll instance.
+    Epoll(EpollId),
 }
 
 /// Index of an epoll instance in the world.
@@ -83,6 +91,8 @@ pub struct Epoll {
     pub ready: VecDeque<(Fd, Watched)>,
     /// Tasks blocked in `epoll_wait` (exclusive waits: one wakes per event, `ep_poll`).
     pub wait: WaitQueue,
+    /// The epoll instances watching this one (`poll_wait`).
+    pub poll_wait: WaitQueue<Waiter>,
     /// Descriptors referring to the instance.
     pub refs: u32,
     /// `O_NONBLOCK` as set with `fcntl(F_SETFL)` on the instance's open file.
@@ -128,6 +138,12 @@ use sim_core::{Duration, Wake, Woken};
 /// `EPOLL_CLOEXEC` (= `O_CLOEXEC`).
 pub const EPOLL_CLOEXEC: i32 = 0o2000000;
 
+/// How deep epoll instances may nest (`EPOLL_MAX_NESTS`).
+const EPOLL_MAX_NESTS: usize = 4;
+
+/// `EPOLLRDNORM`: what a ready epoll instance reports besides `EPOLLIN` (`ep_eventpoll_poll`).
+const EPOLLRDNORM: u32 = 0x040;
+
 /// Bits `EPOLLEXCLUSIVE` may be combined with (`EPOLLEXCLUSIVE_OK_BITS`).
 const EXCLUSIVE_OK: u32 =
     EPOLLIN | EPOLLOUT | 0x040 | 0x100 | EPOLLERR | EPOLLHUP | (1 << 29) | EPOLLET | EPOLLEXCLUSIVE;
@@ -160,23 +176,33 @@ impl World {
         let fds = &self.process(pid).fds;
         let ep_desc = fds.get(epfd).ok_or(Errno::EBADF)?;
         let target = fds.get(fd).ok_or(Errno::EBADF)?;
-        let Desc::Epoll(ep) = ep_desc else {
-            return Err(Errno::EINVAL);
-        };
-        if epfd == fd {
-            return Err(Errno::EINVAL);
-        }
         // Deviation: standard streams are not simulated files (EPERM, as for a file that
-        // cannot be polled), and nesting epoll instances is not simulated (EINVAL).
+        // cannot be polled).
         let sock = match target {
             Desc::Socket(s) => Watched::Inet(s),
             Desc::Unix(u) => Watched::Unix(u),
             Desc::Stdio => return Err(Errno::EPERM),
-            Desc::Epoll(_) => return Err(Errno::EINVAL),
+            Desc::Epoll(inner) => Watched::Epoll(inner),
         };
-        let has_event = op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD;
-        if has_event && events & EPOLLEXCLUSIVE != 0 && (op == EPOLL_CTL_MOD || events & !EXCLUSIVE_OK != 0) {
+        // do_epoll_ctl(): the first descriptor must be an epoll instance, and not the file
+        // being added (a duplicate of it counts as the same file).
+        let Desc::Epoll(ep) = ep_desc else {
             return Err(Errno::EINVAL);
+        };
+        if sock == Watched::Epoll(ep) {
+            return Err(Errno::EINVAL);
+        }
+        let has_event = op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD;
+        let exclusive_ok = op == EPOLL_CTL_ADD && events & !EXCLUSIVE_OK == 0 && !matches!(sock, Watched::Epoll(_));
+        if has_event && events & EPOLLEXCLUSIVE != 0 && !exclusive_ok {
+            return Err(Errno::EINVAL);
+        }
+        // ep_loop_check(), before the interest list is searched: no cycles, no chain deeper
+        // than EPOLL_MAX_NESTS.
+        if let (EPOLL_CTL_ADD, Watched::Epoll(inner)) = (op, sock)
+            && !self.epoll_nesting_allowed(ep, inner)
+        {
+            return Err(Errno::ELOOP);
         }
         // ep_insert()/ep_modify(): EPOLLERR and EPOLLHUP are always reported.
         let wanted = events | EPOLLERR | EPOLLHUP;
@@ -229,7 +255,84 @@ impl World {
             e.ready.push_back(key);
             self.sched
                 .wake(&mut self.epolls[ep.0 as usize].as_mut().expect("live").wait, Wake::One);
+            self.epoll_wake_watchers(ep);
         }
+    }
+
+    /// `ep_poll_safewake()`: an event reached `ep`, so the epoll instances watching it hear
+    /// that it is readable.
+    fn epoll_wake_watchers(&mut self, ep: EpollId) {
+        self.wake_watched(Watched::Epoll(ep), Wake::One, EPOLLIN);
+    }
+
+    /// Wakes the wait queue of a socket or epoll instance with the poll events `mask` (0:
+    /// unspecified; `__wake_up` with a key): blocked tasks become runnable, and the epoll
+    /// instances watching it get the event (`ep_poll_callback`). `how` says how many
+    /// exclusive waiters may wake.
+    pub(crate) fn wake_watched(&mut self, watched: Watched, how: Wake, mask: u32) {
+        let Some(queue) = self.watched_wait(watched) else {
+            return;
+        };
+        if queue.is_empty() {
+            return;
+        }
+        let mut queue = std::mem::take(queue);
+        queue.wake(how.nr_exclusive(), |waiter| match waiter {
+            Waiter::Task(t) => {
+                self.sched.make_runnable(t);
+                Woken {
+                    woke: true,
+                    keep: false,
+                }
+            }
+            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, watched, mask),
+        });
+        *self.watched_wait(watched).expect("waking does not free what it wakes") = queue;
+    }
+
+    /// `ep_loop_check()`: whether `ep` may watch `inner` — `ep` is not reachable from `inner`
+    /// (a cycle), and the longest chain through the new link (the instances above `ep`, the
+    /// link, the instances below `inner`) stays within `EPOLL_MAX_NESTS`.
+    fn epoll_nesting_allowed(&self, ep: EpollId, inner: EpollId) -> bool {
+        let Some(below) = self.epoll_depth_below(inner, ep, 0) else {
+            return false;
+        };
+        below + 1 + self.epoll_depth_above(ep, 0) <= EPOLL_MAX_NESTS
+    }
+
+    /// `ep_loop_check_proc()`: how many epoll levels hang below `ep` (0 when it watches no
+    /// epoll instance), or `None` when `target` is among them or they go deeper than
+    /// `EPOLL_MAX_NESTS`.
+    fn epoll_depth_below(&self, ep: EpollId, target: EpollId, depth: usize) -> Option<usize> {
+        if depth > EPOLL_MAX_NESTS {
+            return None;
+        }
+        let mut deepest = 0;
+        for &(_, watched) in self.epoll(ep).interest.keys() {
+            if let Watched::Epoll(child) = watched {
+                if child == target {
+                    return None;
+                }
+                deepest = deepest.max(1 + self.epoll_depth_below(child, target, depth + 1)?);
+            }
+        }
+        Some(deepest)
+    }
+
+    /// `ep_get_upwards_depth_proc()`: how many epoll levels watch `ep` from above.
+    fn epoll_depth_above(&self, ep: EpollId, depth: usize) -> usize {
+        if depth > EPOLL_MAX_NESTS {
+            return depth;
+        }
+        self.epoll(ep)
+            .poll_wait
+            .waiters()
+            .filter_map(|w| match w {
+                Waiter::Epoll(outer, _) => Some(1 + self.epoll_depth_above(outer, depth + 1)),
+                Waiter::Task(_) => None,
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn epoll_remove(&mut self, ep: EpollId, key: (Fd, Watched)) {
@@ -249,6 +352,7 @@ impl World {
                 Some(&mut self.sockets.get_mut(s).wait)
             }
             Watched::Unix(u) => self.unix.try_get_mut(u).map(|s| &mut s.wait),
+            Watched::Epoll(e) => self.epolls[e.0 as usize].as_mut().map(|e| &mut e.poll_wait),
         }
     }
 
@@ -257,7 +361,20 @@ impl World {
         match w {
             Watched::Inet(s) => self.sock_poll(s),
             Watched::Unix(u) => self.unix_poll(u),
+            Watched::Epoll(e) => self.epoll_poll(e),
         }
+    }
+
+    /// `ep_eventpoll_poll()`: an epoll instance is readable while one of the entries on its
+    /// ready list is ready for what it watches.
+    fn epoll_poll(&self, ep: EpollId) -> u32 {
+        let e = self.epoll(ep);
+        let ready = e.ready.iter().any(|key| {
+            e.interest
+                .get(key)
+                .is_some_and(|item| !item.disarmed && self.watched_poll(key.1) & item.events != 0)
+        });
+        if ready { EPOLLIN | EPOLLRDNORM } else { 0 }
     }
 
     /// The socket's last descriptor closed: drop it from every epoll watching it.
@@ -283,8 +400,10 @@ impl World {
         }
     }
 
-    /// The epoll's last descriptor closed: detach it from every socket it watched.
+    /// The epoll's last descriptor closed: every epoll watching it forgets it, and it is
+    /// detached from every socket (or epoll) it watched.
     pub(crate) fn epoll_free(&mut self, ep: EpollId) {
+        self.epoll_forget(Watched::Epoll(ep));
         let e = self.epolls[ep.0 as usize].take().expect("live epoll");
         for &(fd, sock) in e.interest.keys() {
             if let Some(queue) = self.watched_wait(sock) {
@@ -325,6 +444,7 @@ impl World {
             }
             self.sched.wake(&mut e.wait, Wake::One);
         }
+        self.epoll_wake_watchers(ep);
         Woken { woke, keep: true }
     }
 

@@ -54,6 +54,7 @@ errnos! {
     ENOSPC = 28, "No space left on device";
     EPIPE = 32, "Broken pipe";
     ENAMETOOLONG = 36, "File name too long";
+    ELOOP = 40, "Too many levels of symbolic links";
     ENOTSOCK = 88, "Socket operation on non-socket";
     EDESTADDRREQ = 89, "Destination address required";
     EMSGSIZE = 90, "Message too long";

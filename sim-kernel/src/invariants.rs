@@ -64,6 +64,13 @@ impl World {
                 stats.sent, stats.delivered, stats.lost, stats.in_flight
             )));
         }
+        if self.in_flight.len() as u64 != stats.in_flight {
+            return Err(Violation(format!(
+                "{} packets wait in the in-flight slab but {} are counted in flight",
+                self.in_flight.len(),
+                stats.in_flight
+            )));
+        }
         let mut socket_refs: BTreeMap<SocketId, u32> = BTreeMap::new();
         let mut epoll_refs: BTreeMap<u32, u32> = BTreeMap::new();
         let mut unix_refs: BTreeMap<crate::unix::UnixId, u32> = BTreeMap::new();
@@ -187,6 +194,11 @@ impl World {
                 let queued = match sock {
                     crate::epoll::Watched::Inet(s) => self.sockets.try_get(s).is_some_and(|s| s.wait.contains(entry)),
                     crate::epoll::Watched::Unix(u) => self.unix.try_get(u).is_some_and(|s| s.wait.contains(entry)),
+                    crate::epoll::Watched::Epoll(inner) => self
+                        .epolls
+                        .get(inner.0 as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|inner| inner.poll_wait.contains(entry)),
                 };
                 ensure!(
                     queued,

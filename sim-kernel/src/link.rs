@@ -9,6 +9,9 @@
 //!
 //! Every transmission is counted in [`PacketStats`], so that packets are conserved:
 //! `sent = delivered + lost + in_flight` at every instant ([`World::packet_stats`]).
+//!
+//! A world may also keep the packets it puts on the wire ([`World::start_capture`]): the trace
+//! shows only payload lengths, and a packet capture (`socksim run --pcap`) needs the bytes.
 
 use crate::host::HostId;
 use crate::network::{NetId, PPM};
@@ -44,8 +47,33 @@ impl World {
         self.stats
     }
 
+    /// Starts keeping every packet that carries payload bytes, at the moment it is put on a
+    /// network or on loopback (and when a network loses it, or it is dropped waiting for a
+    /// neighbour that never answers): what a packet capture needs for its bytes, in the order
+    /// the trace shows those packets. Packets without payload are not kept. The payloads are
+    /// shared with the simulation, not copied. [`World::take_capture`] returns them.
+    pub fn start_capture(&mut self) {
+        self.capture.get_or_insert_with(Vec::new);
+    }
+
+    /// The packets kept since [`World::start_capture`], in transmission order; capturing stops.
+    /// Empty when no capture was started.
+    pub fn take_capture(&mut self) -> Vec<Packet> {
+        self.capture.take().unwrap_or_default()
+    }
+
+    /// Keeps `packet` for the capture, if one runs and the packet carries payload bytes.
+    fn capture(&mut self, packet: &Packet) {
+        if let Some(log) = &mut self.capture
+            && packet.has_payload()
+        {
+            log.push(packet.clone());
+        }
+    }
+
     /// Sends `packet` to `host` itself over `lo`: no latency, no loss.
     pub(crate) fn loopback_send(&mut self, host: HostId, packet: Packet) {
+        self.capture(&packet);
         self.trace(|| Event::Packet {
             network: "lo".to_string(),
             packet: (&packet).into(),
@@ -102,6 +130,7 @@ impl World {
             n.latency
         };
         let name = n.name.clone();
+        self.capture(&packet);
         self.trace(|| Event::Packet {
             network: name,
             packet: (&packet).into(),
@@ -117,6 +146,7 @@ impl World {
 
     /// A transmission on `net` that never arrives: counted as sent and lost, traced as a drop.
     fn link_lose(&mut self, net: NetId, packet: &Packet, why: &str) {
+        self.capture(packet);
         self.stats.sent += 1;
         self.stats.lost += 1;
         let at = self.networks[net.0 as usize].name.clone();
@@ -131,7 +161,53 @@ impl World {
     pub(crate) fn schedule_arrival(&mut self, after: Duration, arrival: Arrival) {
         self.stats.sent += 1;
         self.stats.in_flight += 1;
-        self.events.push(self.now.after(after), Pending::Deliver(arrival));
+        let id = self.in_flight.insert(arrival);
+        self.events.push(self.now.after(after), Pending::Deliver(id));
+    }
+}
+
+/// Index of a packet in flight in [`InFlight`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ArrivalId(u32);
+
+/// The packets in flight, in a slab: the event queue holds only their index, so its entries
+/// stay small. A packet is over a hundred bytes, and every timer of a million TIME-WAIT
+/// sockets would otherwise be moved around the event heap at that size. Freed slots are
+/// reused last-freed-first, deterministically, and nothing is allocated per packet once the
+/// slab has grown to the most packets ever in flight at once.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    slots: Vec<Option<Arrival>>,
+    free: Vec<u32>,
+}
+
+impl InFlight {
+    /// Keeps `arrival` until [`InFlight::take`].
+    fn insert(&mut self, arrival: Arrival) -> ArrivalId {
+        match self.free.pop() {
+            Some(i) => {
+                debug_assert!(self.slots[i as usize].is_none(), "a free slot is empty");
+                self.slots[i as usize] = Some(arrival);
+                ArrivalId(i)
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 packets in flight");
+                self.slots.push(Some(arrival));
+                ArrivalId(i)
+            }
+        }
+    }
+
+    /// How many packets are in flight.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Takes the packet back out, when it arrives.
+    pub(crate) fn take(&mut self, id: ArrivalId) -> Arrival {
+        let arrival = self.slots[id.0 as usize].take().expect("each arrival is taken once");
+        self.free.push(id.0);
+        arrival
     }
 }
 
@@ -156,6 +232,7 @@ impl World {
         if queue.len() > NEIGH_QUEUE_MAX {
             let (oldest, _) = queue.remove(0);
             let at = h.name.clone();
+            self.capture(&oldest);
             self.drop_packet(at, &oldest, reason::NEIGH_QUEUE_FULL);
         }
         if start {
@@ -174,6 +251,7 @@ impl World {
         };
         let at = self.hosts[host.0 as usize].name.clone();
         for (packet, _) in queue {
+            self.capture(&packet);
             self.drop_packet(at.clone(), &packet, reason::NO_NEIGHBOUR);
             self.icmp_send(host, crate::packet::IcmpKind::HostUnreachable, packet);
         }

@@ -218,6 +218,16 @@ impl From<Segment> for Packet {
 }
 
 impl Packet {
+    /// Whether it carries payload bytes: a TCP segment or UDP datagram with data (ICMP errors
+    /// quote only a summary of the packet they answer).
+    pub fn has_payload(&self) -> bool {
+        match self {
+            Packet::Tcp(s) => !s.is_empty(),
+            Packet::Udp(d) => !d.payload.is_empty(),
+            Packet::PortUnreachable(_) | Packet::IcmpError(_) => false,
+        }
+    }
+
     /// Where it is going.
     pub fn dst_ip(&self) -> IpAddr {
         match self {
@@ -303,22 +313,8 @@ pub enum PacketSummary {
     },
 }
 
-/// The summary of a quoted packet (not a packet on the wire, so not tapped).
-fn summary_of(p: &Packet) -> PacketSummary {
-    match p {
-        Packet::Tcp(s) => PacketSummary::Tcp(s.into()),
-        Packet::Udp(d) => PacketSummary::Udp {
-            src: d.src,
-            dst: d.dst,
-            len: d.payload.len() as u32,
-        },
-        other => PacketSummary::from(other),
-    }
-}
-
 impl From<&Packet> for PacketSummary {
     fn from(p: &Packet) -> Self {
-        tap(p);
         match p {
             Packet::Tcp(s) => PacketSummary::Tcp(s.into()),
             Packet::Udp(d) => PacketSummary::Udp {
@@ -337,55 +333,10 @@ impl From<&Packet> for PacketSummary {
                 kind: e.kind,
                 src: e.src,
                 dst: e.dst,
-                quoted: Box::new(summary_of(&e.quoted)),
+                quoted: Box::new(PacketSummary::from(&*e.quoted)),
             },
         }
     }
-}
-
-thread_local! {
-    /// The packets [`tap_payloads`] is collecting on this thread, if it runs.
-    static PAYLOAD_TAP: std::cell::RefCell<Option<Vec<Packet>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Keeps `p` for [`tap_payloads`] when one runs and `p` carries payload bytes.
-fn tap(p: &Packet) {
-    let carries = match p {
-        Packet::Tcp(s) => !s.is_empty(),
-        Packet::Udp(d) => !d.payload.is_empty(),
-        Packet::PortUnreachable(_) | Packet::IcmpError(_) => false,
-    };
-    if carries {
-        PAYLOAD_TAP.with(|t| {
-            if let Some(log) = t.borrow_mut().as_mut() {
-                log.push(p.clone());
-            }
-        });
-    }
-}
-
-/// Runs `f` and also returns every TCP segment and UDP datagram with payload bytes that was
-/// summarized for the trace meanwhile on this thread, in order (the bytes are shared, not
-/// copied).
-///
-/// The trace keeps payloads out ([`PacketSummary`] has only lengths); a packet capture
-/// (`socksim run --pcap`) needs the bytes for its checksums and to show the data, so it runs the
-/// scenario inside this tap. Outside a tap nothing is kept. Packets are summarized only when
-/// the world traces, so `f` must run with tracing on. Nested taps each collect their own.
-pub fn tap_payloads<R>(f: impl FnOnce() -> R) -> (R, Vec<Packet>) {
-    /// Puts the outer tap back, even if `f` panics.
-    struct Restore(Option<Vec<Packet>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let outer = self.0.take();
-            PAYLOAD_TAP.with(|t| *t.borrow_mut() = outer);
-        }
-    }
-    let restore = Restore(PAYLOAD_TAP.with(|t| t.borrow_mut().replace(Vec::new())));
-    let result = f();
-    let log = PAYLOAD_TAP.with(|t| t.borrow_mut().take()).unwrap_or_default();
-    drop(restore);
-    (result, log)
 }
 
 #[cfg(test)]
@@ -400,30 +351,5 @@ mod tests {
         assert_eq!((Flags::PSH | Flags::ACK).tcpdump(), "P.");
         assert_eq!((Flags::FIN | Flags::ACK).tcpdump(), "F.");
         assert_eq!((Flags::RST | Flags::ACK).tcpdump(), "R.");
-    }
-
-    #[test]
-    fn the_payload_tap_keeps_what_is_summarized_inside_it() {
-        let datagram = |bytes: &[u8]| {
-            Packet::Udp(Datagram {
-                src: "10.0.0.2:5000".parse().unwrap(),
-                dst: "10.0.0.1:53".parse().unwrap(),
-                payload: bytes.into(),
-                ttl: 64,
-            })
-        };
-        let _ = PacketSummary::from(&datagram(b"before"));
-        let ((), log) = tap_payloads(|| {
-            let _ = PacketSummary::from(&datagram(b"hello"));
-            let _ = PacketSummary::from(&datagram(b""));
-            let ((), inner) = tap_payloads(|| {
-                let _ = PacketSummary::from(&datagram(b"inner"));
-            });
-            assert_eq!(inner, vec![datagram(b"inner")]);
-            let _ = PacketSummary::from(&datagram(b"world"));
-        });
-        assert_eq!(log, vec![datagram(b"hello"), datagram(b"world")]);
-        let ((), after) = tap_payloads(|| ());
-        assert!(after.is_empty());
     }
 }

@@ -93,7 +93,7 @@ pub const SO_RCVBUF: i32 = 8;
 /// `SO_LINGER`.
 pub const SO_LINGER: i32 = 13;
 /// `net.core.wmem_max` / `rmem_max` (212992): setsockopt values above are clamped.
-const RMEM_MAX: i64 = 212_992;
+const RMEM_MAX: u32 = 212_992;
 /// `SOCK_MIN_SNDBUF` (2 × (2048 + sizeof(struct sk_buff)), 4608 on x86_64).
 const SOCK_MIN_SNDBUF: u32 = 4608;
 /// `SOCK_MIN_RCVBUF` (2048 + sizeof(struct sk_buff), 2304 on x86_64).
@@ -1032,10 +1032,12 @@ impl World {
                     _ => return Err(Errno::EINVAL),
                 }
             }
-            // sk_setsockopt(): the kernel doubles the value to pay for its own overhead, with a
-            // floor (SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF) and a ceiling (wmem_max / rmem_max, 212992).
-            (SOL_SOCKET, SO_SNDBUF) => s.sndbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_SNDBUF),
-            (SOL_SOCKET, SO_RCVBUF) => s.rcvbuf = (value.clamp(0, RMEM_MAX) as u32 * 2).max(SOCK_MIN_RCVBUF),
+            // sk_setsockopt(): the int is taken as unsigned (`min_t(u32, val, sysctl_wmem_max)`),
+            // so a negative value is huge and gets the ceiling (wmem_max / rmem_max, 212992);
+            // then the kernel doubles it to pay for its own overhead, with a floor
+            // (SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF).
+            (SOL_SOCKET, SO_SNDBUF) => s.sndbuf = ((value as i32 as u32).min(RMEM_MAX) * 2).max(SOCK_MIN_SNDBUF),
+            (SOL_SOCKET, SO_RCVBUF) => s.rcvbuf = ((value as i32 as u32).min(RMEM_MAX) * 2).max(SOCK_MIN_RCVBUF),
             // SO_LINGER takes a struct linger; socksim's integer form: a negative value turns
             // lingering off, N >= 0 turns it on with a timeout of N seconds.
             (SOL_SOCKET, SO_LINGER) => {

@@ -27,6 +27,22 @@ fn syn_rto_secs(r: u32, linear: u32) -> u64 {
     }
 }
 
+/// The reset that answers an unwanted segment carrying an ACK: a bare RST whose sequence
+/// number is that acknowledgement, so the sender accepts it (`tcp_v4_send_reset()`:
+/// `rep.th.seq = th->ack_seq` when the segment has ACK).
+fn rst_for_ack(seg: &Segment) -> Segment {
+    Segment {
+        src: seg.dst,
+        dst: seg.src,
+        flags: Flags::RST,
+        seq: seg.ack,
+        ack: 0,
+        window: 0,
+        payload: None,
+        ttl: crate::route::DEFAULT_TTL,
+    }
+}
+
 impl World {
     /// A segment arrives at `host`.
     pub(crate) fn tcp_input(&mut self, host: HostId, seg: Segment) {
@@ -83,16 +99,7 @@ impl World {
             return;
         }
         let reply = if seg.flags.has(Flags::ACK) {
-            Segment {
-                src: seg.dst,
-                dst: seg.src,
-                flags: Flags::RST,
-                seq: seg.ack,
-                ack: 0,
-                window: 0,
-                payload: None,
-                ttl: crate::route::DEFAULT_TTL,
-            }
+            rst_for_ack(seg)
         } else {
             let ack = seg.seq.wrapping_add(seg.seq_len());
             Segment {
@@ -251,17 +258,7 @@ impl World {
             // challenge ACK of a stale connection still holding this 4-tuple on the peer — is
             // answered with a reset (`reset_and_undo`); the SYN is retransmitted later.
             let host = s.host;
-            let rst = Segment {
-                src: seg.dst,
-                dst: seg.src,
-                flags: Flags::RST,
-                seq: seg.ack,
-                ack: 0,
-                window: 0,
-                payload: None,
-                ttl: crate::route::DEFAULT_TTL,
-            };
-            return self.transmit(host, rst);
+            return self.transmit(host, rst_for_ack(&seg));
         }
         if seg.flags.has(Flags::SYN) && !seg.flags.has(Flags::ACK) {
             // Simultaneous open: the peer connected to us at the same time. Answer its SYN with

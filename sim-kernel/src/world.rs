@@ -13,7 +13,7 @@ use crate::socket::{Proto, SocketId, Sockets, TimerKind};
 use crate::sysctl::Sysctls;
 use crate::trace::Event;
 use petgraph::graph::{NodeIndex, UnGraph};
-use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake, Woken};
+use sim_core::{Duration, EventQueue, Instant, NullSink, Scheduler, Streams, TaskId, TraceSink, Wake};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -22,8 +22,8 @@ use std::net::IpAddr;
 pub(crate) enum Pending {
     /// A process starts (or wakes from `sleep`).
     Run(Pid),
-    /// A packet arrives at a host.
-    Deliver(crate::route::Arrival),
+    /// A packet arrives at a host (kept in [`World::in_flight`] until then).
+    Deliver(crate::link::ArrivalId),
     /// A socket timer fires, if its generation still matches.
     Timer(SocketId, u64, TimerKind),
     /// Address resolution of a next hop on a network failed for a host.
@@ -84,10 +84,14 @@ pub struct World {
     pub(crate) unix: crate::unix::UnixTable,
     pub(crate) sink: Box<dyn TraceSink<Event>>,
     pub(crate) tracing: bool,
+    /// The packets kept for a capture, while one runs ([`World::start_capture`]).
+    pub(crate) capture: Option<Vec<crate::packet::Packet>>,
     /// Timer ids are unique across the run, so a stale timer never matches a reused slot.
     last_timer_id: u64,
     /// Packet counters.
     pub(crate) stats: crate::link::PacketStats,
+    /// The packets in flight, which [`Pending::Deliver`] events name.
+    pub(crate) in_flight: crate::link::InFlight,
     /// Processes declared but not yet started (announced in the trace when they start).
     not_started: std::collections::BTreeSet<Pid>,
 }
@@ -113,8 +117,10 @@ impl World {
             unix: Default::default(),
             sink: Box::new(NullSink),
             tracing: false,
+            capture: None,
             last_timer_id: 0,
             stats: Default::default(),
+            in_flight: Default::default(),
             not_started: Default::default(),
         }
     }
@@ -519,8 +525,9 @@ impl World {
                 self.sched.make_runnable(task(pid));
             }
             Pending::Partition(net, partitioned) => self.set_partitioned(net, partitioned),
-            Pending::Deliver(arrival) => {
+            Pending::Deliver(id) => {
                 self.stats.in_flight -= 1;
+                let arrival = self.in_flight.take(id);
                 self.ip_input(arrival)
             }
             Pending::NeighFailed(host, net, next_hop) => self.neigh_failed(host, net, next_hop),
@@ -672,21 +679,7 @@ impl World {
     /// friends): blocked tasks wake, and epoll instances watching the socket get the event
     /// (`ep_poll_callback`). `how` says how many exclusive waiters may wake.
     pub(crate) fn wake(&mut self, sock: SocketId, how: Wake, mask: u32) {
-        if self.sockets.get(sock).wait.is_empty() {
-            return;
-        }
-        let mut queue = std::mem::take(&mut self.sockets.get_mut(sock).wait);
-        queue.wake(how.nr_exclusive(), |waiter| match waiter {
-            Waiter::Task(t) => {
-                self.sched.make_runnable(t);
-                Woken {
-                    woke: true,
-                    keep: false,
-                }
-            }
-            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, crate::epoll::Watched::Inet(sock), mask),
-        });
-        self.sockets.get_mut(sock).wait = queue;
+        self.wake_watched(crate::epoll::Watched::Inet(sock), how, mask);
     }
 
     pub(crate) fn epoll(&self, id: EpollId) -> &Epoll {

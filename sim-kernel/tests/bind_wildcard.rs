@@ -4,11 +4,14 @@
 //! options bind, in order, `0.0.0.0`, `127.0.0.1`, `::`, `::1`, `::ffff:0.0.0.0` and
 //! `::ffff:127.0.0.1` to that port. Every socket stays open, and every result must match.
 
-use sim_core::Instant;
-use sim_kernel::syscall::{SockAddr, SysReturn, Syscall};
-use sim_kernel::syscalls::{AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET};
-use sim_kernel::{Errno, Next, Outcome, Pid, World};
+mod support;
+
+use sim_core::Duration;
+use sim_kernel::syscall::{SockAddr, Syscall};
+use sim_kernel::syscalls::{AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_STREAM};
+use sim_kernel::{Errno, Pid, World};
 use std::net::{IpAddr, SocketAddr};
+use support::Sim;
 
 /// The table, as in the fact sheet: sk0 | sk1 | plain results | results with SO_REUSEADDR.
 const TABLE: &str = "
@@ -67,75 +70,52 @@ const FIXED: [&str; 6] = [
     "::ffff:127.0.0.1",
 ];
 
-struct Sim {
-    world: World,
-    pid: Pid,
+/// One process on a host that has only loopback, with room for all the table's sockets.
+fn selftest() -> (Sim, Pid) {
+    let mut world = World::new(1);
+    let h = world.add_host("h").unwrap();
+    let mut sim = Sim::new(world, Duration::ZERO);
+    let pid = sim.spawn(h, "selftest");
+    sim.w
+        .set_nofile_limit(pid, sim_kernel::process::Rlimit { soft: 4096, hard: 4096 });
+    (sim, pid)
 }
 
-impl Sim {
-    fn new() -> Sim {
-        let mut world = World::new(1);
-        let h = world.add_host("h").unwrap();
-        let pid = world.spawn(h, "selftest", Instant::ZERO);
-        assert_eq!(world.next(None), Next::Run(pid));
-        world.set_nofile_limit(pid, sim_kernel::process::Rlimit { soft: 4096, hard: 4096 });
-        Sim { world, pid }
+/// A socket for `spec` (`::1`, `:: (v6only)`, ...), with SO_REUSEADDR if `reuse`, bound to
+/// `port`; returns the result and the port it got.
+fn bind(sim: &mut Sim, pid: Pid, spec: &str, port: u16, reuse: bool) -> (Result<(), Errno>, u16) {
+    let (text, v6only) = match spec.strip_suffix(" (v6only)") {
+        Some(t) => (t, true),
+        None => (spec, false),
+    };
+    let ip: IpAddr = text.parse().unwrap();
+    let domain = if ip.is_ipv4() { AF_INET } else { AF_INET6 };
+    let socket = Syscall::Socket {
+        domain,
+        ty: SOCK_STREAM,
+        protocol: 0,
+    };
+    let fd = sim.call_now(pid, socket).value() as i32;
+    if reuse {
+        sim.reuseaddr(pid, fd);
     }
-
-    fn call(&mut self, call: Syscall) -> SysReturn {
-        match self.world.syscall(self.pid, &call, false) {
-            Outcome::Done(r) => r,
-            Outcome::Blocked => panic!("{call:?} does not block"),
-        }
-    }
-
-    /// A socket for `spec` (`::1`, `:: (v6only)`, ...), with SO_REUSEADDR if `reuse`, bound to
-    /// `port`; returns the result and the port it got.
-    fn bind(&mut self, spec: &str, port: u16, reuse: bool) -> (Result<(), Errno>, u16) {
-        let (text, v6only) = match spec.strip_suffix(" (v6only)") {
-            Some(t) => (t, true),
-            None => (spec, false),
-        };
-        let ip: IpAddr = text.parse().unwrap();
-        let domain = if ip.is_ipv4() { AF_INET } else { AF_INET6 };
-        let fd = self
-            .call(Syscall::Socket {
-                domain,
-                ty: SOCK_STREAM,
-                protocol: 0,
-            })
-            .value() as i32;
-        if reuse {
-            self.call(Syscall::SetSockOpt {
-                fd,
-                level: SOL_SOCKET,
-                name: SO_REUSEADDR,
-                value: 1,
-            });
-        }
-        if v6only {
-            self.call(Syscall::SetSockOpt {
-                fd,
-                level: IPPROTO_IPV6,
-                name: IPV6_V6ONLY,
-                value: 1,
-            });
-        }
-        let ret = self.call(Syscall::Bind {
+    if v6only {
+        let v6only = Syscall::SetSockOpt {
             fd,
-            addr: SockAddr::Inet(SocketAddr::new(ip, port)),
-        });
-        if let Some(e) = ret.errno() {
-            return (Err(e), port);
-        }
-        let got = match self.call(Syscall::GetSockName { fd }) {
-            SysReturn::Addr {
-                addr: SockAddr::Inet(a),
-            } => a.port(),
-            other => panic!("{other:?}"),
+            level: IPPROTO_IPV6,
+            name: IPV6_V6ONLY,
+            value: 1,
         };
-        (Ok(()), got)
+        assert_eq!(sim.call_now(pid, v6only), support::OK);
     }
+    let bind = Syscall::Bind {
+        fd,
+        addr: SockAddr::Inet(SocketAddr::new(ip, port)),
+    };
+    if let Some(e) = sim.call_now(pid, bind).errno() {
+        return (Err(e), port);
+    }
+    (Ok(()), sim.local(pid, fd).port())
 }
 
 fn expect(word: &str) -> Result<(), Errno> {
@@ -155,12 +135,12 @@ fn the_bind_wildcard_matrix_holds_in_full() {
         for (reuse, results) in [(false, cols[2]), (true, cols[3])] {
             let want: Vec<Result<(), Errno>> = results.split_whitespace().map(expect).collect();
             assert_eq!(want.len(), 7);
-            let mut sim = Sim::new();
-            let (first, port) = sim.bind(sk0, 0, reuse);
+            let (mut sim, pid) = selftest();
+            let (first, port) = bind(&mut sim, pid, sk0, 0, reuse);
             assert_eq!(first, Ok(()), "{sk0} binds port 0");
-            let mut got = vec![sim.bind(sk1, port, reuse).0];
+            let mut got = vec![bind(&mut sim, pid, sk1, port, reuse).0];
             for fixed in FIXED {
-                got.push(sim.bind(fixed, port, false).0);
+                got.push(bind(&mut sim, pid, fixed, port, false).0);
             }
             let labels: Vec<&str> = std::iter::once(sk1).chain(FIXED).collect();
             for ((label, w), g) in labels.iter().zip(&want).zip(&got) {
@@ -172,7 +152,7 @@ fn the_bind_wildcard_matrix_holds_in_full() {
                 );
                 cases += 1;
             }
-            sim.world.check_invariants().unwrap();
+            sim.w.check_invariants().unwrap();
         }
     }
     assert_eq!(cases, 44 * 2 * 7, "every entry of the table was checked");

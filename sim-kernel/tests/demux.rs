@@ -11,7 +11,7 @@ use sim_kernel::packet::{Flags, PacketSummary};
 use sim_kernel::syscall::{SysReturn, Syscall};
 use sim_kernel::syscalls::{SO_REUSEPORT, SOL_SOCKET};
 use sim_kernel::trace::Event;
-use sim_kernel::{Errno, HostId, Pid, World};
+use sim_kernel::{Errno, HostId, Pid};
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
@@ -45,15 +45,7 @@ struct Lan {
 /// A server with two addresses (10.0.0.1 and 10.0.0.5) and a client (10.0.0.2) on one LAN
 /// with 100 µs of latency.
 fn lan(seed: u64) -> Lan {
-    let mut w = World::new(seed);
-    let net = w
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
-        .unwrap();
-    let server = w.add_host("server").unwrap();
-    let client = w.add_host("client").unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), net).unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5).into(), net).unwrap();
-    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), net).unwrap();
+    let (w, server, client) = support::server_and_client(seed, true);
     let mut sim = Sim::new(w, Duration::from_millis(5));
     let srv = sim.spawn(server, "srv");
     let cli = sim.spawn(client, "cli");

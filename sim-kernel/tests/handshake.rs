@@ -1,15 +1,12 @@
 //! The kernel driven directly: straight-line programs of system calls per process.
 
-use sim_core::Duration;
+mod support;
+
 use sim_kernel::syscall::{Payload, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SOCK_STREAM};
 use sim_kernel::{Errno, Next, Outcome, Pid, World};
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
+use std::net::Ipv4Addr;
 
 /// Runs each process's calls in order; returns every result per process.
 fn run_until(
@@ -51,15 +48,10 @@ fn run(world: &mut World, programs: Vec<(Pid, Vec<Syscall>)>) -> BTreeMap<u32, V
     run_until(world, programs, None)
 }
 
+/// The server and client of [`support::server_and_client`], each with a process (the
+/// client's starts 1 ms later).
 fn two_hosts(seed: u64) -> (World, Pid, Pid) {
-    let mut w = World::new(seed);
-    let lan = w
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
-        .unwrap();
-    let server = w.add_host("server").unwrap();
-    let client = w.add_host("client").unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), lan).unwrap();
-    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), lan).unwrap();
+    let (mut w, server, client) = support::server_and_client(seed, false);
     let s = w.spawn(server, "srv", sim_core::Instant::ZERO);
     let c = w.spawn(client, "cli", sim_core::Instant(1_000_000));
     (w, s, c)
@@ -82,7 +74,7 @@ fn handshake_data_and_close() {
                     socket.clone(),
                     Syscall::Bind {
                         fd: 3,
-                        addr: addr("0.0.0.0:80").into(),
+                        addr: support::sa("0.0.0.0:80").into(),
                     },
                     Syscall::Listen { fd: 3, backlog: 128 },
                     Syscall::Accept { fd: 3 },
@@ -105,7 +97,7 @@ fn handshake_data_and_close() {
                     socket,
                     Syscall::Connect {
                         fd: 3,
-                        addr: addr("10.0.0.1:80").into(),
+                        addr: support::sa("10.0.0.1:80").into(),
                     },
                     Syscall::Send {
                         fd: 3,
@@ -164,11 +156,11 @@ fn nothing_listening_is_refused() {
                 },
                 Syscall::Connect {
                     fd: 3,
-                    addr: addr("10.0.0.1:81").into(),
+                    addr: support::sa("10.0.0.1:81").into(),
                 },
                 Syscall::Connect {
                     fd: 3,
-                    addr: addr("127.0.0.1:81").into(),
+                    addr: support::sa("127.0.0.1:81").into(),
                 },
             ],
         )],

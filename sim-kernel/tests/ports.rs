@@ -33,15 +33,7 @@ fn loopback(seed: u64, range: (i64, i64)) -> (Sim, HostId, Pid, Pid) {
 /// A server with two addresses (10.0.0.1 and 10.0.0.5) and a client (10.0.0.2) on one LAN;
 /// the client uses `range`. Returns the server and client processes too.
 fn lan(seed: u64, range: (i64, i64)) -> (Sim, HostId, HostId, Pid, Pid) {
-    let mut w = World::new(seed);
-    let net = w
-        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
-        .unwrap();
-    let server = w.add_host("server").unwrap();
-    let client = w.add_host("client").unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), net).unwrap();
-    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5).into(), net).unwrap();
-    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), net).unwrap();
+    let (mut w, server, client) = support::server_and_client(seed, true);
     w.set_sysctl(client, "net.ipv4.ip_local_port_range", &[range.0, range.1])
         .unwrap();
     let mut sim = Sim::new(w, Duration::from_millis(5));

@@ -6,12 +6,16 @@
 //! * `bind(port 0)` (TCP and UDP) fails only when no port of the range is usable, and never
 //!   returns a reserved port or one held in a conflicting way.
 
+// The kernel's own test driver (one call at a time per process).
+#[path = "../../sim-kernel/tests/support/mod.rs"]
+mod support;
+
 use proptest::prelude::*;
-use sim_core::Instant;
 use sim_kernel::syscall::{SockAddr, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SO_REUSEADDR, SO_REUSEPORT, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET};
-use sim_kernel::{Errno, Next, Outcome, Pid, World};
+use sim_kernel::{Errno, Pid, World};
 use std::net::{Ipv4Addr, SocketAddr};
+use support::Sim;
 
 const LOW: u16 = 40000;
 const HIGH: u16 = 40007;
@@ -84,37 +88,25 @@ fn autobind_free(bound: &[Bound], new: &Bound, port: u16) -> bool {
     })
 }
 
-struct Sim {
-    world: World,
-    pid: Pid,
-}
-
-impl Sim {
-    fn new() -> Sim {
-        let mut world = World::new(3);
-        let lan = world
-            .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, sim_core::Duration::ZERO)
-            .unwrap();
-        let h = world.add_host("h").unwrap();
-        world.add_addr(h, ADDRS[1].into(), lan).unwrap();
-        world.add_addr(h, ADDRS[2].into(), lan).unwrap();
-        world
-            .set_sysctl(h, "net.ipv4.ip_local_port_range", &[i64::from(LOW), i64::from(HIGH)])
-            .unwrap();
-        world
-            .set_sysctl(h, "net.ipv4.ip_local_reserved_ports", &[40002, 40003])
-            .unwrap();
-        let pid = world.spawn(h, "p", Instant::ZERO);
-        assert_eq!(world.next(None), Next::Run(pid));
-        Sim { world, pid }
-    }
-
-    fn call(&mut self, call: Syscall) -> SysReturn {
-        match self.world.syscall(self.pid, &call, false) {
-            Outcome::Done(r) => r,
-            Outcome::Blocked => panic!("{call:?} does not block"),
-        }
-    }
+/// One process on a host with two addresses, the port range `LOW..=HIGH` and two of its
+/// ports reserved.
+fn host() -> (Sim, Pid) {
+    let mut world = World::new(3);
+    let lan = world
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, sim_core::Duration::ZERO)
+        .unwrap();
+    let h = world.add_host("h").unwrap();
+    world.add_addr(h, ADDRS[1].into(), lan).unwrap();
+    world.add_addr(h, ADDRS[2].into(), lan).unwrap();
+    world
+        .set_sysctl(h, "net.ipv4.ip_local_port_range", &[i64::from(LOW), i64::from(HIGH)])
+        .unwrap();
+    world
+        .set_sysctl(h, "net.ipv4.ip_local_reserved_ports", &[40002, 40003])
+        .unwrap();
+    let mut sim = Sim::new(world, sim_core::Duration::ZERO);
+    let pid = sim.spawn(h, "p");
+    (sim, pid)
 }
 
 proptest! {
@@ -122,21 +114,21 @@ proptest! {
 
     #[test]
     fn the_bind_table_holds_only_what_linux_allows(ops in prop::collection::vec(op(), 1..40)) {
-        let mut sim = Sim::new();
+        let (mut sim, pid) = host();
         let mut bound: Vec<Bound> = Vec::new();
         for op in ops {
             match op {
                 Op::Bind { udp, addr, port, reuseaddr, reuseport } => {
                     let ty = if udp { SOCK_DGRAM } else { SOCK_STREAM };
-                    let fd = sim.call(Syscall::Socket { domain: AF_INET, ty, protocol: 0 }).value() as i32;
+                    let fd = sim.call_now(pid, Syscall::Socket { domain: AF_INET, ty, protocol: 0 }).value() as i32;
                     for (opt, on) in [(SO_REUSEADDR, reuseaddr), (SO_REUSEPORT, reuseport)] {
                         if on {
-                            sim.call(Syscall::SetSockOpt { fd, level: SOL_SOCKET, name: opt, value: 1 });
+                            sim.call_now(pid, Syscall::SetSockOpt { fd, level: SOL_SOCKET, name: opt, value: 1 });
                         }
                     }
                     let mut new = Bound { fd, udp, addr: ADDRS[addr], port: port.unwrap_or(0), reuseaddr, reuseport, listening: false };
                     let sa = SockAddr::Inet(SocketAddr::new(ADDRS[addr].into(), port.unwrap_or(0)));
-                    let ret = sim.call(Syscall::Bind { fd, addr: sa });
+                    let ret = sim.call_now(pid, Syscall::Bind { fd, addr: sa });
                     match (port, ret.errno()) {
                         (Some(p), None) => {
                             new.port = p;
@@ -147,10 +139,10 @@ proptest! {
                             prop_assert_eq!(e, Errno::EADDRINUSE);
                             new.port = p;
                             prop_assert!(bound.iter().any(|b| !may_join(b, &new)), "bind({p}) refused without a conflict");
-                            sim.call(Syscall::Close { fd });
+                            sim.call_now(pid, Syscall::Close { fd });
                         }
                         (None, None) => {
-                            let got = sim.call(Syscall::GetSockName { fd });
+                            let got = sim.call_now(pid, Syscall::GetSockName { fd });
                             let SysReturn::Addr { addr: SockAddr::Inet(a) } = got else { panic!("{got:?}") };
                             let p = a.port();
                             prop_assert!((LOW..=HIGH).contains(&p), "bind(0) stays in the range: {p}");
@@ -163,7 +155,7 @@ proptest! {
                             prop_assert_eq!(e, Errno::EADDRINUSE);
                             let usable = (LOW..=HIGH).filter(|p| !(40002..=40003).contains(p)).any(|p| autobind_free(&bound, &new, p));
                             prop_assert!(!usable, "bind(0) gave up while a port was usable: {bound:?}");
-                            sim.call(Syscall::Close { fd });
+                            sim.call_now(pid, Syscall::Close { fd });
                         }
                     }
                 }
@@ -172,7 +164,7 @@ proptest! {
                     if bound[i].udp || bound[i].listening {
                         continue;
                     }
-                    let ret = sim.call(Syscall::Listen { fd: bound[i].fd, backlog: 8 });
+                    let ret = sim.call_now(pid, Syscall::Listen { fd: bound[i].fd, backlog: 8 });
                     let mut as_listener = bound[i].clone();
                     as_listener.listening = true;
                     let others: Vec<&Bound> = bound.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, b)| b).collect();
@@ -187,10 +179,10 @@ proptest! {
                         continue;
                     }
                     let b = bound.remove(i % bound.len());
-                    sim.call(Syscall::Close { fd: b.fd });
+                    sim.call_now(pid, Syscall::Close { fd: b.fd });
                 }
             }
-            sim.world.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
+            sim.w.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
         }
     }
 }

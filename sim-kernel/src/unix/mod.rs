@@ -50,7 +50,7 @@ use crate::syscalls::{
     SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, Step,
 };
 use crate::world::World;
-use sim_core::{TaskId, WaitQueue, Wake, Woken};
+use sim_core::{TaskId, WaitQueue, Wake};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Index of a Unix-domain socket in the world.
@@ -789,22 +789,7 @@ impl World {
     /// tasks wake, and epoll instances watching the socket get the event (`sk_data_ready`,
     /// `sk_state_change`, `sk_write_space`, and `ep_poll_callback` behind them).
     pub(crate) fn unix_wake(&mut self, sock: UnixId, how: Wake, mask: u32) {
-        let s = self.unix.get_mut(sock);
-        if s.wait.is_empty() {
-            return;
-        }
-        let mut queue = std::mem::take(&mut s.wait);
-        queue.wake(how.nr_exclusive(), |waiter| match waiter {
-            Waiter::Task(t) => {
-                self.sched.make_runnable(t);
-                Woken {
-                    woke: true,
-                    keep: false,
-                }
-            }
-            Waiter::Epoll(ep, fd) => self.ep_poll_callback(ep, fd, Watched::Unix(sock), mask),
-        });
-        self.unix.get_mut(sock).wait = queue;
+        self.wake_watched(Watched::Unix(sock), how, mask);
     }
 
     /// A datagram receiver's full queue has room again: the sockets connected to it that poll

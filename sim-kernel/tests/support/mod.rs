@@ -7,7 +7,7 @@ use sim_kernel::syscall::{Fd, Payload, SysReturn, Syscall};
 use sim_kernel::syscalls::{AF_INET, SO_REUSEADDR, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET};
 use sim_kernel::{Errno, HostId, Next, Outcome, Pid, World};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 pub const OK: SysReturn = SysReturn::Value { value: 0 };
 
@@ -19,6 +19,24 @@ pub fn sa(s: &str) -> SocketAddr {
     s.parse().expect("a socket address")
 }
 
+/// A server (10.0.0.1, and 10.0.0.5 too with `second_address`) and a client (10.0.0.2) on
+/// one network, `lan` (10.0.0.0/24, 100 µs of latency); returns the world and the two hosts.
+pub fn server_and_client(seed: u64, second_address: bool) -> (World, HostId, HostId) {
+    let mut w = World::new(seed);
+    let net = w
+        .add_network("lan", Ipv4Addr::new(10, 0, 0, 0).into(), 24, Duration::from_micros(100))
+        .unwrap();
+    let server = w.add_host("server").unwrap();
+    let client = w.add_host("client").unwrap();
+    w.add_addr(server, Ipv4Addr::new(10, 0, 0, 1).into(), net).unwrap();
+    if second_address {
+        w.add_addr(server, Ipv4Addr::new(10, 0, 0, 5).into(), net).unwrap();
+    }
+    w.add_addr(client, Ipv4Addr::new(10, 0, 0, 2).into(), net).unwrap();
+    (w, server, client)
+}
+
+/// The driver: a world and the calls its processes are blocked in.
 pub struct Sim {
     pub w: World,
     /// How long [`Sim::settle`] lets the world run (0 on loopback: it has no latency).
@@ -99,6 +117,13 @@ impl Sim {
         }
     }
 
+    /// A call that must complete at once: it panics if the call blocks.
+    pub fn call_now(&mut self, pid: Pid, call: Syscall) -> SysReturn {
+        self.start(pid, call.clone())
+            .unwrap_or_else(|| panic!("{call:?} blocked"))
+    }
+
+    /// Makes a call and waits up to 10 s of virtual time for it if it blocks.
     pub fn call(&mut self, pid: Pid, call: Syscall) -> SysReturn {
         match self.start(pid, call) {
             Some(r) => r,
