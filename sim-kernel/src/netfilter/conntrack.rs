@@ -7,6 +7,7 @@
 //! (Linux's garbage collector runs in the background; an expired entry is invisible to lookups
 //! either way: `nf_ct_is_expired()`).
 
+use crate::packet::Flags;
 use sim_core::{Duration, Instant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -59,6 +60,45 @@ pub enum Dir {
     Original,
     /// The way back (`IP_CT_DIR_REPLY`).
     Reply,
+}
+
+/// What kind of TCP segment conntrack sees (`get_conntrack_index()`: a RST first, then SYN
+/// with or without ACK, then FIN, then ACK).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpIndex {
+    /// `TCP_SYN_SET`.
+    Syn,
+    /// `TCP_SYNACK_SET`.
+    SynAck,
+    /// `TCP_FIN_SET`.
+    Fin,
+    /// `TCP_ACK_SET`.
+    Ack,
+    /// `TCP_RST_SET`.
+    Rst,
+    /// `TCP_NONE_SET`.
+    None,
+}
+
+impl TcpIndex {
+    /// The kind of a segment with `flags`.
+    pub fn of(flags: Flags) -> TcpIndex {
+        if flags.has(Flags::RST) {
+            TcpIndex::Rst
+        } else if flags.has(Flags::SYN) {
+            if flags.has(Flags::ACK) {
+                TcpIndex::SynAck
+            } else {
+                TcpIndex::Syn
+            }
+        } else if flags.has(Flags::FIN) {
+            TcpIndex::Fin
+        } else if flags.has(Flags::ACK) {
+            TcpIndex::Ack
+        } else {
+            TcpIndex::None
+        }
+    }
 }
 
 /// TCP connection-tracking states (`enum tcp_conntrack`), plus `Udp` for UDP flows, which
@@ -125,6 +165,12 @@ pub struct Conn {
     /// TCP: the end of the sequence space the original direction has sent so far (the
     /// `td_end` of `proto.tcp.seen[0]`), which `nf_seq_has_advanced()` compares.
     pub orig_end: u32,
+    /// TCP: a FIN started closing the flow, in either direction (`IP_CT_TCP_FLAG_CLOSE_INIT`
+    /// in `proto.tcp.seen[]`, set on the move to FIN_WAIT).
+    pub fin_seen: bool,
+    /// TCP: the last segment tracked (or ignored) on the flow — its kind, direction and
+    /// sequence end (`proto.tcp.last_index`, `last_dir`, `last_end`).
+    pub last: Option<(TcpIndex, Dir, u32)>,
     /// When it was created.
     pub created: Instant,
     /// When it expires.
@@ -223,6 +269,8 @@ impl Conntrack {
                 dnat: false,
                 confirmed: false,
                 orig_end: 0,
+                fin_seen: false,
+                last: None,
                 created: now,
                 expires,
             },

@@ -32,7 +32,7 @@ use crate::packet::{Flags, Packet};
 use crate::sysctl::ConntrackSysctls;
 use crate::trace::Event;
 use crate::world::World;
-use conntrack::{Conntrack, CtState, Dir, L4, Tuple};
+use conntrack::{Conntrack, CtState, Dir, L4, TcpIndex, Tuple};
 use nat::{Manip, NatAction, NatRule, Range};
 use serde::{Deserialize, Serialize};
 use sim_core::rng::Stream;
@@ -280,23 +280,49 @@ impl World {
         if let Some((id, dir)) = nf.table.find(&key) {
             let c = nf.table.get_mut(id);
             if let Packet::Tcp(s) = packet {
+                let index = TcpIndex::of(s.flags);
+                let end = s.seq.wrapping_add(s.seq_len());
                 // A new SYN on a closed flow's tuple (`tcp_conntracks[]` moves a SYN to
                 // SYN_SENT from TIME_WAIT in either direction, and from CLOSE in the original
-                // one): the old entry is killed and the packet looked up again, as a new flow
-                // (`nf_conntrack_tcp_packet()` returning -NF_REPEAT). Linux also requires that
-                // the flow saw a FIN (always true in TIME_WAIT) or was reset from the SYN's
-                // side; socksim reopens a CLOSE entry without that check.
-                let syn = s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK);
+                // one), in nf_conntrack_tcp_packet(): if the flow saw a FIN (always so in
+                // TIME_WAIT), or its last segment was a RST from the SYN's side, the old entry
+                // is killed and the packet looked up again, as a new flow (-NF_REPEAT).
+                // Otherwise (the other side reset the flow) the SYN is ignored
+                // (TCP_CONNTRACK_IGNORE): noted, and let through on the old entry, whose state
+                // and timeout stay as they are.
                 let closed = match dir {
                     Dir::Original => matches!(c.state, CtState::TimeWait | CtState::Close),
                     Dir::Reply => c.state == CtState::TimeWait,
                 };
-                if syn && closed {
-                    nf.table.remove(id);
-                    return self.ct_in(host, packet);
+                if index == TcpIndex::Syn && closed {
+                    let reset_by_us = c.last.is_some_and(|(i, d, _)| i == TcpIndex::Rst && d == dir);
+                    if c.fin_seen || reset_by_us {
+                        nf.table.remove(id);
+                        return self.ct_in(host, packet);
+                    }
+                    c.last = Some((index, dir, end));
+                    return Ok(Some((CtRef { id, dir }, false)));
                 }
+                // A SYN-ACK in the reply direction on a flow past the handshake is ignored
+                // too (TCP_CONNTRACK_IGNORE) — unless it acknowledges the SYN ignored last, in
+                // which case both ends are in sync and the entry gets in sync with them: the
+                // handshake is taken up from SYN_SENT with the noted SYN's end as the original
+                // direction's `td_end`, so the entry moves to SYN_RECV.
+                let past_handshake = !matches!(c.state, CtState::SynSent | CtState::SynRecv);
+                if index == TcpIndex::SynAck && dir == Dir::Reply && past_handshake {
+                    match c.last {
+                        Some((TcpIndex::Syn, Dir::Original, syn_end)) if s.ack == syn_end => {
+                            c.state = CtState::SynSent;
+                            c.orig_end = syn_end;
+                        }
+                        _ => {
+                            c.last = Some((index, dir, end));
+                            return Ok(Some((CtRef { id, dir }, false)));
+                        }
+                    }
+                }
+                c.last = Some((index, dir, end));
                 // tcp_in_window(): the sender's highest sequence end (`td_end`).
-                let end = s.seq.wrapping_add(s.seq_len());
                 if dir == Dir::Original && (end.wrapping_sub(c.orig_end) as i32) > 0 {
                     c.orig_end = end;
                 }
@@ -309,6 +335,11 @@ impl World {
                     && c.seen_reply
                 {
                     c.assured = true;
+                }
+                // nf_conntrack_tcp_packet(): the move to FIN_WAIT marks the flow as closing
+                // (IP_CT_TCP_FLAG_CLOSE_INIT).
+                if next == CtState::FinWait && c.state != CtState::FinWait {
+                    c.fin_seen = true;
                 }
                 c.state = next;
                 // nf_conntrack_tcp_packet(): a flow whose only answer is a RST never
@@ -564,5 +595,17 @@ mod tests {
         for (from, flags, dir, to) in steps {
             assert_eq!(tcp_next(from, flags, dir), to, "{from:?} + {flags:?} ({dir:?})");
         }
+    }
+
+    #[test]
+    fn segment_kinds_rank_rst_then_syn_then_fin_then_ack() {
+        let f = |bits: &[Flags]| Flags(bits.iter().fold(0, |a, b| a | b.0));
+        assert_eq!(TcpIndex::of(f(&[Flags::RST, Flags::ACK])), TcpIndex::Rst);
+        assert_eq!(TcpIndex::of(f(&[Flags::SYN, Flags::RST])), TcpIndex::Rst);
+        assert_eq!(TcpIndex::of(Flags::SYN), TcpIndex::Syn);
+        assert_eq!(TcpIndex::of(f(&[Flags::SYN, Flags::ACK])), TcpIndex::SynAck);
+        assert_eq!(TcpIndex::of(f(&[Flags::FIN, Flags::ACK])), TcpIndex::Fin);
+        assert_eq!(TcpIndex::of(Flags::ACK), TcpIndex::Ack);
+        assert_eq!(TcpIndex::of(Flags(0)), TcpIndex::None);
     }
 }

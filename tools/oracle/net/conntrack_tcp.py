@@ -1,6 +1,6 @@
 """TCP conntrack states through a whole connection life, as the NAT router's `conntrack -L`
 shows them at each stage (T01-T05), and what happens to connections whose entry is gone or
-reused (T06-T08).
+reused (T06-T08), or reset (T09).
 
 Every case uses the home world (laptop1 -> router (masquerade) -> server1). The sockets run
 in children that act at fixed offsets from a common start (CLOCK_MONOTONIC is shared by the
@@ -32,7 +32,7 @@ def at(t0, t):
 
 def entry(lab, sport):
     """The router's conntrack line of the flow from laptop1:sport (None when there is none)."""
-    for l in lab.conntrack("router").splitlines():
+    for l in lab.ns("router", "conntrack -L -o id", check=False).splitlines():
         if f"sport={sport} " in l and l.startswith("tcp"):
             return l.strip()
     return None
@@ -344,4 +344,147 @@ if want("T08"):
            peer == ("203.0.113.1", 5000) and "TIME_WAIT" in before and r == "ECONNREFUSED" and acc == "timeout"
            and "sport=5000" not in after,
            f"server accepted {peer}, connect back {r}; laptop1 listener {acc}\nbefore:\n{before}\nafter:\n{after}")
+    cleanup()
+
+if want("T09"):
+    # A new SYN on an entry in CLOSE: laptop1:sport is connected to server1:80 through the
+    # masquerading router; the connection is reset (SO_LINGER 0 close) by the server (a), by
+    # the client (b), or by the server after the client's FIN (c). At t=2 the client connects
+    # again from the same port (SO_REUSEADDR). We record how long connect() takes and the
+    # router's entry before and after.
+    lab = world()
+
+    def srv9(t0, who):
+        l = socket.socket()
+        l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        l.bind(("0.0.0.0", 80))
+        l.listen(4)
+        l.settimeout(6)
+        c, pa = l.accept()
+        if who.startswith("server"):
+            at(t0, 1.0)
+            linger0(c)
+            c.close()
+        else:
+            at(t0, 1.5)
+            try:
+                c.recv(10); r0 = "eof"
+            except OSError as e:
+                r0 = errname(e.errno)
+        try:
+            d, pb = l.accept()
+        except socket.timeout:
+            return pa, "timeout", None
+        t = time.monotonic() - t0
+        at(t0, 4.5)
+        return pa, pb, round(t, 2)
+
+    def cli9(t0, sport, who):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", sport))
+        at(t0, 0)
+        s.connect((SERVERS[0], 80))
+        if who.startswith("client"):
+            at(t0, 1.0)
+            linger0(s)
+            s.close()
+        else:
+            if who == "server-after-fin":
+                at(t0, 0.8)
+                s.shutdown(socket.SHUT_WR)
+            at(t0, 1.5)
+            s.settimeout(1)
+            try:
+                s.recv(10); r0 = "eof"
+            except OSError as e:
+                r0 = errname(e.errno)
+            s.close()
+        at(t0, 2.0)
+        n = socket.socket()
+        n.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        n.bind(("0.0.0.0", sport))
+        n.settimeout(2.2)
+        t = time.monotonic()
+        try:
+            n.connect((SERVERS[0], 80)); r = "ok"
+        except socket.timeout:
+            r = "timeout"
+        except OSError as e:
+            r = errname(e.errno)
+        el = round(time.monotonic() - t, 2)
+        at(t0, 4.5)
+        return r, el
+
+    res = {}
+    for case, sport, who in (("T09a", 7301, "server"), ("T09b", 7302, "client"), ("T09c", 7303, "server-after-fin"),
+                             ("T09d", 7304, "server-silent"), ("T09e", 7305, "server-ackless"),
+                             ("T09f", 7306, "client-ackless")):
+        t0 = time.monotonic() + 0.5
+        if who == "server-silent":
+            # from t=1.5 server1 drops every SYN to port 80: the new SYN goes unanswered
+            lab.nft("server1", "table ip f {\n chain in {\n type filter hook input priority 0\n"
+                               " tcp dport 80 tcp flags == syn drop\n }\n}\n")
+            lab.ns("server1", "nft add chain ip f in '{ policy accept; }'")
+            lab.ns("server1", "nft flush table ip f")
+        if who.endswith("-ackless"):
+            # laptop1 drops its pure ACKs to port 80 from t=1.8 to t=3: the router sees the new
+            # SYN and SYN-ACK only
+            lab.nft("laptop1", "table ip f {\n chain out {\n type filter hook output priority 0\n }\n}\n")
+        hs = lab.spawn("server1", srv9, t0, who)
+        hc = lab.spawn("laptop1", cli9, t0, sport, who)
+        if who == "server-silent":
+            at(t0, 1.5)
+            lab.ns("server1", "nft add rule ip f in tcp dport 80 tcp flags == syn drop")
+        if who.endswith("-ackless"):
+            at(t0, 1.5)
+            lab.ns("laptop1", "nft add rule ip f out tcp dport 80 tcp flags == ack drop")
+        at(t0, 1.8)
+        ev = subprocess.Popen(["ip", "netns", "exec", "router", "conntrack", "-E", "-p", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = {}
+        for t in (1.5, 2.1, 2.5, 3.5):
+            at(t0, t)
+            lines[t] = entry(lab, sport)
+            if t == 2.5 and who.endswith("-ackless"):
+                lab.ns("laptop1", "nft flush table ip f")
+        stats = lab.ns("router", "conntrack -S", check=False)
+        ev.terminate()
+        events = ev.communicate()[0].strip()
+        print(f"{case} events from t=1.8 to 3.5:\n  " + events.replace("\n", "\n  "))
+        peers = hs.result(20)
+        c = hc.result(20)
+        print(f"{case} ({who} resets): client reconnect {c}; server accepted {peers}")
+        for t, l in lines.items():
+            print(f"  t={t:<4} {l}")
+        print("  " + stats.strip().replace("\n", "\n  "))
+        res[case] = (c, lines, events)
+        if who == "server-silent":
+            lab.ns("server1", "nft delete table ip f")
+    c, l, e = res["T09a"]
+    report("T09a the server resets (no FIN seen), the client reconnects from the same port 1 s later: the SYN is "
+           "ignored and passes on the CLOSE entry, its SYN-ACK resyncs the same entry (no NEW event) to SYN_RECV; "
+           "connect() succeeds at once, the entry is ESTABLISHED [ASSURED]",
+           c == ("ok", 0.0) and "CLOSE" in (l[1.5] or "") and "ESTABLISHED" in (l[2.1] or "")
+           and "[ASSURED]" in (l[2.1] or "") and "[NEW]" not in e, f"{c}")
+    c, l, e = res["T09b"]
+    report("T09b the client resets, then reconnects from the same port: its SYN kills the entry and starts a new one "
+           "([NEW] SYN_SENT); connect() succeeds at once",
+           c == ("ok", 0.0) and "CLOSE" in (l[1.5] or "") and "ESTABLISHED" in (l[2.1] or "") and "[NEW]" in e, f"{c}")
+    c, l, e = res["T09c"]
+    report("T09c the client's FIN, then the server's RST: a FIN was seen, so the SYN starts a new entry as well",
+           c == ("ok", 0.0) and "CLOSE" in (l[1.5] or "") and "ESTABLISHED" in (l[2.1] or "") and "[NEW]" in e, f"{c}")
+    c, l, e = res["T09d"]
+    ts = [int(l[t].split()[2]) if l[t] and " CLOSE " in l[t] else None for t in (1.5, 2.1, 2.5, 3.5)]
+    report("T09d as T09a, but the server never answers the new SYN: the entry stays CLOSE [ASSURED] and the SYNs "
+           "(first and retransmitted) do not refresh its timeout",
+           c[0] == "timeout" and None not in ts and ts[3] < ts[0] and "[ASSURED]" in l[3.5], f"{c}; CLOSE timeouts {ts}")
+    c, l, e = res["T09e"]
+    report("T09e as T09a, with the client's third ACK held back: after the SYN-ACK the old entry is SYN_RECV 60 s and "
+           "still [ASSURED]",
+           " SYN_RECV " in (l[2.5] or "") and "[ASSURED]" in (l[2.5] or "") and "ESTABLISHED" in (l[3.5] or ""), f"{c}")
+    c, l, e = res["T09f"]
+    report("T09f as T09b, with the client's third ACK held back: the new entry is SYN_RECV, not [ASSURED]",
+           " SYN_RECV " in (l[2.5] or "") and "[ASSURED]" not in (l[2.5] or "") and "ESTABLISHED" in (l[3.5] or ""),
+           f"{c}")
     cleanup()
