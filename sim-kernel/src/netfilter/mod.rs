@@ -25,18 +25,20 @@
 
 pub mod conntrack;
 pub mod nat;
+mod proto;
+mod view;
+
+use proto::{new_state, tcp_next, timeout};
+pub use view::ConntrackRow;
 
 use crate::host::HostId;
 use crate::network::NetId;
 use crate::packet::{Flags, Packet};
-use crate::sysctl::ConntrackSysctls;
-use crate::trace::Event;
 use crate::world::World;
 use conntrack::{Conntrack, CtState, Dir, L4, TcpIndex, Tuple};
 use nat::{Manip, NatAction, NatRule, Range};
-use serde::{Deserialize, Serialize};
+use sim_core::Duration;
 use sim_core::rng::Stream;
-use sim_core::{Duration, Instant};
 use std::net::SocketAddr;
 
 /// Why netfilter dropped a packet (the reason in the trace).
@@ -65,27 +67,6 @@ pub struct Netfilter {
 pub(crate) struct CtRef {
     id: u64,
     dir: Dir,
-}
-
-/// One line of the `conntrack` view, as `conntrack -L` prints it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConntrackRow {
-    /// `tcp` or `udp`.
-    pub proto: String,
-    /// The protocol number (6, 17).
-    pub number: u8,
-    /// Seconds until the entry expires.
-    pub timeout: u64,
-    /// The TCP state (`ESTABLISHED`), none for UDP.
-    pub state: Option<String>,
-    /// The original direction (source, destination).
-    pub orig: (SocketAddr, SocketAddr),
-    /// The reply direction (source, destination).
-    pub reply: (SocketAddr, SocketAddr),
-    /// No reply seen yet (`[UNREPLIED]`).
-    pub unreplied: bool,
-    /// Assured (`[ASSURED]`).
-    pub assured: bool,
 }
 
 /// The transport tuple of a TCP or UDP packet.
@@ -166,70 +147,6 @@ fn set_src(packet: &mut Packet, target: &Tuple) {
                 _ => {}
             }
         }
-    }
-}
-
-/// The timeout of an entry in `state` (`tcp_timeouts[]`, `udp_packet()`).
-fn timeout(c: &conntrack::Conn, sys: &ConntrackSysctls, now: Instant) -> Duration {
-    let secs = match c.state {
-        // udp_packet(): a flow with replies that is still active 2 s after it started gets
-        // the stream timeout.
-        CtState::Udp if c.seen_reply && now > c.created.after(Duration::from_secs(2)) => sys.udp_stream,
-        CtState::Udp => sys.udp,
-        CtState::SynSent => sys.tcp_syn_sent,
-        CtState::SynRecv => sys.tcp_syn_recv,
-        CtState::Established => sys.tcp_established,
-        CtState::FinWait => sys.tcp_fin_wait,
-        CtState::CloseWait => sys.tcp_close_wait,
-        CtState::LastAck => sys.tcp_last_ack,
-        CtState::TimeWait => sys.tcp_time_wait,
-        CtState::Close => sys.tcp_close,
-    };
-    Duration::from_secs(u64::from(secs))
-}
-
-/// The next TCP state after a segment with `flags` in direction `dir`: the transitions of
-/// `tcp_conntracks[][][]` in `nf_conntrack_proto_tcp.c` that ordinary connections take (a FIN
-/// counts before the ACK it carries, as in `get_conntrack_index()`).
-fn tcp_next(state: CtState, flags: Flags, dir: Dir) -> CtState {
-    use CtState::*;
-    if flags.has(Flags::RST) {
-        return Close;
-    }
-    if flags.has(Flags::SYN) {
-        return match (state, flags.has(Flags::ACK), dir) {
-            (SynSent, true, Dir::Reply) => SynRecv,
-            (s, _, _) => s,
-        };
-    }
-    if flags.has(Flags::FIN) {
-        return match state {
-            SynRecv | Established => FinWait,
-            FinWait | CloseWait | LastAck => LastAck,
-            s => s,
-        };
-    }
-    if flags.has(Flags::ACK) {
-        return match (state, dir) {
-            (SynRecv, Dir::Original) => Established,
-            (FinWait, _) => CloseWait,
-            (LastAck, _) => TimeWait,
-            (s, _) => s,
-        };
-    }
-    state
-}
-
-/// How a packet without an entry starts one (`tcp_new()`, `udp` always): a SYN starts
-/// SYN_SENT, a bare ACK is picked up mid-stream as ESTABLISHED (`nf_conntrack_tcp_loose`);
-/// anything else is INVALID and not tracked.
-fn new_state(packet: &Packet) -> Option<CtState> {
-    match packet {
-        Packet::Udp(_) => Some(CtState::Udp),
-        Packet::Tcp(s) if s.flags.has(Flags::RST) || s.flags.has(Flags::FIN) => None,
-        Packet::Tcp(s) if s.flags.has(Flags::SYN) => (!s.flags.has(Flags::ACK)).then_some(CtState::SynSent),
-        Packet::Tcp(s) if s.flags.has(Flags::ACK) => Some(CtState::Established),
-        _ => None,
     }
 }
 
@@ -534,68 +451,11 @@ impl World {
             }
         }
     }
-
-    /// The `conntrack` view of `host`: its entries in creation order.
-    pub fn conntrack_rows(&mut self, host: HostId) -> Vec<ConntrackRow> {
-        let now = self.now;
-        let Some(nf) = self.hosts[host.0 as usize].netfilter.as_mut() else {
-            return Vec::new();
-        };
-        nf.table.reap(now);
-        nf.table
-            .iter()
-            .filter(|(_, c)| c.confirmed)
-            .map(|(_, c)| {
-                let (proto, number) = c.orig.proto.name_and_number();
-                ConntrackRow {
-                    proto: proto.to_string(),
-                    number,
-                    timeout: c.expires.since(now).as_nanos() / 1_000_000_000,
-                    state: c.state.name().map(str::to_string),
-                    orig: (c.orig.src, c.orig.dst),
-                    reply: (c.reply.src, c.reply.dst),
-                    unreplied: !c.seen_reply,
-                    assured: c.assured,
-                }
-            })
-            .collect()
-    }
-
-    /// Records the `conntrack` view of the caller's host in the trace.
-    pub fn trace_conntrack(&mut self, pid: crate::Pid) {
-        let host = self.process(pid).host;
-        let rows = self.conntrack_rows(host);
-        let name = self.hosts[host.0 as usize].name.clone();
-        self.trace(|| Event::Conntrack {
-            pid: pid.0,
-            host: name,
-            rows,
-        });
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tcp_states_follow_an_ordinary_connection() {
-        use CtState::*;
-        let (o, r) = (Dir::Original, Dir::Reply);
-        let steps = [
-            (SynSent, Flags(Flags::SYN.0 | Flags::ACK.0), r, SynRecv),
-            (SynRecv, Flags::ACK, o, Established),
-            (Established, Flags(Flags::FIN.0 | Flags::ACK.0), o, FinWait),
-            (FinWait, Flags::ACK, r, CloseWait),
-            (CloseWait, Flags(Flags::FIN.0 | Flags::ACK.0), r, LastAck),
-            (LastAck, Flags::ACK, o, TimeWait),
-            (Established, Flags::RST, r, Close),
-            (SynSent, Flags::SYN, o, SynSent),
-        ];
-        for (from, flags, dir, to) in steps {
-            assert_eq!(tcp_next(from, flags, dir), to, "{from:?} + {flags:?} ({dir:?})");
-        }
-    }
 
     #[test]
     fn segment_kinds_rank_rst_then_syn_then_fin_then_ack() {
