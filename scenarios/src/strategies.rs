@@ -91,21 +91,79 @@ pub struct GenHost {
     pub networks: Vec<usize>,
     /// A small `net.ipv4.ip_local_port_range` (first, last), if any.
     pub port_range: Option<(u16, u16)>,
+    /// Its default gateway, if any: `route default via` that host's address on this host's
+    /// first network (an index into [`Topology::hosts`]).
+    pub gateway: Option<usize>,
 }
 
-/// A generated topology: one or two networks and a few hosts on them.
+/// A generated topology: one or two networks and a few hosts on them, sometimes with a
+/// router between two of the networks ([`routed_topology`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topology {
     /// The networks.
     pub networks: Vec<GenNetwork>,
     /// The hosts (at least one).
     pub hosts: Vec<GenHost>,
+    /// The router, in a routed world.
+    pub router: Option<GenRouter>,
+}
+
+/// The router of a routed world ([`routed_topology`]): a host with an address on the inside
+/// network `n0` and on the outside network `n1`, with `forward`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenRouter {
+    /// The router host (an index into [`Topology::hosts`]).
+    pub host: usize,
+    /// Its NAT rule for flows leaving by the outside network, if any.
+    pub nat: Option<GenNat>,
+    /// A small `net.netfilter.nf_conntrack_max`, if any.
+    pub conntrack_max: Option<u32>,
+}
+
+/// A router's source-NAT rule, for flows that leave by the outside network `n1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GenNat {
+    /// `nat masquerade out n1 [random-fully]`.
+    Masquerade {
+        /// With `random-fully`.
+        random_fully: bool,
+    },
+    /// `nat snat out n1 to ROUTER:FIRST..LAST`: the router's outside address, a few ports.
+    Snat {
+        /// The first port of the range.
+        first: u16,
+        /// The last port of the range (inclusive).
+        last: u16,
+    },
 }
 
 impl Topology {
     /// The address of host `host` on network `network`.
     pub fn addr(host: usize, network: usize) -> std::net::Ipv4Addr {
         std::net::Ipv4Addr::new(10, 0, network as u8, host as u8 + 1)
+    }
+
+    /// The hosts on the inside network of a routed world (every host but the router with
+    /// an address on `n0`), or every host in a flat one: where clients run.
+    pub fn inside_hosts(&self) -> Vec<usize> {
+        match &self.router {
+            None => (0..self.hosts.len()).collect(),
+            Some(r) => (0..self.hosts.len())
+                .filter(|&h| h != r.host && self.hosts[h].networks.contains(&0))
+                .collect(),
+        }
+    }
+
+    /// The hosts on the outside network of a routed world (every host but the router with
+    /// an address on `n1`), or every host in a flat one: where servers run, and the hosts
+    /// generated `connect` calls aim at.
+    pub fn outside_hosts(&self) -> Vec<usize> {
+        match &self.router {
+            None => (0..self.hosts.len()).collect(),
+            Some(r) => (0..self.hosts.len())
+                .filter(|&h| h != r.host && self.hosts[h].networks.contains(&1))
+                .collect(),
+        }
     }
 }
 
@@ -218,9 +276,80 @@ pub fn topology() -> impl Strategy<Value = Topology> {
             .prop_map(|(networks, port_range)| GenHost {
                 networks: networks.into_iter().collect(),
                 port_range,
+                gateway: None,
             });
-        (Just(networks), prop::collection::vec(host, hosts)).prop_map(|(networks, hosts)| Topology { networks, hosts })
+        (Just(networks), prop::collection::vec(host, hosts)).prop_map(|(networks, hosts)| Topology {
+            networks,
+            hosts,
+            router: None,
+        })
     })
+}
+
+/// A routed world: an inside network `n0` with one to three hosts (`h0`…), a router with an
+/// address on both networks and `forward`, and an outside network `n1` with one or two
+/// servers (the last hosts). Inside hosts route by default via the router's inside address,
+/// servers via its outside one. Two times in three the router has a NAT rule for flows
+/// leaving by `n1` (`masquerade`, `masquerade random-fully`, or `snat` to its outside address
+/// and one to three ports); one time in four, a tiny `nf_conntrack_max` (1 to 4). Inside
+/// hosts sometimes have a four-port ephemeral range, as in [`topology`].
+///
+/// With it, [`processes`] puts servers on the outside hosts and clients on the inside ones,
+/// and every generated `connect` aims at an outside host, so flows from the inside cross the
+/// router (and its NAT).
+pub fn routed_topology() -> impl Strategy<Value = Topology> {
+    let latency = || prop_oneof![Just(0u32), Just(100), Just(1000)];
+    let nat = prop_oneof![
+        1 => Just(None),
+        1 => Just(Some(GenNat::Masquerade { random_fully: false })),
+        1 => Just(Some(GenNat::Masquerade { random_fully: true })),
+        1 => (20000u16..20002, 0u16..3).prop_map(|(first, extra)| Some(GenNat::Snat { first, last: first + extra })),
+    ];
+    let port_range = prop::option::weighted(0.33, (40000u16..40004).prop_map(|lo| (lo, lo + 3)));
+    (
+        latency(),
+        latency(),
+        prop::collection::vec(port_range, 1..=3),
+        1usize..=2,
+        nat,
+        prop::option::weighted(0.25, 1u32..=4),
+    )
+        .prop_map(
+            |(inside_latency, outside_latency, inside, servers, nat, conntrack_max)| {
+                let network = |latency_us| GenNetwork {
+                    latency_us,
+                    faults: None,
+                };
+                let router = inside.len();
+                let mut hosts: Vec<GenHost> = inside
+                    .into_iter()
+                    .map(|port_range| GenHost {
+                        networks: vec![0],
+                        port_range,
+                        gateway: Some(router),
+                    })
+                    .collect();
+                hosts.push(GenHost {
+                    networks: vec![0, 1],
+                    port_range: None,
+                    gateway: None,
+                });
+                hosts.extend((0..servers).map(|_| GenHost {
+                    networks: vec![1],
+                    port_range: None,
+                    gateway: Some(router),
+                }));
+                Topology {
+                    networks: vec![network(inside_latency), network(outside_latency)],
+                    hosts,
+                    router: Some(GenRouter {
+                        host: router,
+                        nat,
+                        conntrack_max,
+                    }),
+                }
+            },
+        )
 }
 
 /// One call (see [`Op`] for how operands are resolved).
@@ -290,8 +419,40 @@ fn client_ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 /// One to four processes on `topology`'s hosts: servers, clients and random call sequences,
-/// each followed by up to four random calls.
+/// each followed by up to four random calls. In a routed world ([`routed_topology`]), servers
+/// run on the outside hosts, clients on the inside ones, and random sequences anywhere
+/// (the router included); every `connect` aims at an outside host (or `127.0.0.1`).
 pub fn processes(topology: &Topology) -> impl Strategy<Value = Vec<GenProcess>> + use<> {
+    if topology.router.is_some() {
+        return routed_processes(topology).boxed();
+    }
+    flat_processes(topology).boxed()
+}
+
+/// [`processes`] in a routed world.
+fn routed_processes(topology: &Topology) -> impl Strategy<Value = Vec<GenProcess>> + use<> {
+    let hosts = topology.hosts.len();
+    let inside = prop::sample::select(topology.inside_hosts());
+    let outside = prop::sample::select(topology.outside_hosts());
+    let head = prop_oneof![
+        2 => (outside, server_ops()).prop_map(|(host, ops)| (host, 0u8, ops)),
+        2 => (inside, client_ops()).prop_map(|(host, ops)| (host, 1u8, ops)),
+        1 => (0..hosts, prop::collection::vec(op(), 1..=6)).prop_map(|(host, ops)| (host, 0u8, ops)),
+    ];
+    let process =
+        (head, 0u8..2, prop::collection::vec(op(), 0..=4)).prop_map(|((host, start_ms, mut ops), delay, tail)| {
+            ops.extend(tail);
+            GenProcess {
+                host,
+                start_ms: start_ms + delay,
+                ops,
+            }
+        });
+    prop::collection::vec(process, 1..=4)
+}
+
+/// [`processes`] in a flat world.
+fn flat_processes(topology: &Topology) -> impl Strategy<Value = Vec<GenProcess>> + use<> {
     let hosts = topology.hosts.len();
     let head = prop_oneof![
         2 => server_ops().prop_map(|ops| (0u8, ops)),
@@ -313,7 +474,18 @@ pub fn processes(topology: &Topology) -> impl Strategy<Value = Vec<GenProcess>> 
 
 /// A whole scenario: a [`topology`], [`processes`] on it, and a seed.
 pub fn scenario() -> impl Strategy<Value = GenScenario> {
-    topology().prop_flat_map(|topology| {
+    scenario_on(topology())
+}
+
+/// A whole scenario in a routed world: a [`routed_topology`], [`processes`] on it, and a
+/// seed.
+pub fn routed_scenario() -> impl Strategy<Value = GenScenario> {
+    scenario_on(routed_topology())
+}
+
+/// A scenario on the topologies `topologies` generates: [`processes`] on each, and a seed.
+pub fn scenario_on(topologies: impl Strategy<Value = Topology>) -> impl Strategy<Value = GenScenario> {
+    topologies.prop_flat_map(|topology| {
         let procs = processes(&topology);
         (Just(topology), procs, any::<u64>()).prop_map(|(topology, processes, seed)| GenScenario {
             topology,
@@ -408,8 +580,28 @@ impl fmt::Display for GenScenario {
             for &n in &h.networks {
                 writeln!(f, "    addr {} on n{n}", Topology::addr(i, n))?;
             }
+            if let Some(g) = h.gateway {
+                writeln!(f, "    route default via {}", Topology::addr(g, h.networks[0]))?;
+            }
             if let Some((lo, hi)) = h.port_range {
                 writeln!(f, "    sysctl net.ipv4.ip_local_port_range = {lo} {hi}")?;
+            }
+            if let Some(r) = t.router.as_ref().filter(|r| r.host == i) {
+                writeln!(f, "    forward")?;
+                let outside = Topology::addr(i, 1);
+                match r.nat {
+                    None => {}
+                    Some(GenNat::Masquerade { random_fully: false }) => writeln!(f, "    nat masquerade out n1")?,
+                    Some(GenNat::Masquerade { random_fully: true }) => {
+                        writeln!(f, "    nat masquerade out n1 random-fully")?
+                    }
+                    Some(GenNat::Snat { first, last }) => {
+                        writeln!(f, "    nat snat out n1 to {outside}:{first}..{last}")?
+                    }
+                }
+                if let Some(max) = r.conntrack_max {
+                    writeln!(f, "    sysctl net.netfilter.nf_conntrack_max = {max}")?;
+                }
             }
             writeln!(f, "}}")?;
         }
@@ -450,7 +642,8 @@ fn body(t: &Topology, p: &GenProcess) -> String {
                 let ip = match target {
                     None => "127.0.0.1".to_string(),
                     Some(h) => {
-                        let h = h % t.hosts.len();
+                        let targets = t.outside_hosts();
+                        let h = targets[h % targets.len()];
                         let nets = &t.hosts[h].networks;
                         Topology::addr(h, nets[addr % nets.len()]).to_string()
                     }
