@@ -7,6 +7,12 @@
 //!   `bind`, `listen`, then `accept`, `recv`, `close`), typical clients (`socket`, `connect`,
 //!   `send`, `close`) and random sequences of those calls, each followed by a few random
 //!   calls on the descriptors the process has (plus a `sleep` now and then);
+//! * [`routed_topology`] generates a routed world instead: an inside network `n0` with one to
+//!   three hosts, a router with `forward` and, mostly, a NAT rule (`masquerade`,
+//!   `masquerade random-fully`, or `snat` to a few ports) and sometimes a tiny
+//!   `nf_conntrack_max`, and an outside network `n1` with one or two servers. On it,
+//!   [`processes`] runs servers outside and clients inside, and every `connect` aims at an
+//!   outside host, so the flows cross the router; [`routed_scenario`] is the whole scenario;
 //! * [`scenario`] puts both together. A [`GenScenario`] prints as scenario text
 //!   ([`GenScenario::text`]) — what a failing case shrinks to, and what you can paste into a
 //!   file and `socksim run` — and loads into an [`ast::Scenario`] ([`GenScenario::load`]);
@@ -51,6 +57,41 @@
 //!     }
 //! }
 //! # four_tuples_are_unique();
+//! ```
+//!
+//! ## Example: routed worlds
+//!
+//! "Behind a NAT, a server never sees an inside address": in a [`routed_scenario`] whose
+//! router has a NAT rule, no socket on an outside host has a peer on the inside network
+//! (`10.0.0.0/24`). The test is generic over the scenario, so the invariant is built from it
+//! ([`Topology::outside_hosts`] names the servers' hosts, `h<i>`; not compiled here,
+//! `tests/tests/strategies.rs` runs a stricter version):
+//!
+//! ```text
+//! use proptest::prelude::*;
+//! use socksim::strategies::{GenScenario, check_run, routed_scenario};
+//!
+//! fn no_inside_peer(generated: &GenScenario) -> impl FnMut(&sim_kernel::World) -> Result<(), String> {
+//!     let nat = generated.topology.router.as_ref().is_some_and(|r| r.nat.is_some());
+//!     let outside: Vec<String> = generated.topology.outside_hosts().iter().map(|h| format!("h{h}")).collect();
+//!     move |world| {
+//!         let hosts: std::collections::BTreeSet<_> = world.processes().iter().map(|p| p.host).collect();
+//!         for host in hosts.into_iter().filter(|&h| nat && outside.contains(&world.host(h).name)) {
+//!             if let Some(row) = world.ss(host).into_iter().find(|r| r.peer.starts_with("10.0.0.")) {
+//!                 return Err(format!("{} sees {}", world.host(host).name, row.peer));
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! proptest! {
+//!     #[test]
+//!     fn servers_never_see_the_inside(generated in routed_scenario()) {
+//!         let outcome = check_run(&generated, no_inside_peer(&generated));
+//!         prop_assert!(outcome.is_ok(), "{}\n{}", outcome.unwrap_err(), generated.text());
+//!     }
+//! }
 //! ```
 
 use crate::ast::{self, Scenario};

@@ -17,6 +17,11 @@
 //!   errors (`nf_nat_icmp_reply_translation()`) happens before they leave;
 //! * packets are conserved at the end: every transmission was delivered;
 //! * the same seed gives the same trace.
+//!
+//! The worlds come from two generators: the ad-hoc one below (UDP flows, fixed source ports,
+//! long pauses, a port forward), and `socksim::strategies::routed_scenario()` (the public
+//! routed worlds, with the generic socket programs of `socksim::strategies`), on which the
+//! same "no inside address on the outside network" check runs.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -213,6 +218,34 @@ proptest! {
             }
         }
         let again = run(&source, seed);
+        prop_assert_eq!(socksim::render::text(&report), socksim::render::text(&again));
+    }
+}
+
+proptest! {
+    #![proptest_config(Config {
+        cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0a7_0a7),
+        failure_persistence: None,
+        ..Config::default()
+    })]
+
+    /// The public routed worlds: behind a NAT rule, no packet on the outside network `n1`
+    /// names an inside address (`10.0.0.0/24`); and every run is deterministic.
+    #[test]
+    fn routed_worlds_never_leak_inside_addresses(generated in socksim::strategies::routed_scenario()) {
+        let (source, _) = generated.load();
+        let report = run(&source, generated.seed);
+        let nat = generated.topology.router.as_ref().is_some_and(|r| r.nat.is_some());
+        for r in report.records.iter().filter(|_| nat) {
+            if let TraceEvent::Kernel(Event::Packet { network, packet }) = &r.event {
+                if network == "n1" {
+                    let leaked = addresses(packet).into_iter().any(|a| matches!(a, IpAddr::V4(v4) if v4.octets()[..3] == [10, 0, 0]));
+                    prop_assert!(!leaked, "an inside address on n1: {packet:?}\n{source}");
+                }
+            }
+        }
+        let again = run(&source, generated.seed);
         prop_assert_eq!(socksim::render::text(&report), socksim::render::text(&again));
     }
 }
