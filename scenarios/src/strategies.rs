@@ -185,26 +185,30 @@ impl Topology {
     }
 
     /// The hosts on the inside network of a routed world (every host but the router with
-    /// an address on `n0`), or every host in a flat one: where clients run.
+    /// an address on `n0`), or every host in a flat one (or in a routed one with no such
+    /// host): where clients run.
     pub fn inside_hosts(&self) -> Vec<usize> {
-        match &self.router {
-            None => (0..self.hosts.len()).collect(),
-            Some(r) => (0..self.hosts.len())
-                .filter(|&h| h != r.host && self.hosts[h].networks.contains(&0))
-                .collect(),
-        }
+        self.side(0)
     }
 
     /// The hosts on the outside network of a routed world (every host but the router with
-    /// an address on `n1`), or every host in a flat one: where servers run, and the hosts
-    /// generated `connect` calls aim at.
+    /// an address on `n1`), or every host in a flat one (or in a routed one with no such
+    /// host): where servers run, and the hosts generated `connect` calls aim at.
     pub fn outside_hosts(&self) -> Vec<usize> {
-        match &self.router {
-            None => (0..self.hosts.len()).collect(),
-            Some(r) => (0..self.hosts.len())
-                .filter(|&h| h != r.host && self.hosts[h].networks.contains(&1))
-                .collect(),
-        }
+        self.side(1)
+    }
+
+    /// The hosts but the router with an address on `network`, or all of them.
+    fn side(&self, network: usize) -> Vec<usize> {
+        let all = 0..self.hosts.len();
+        let Some(r) = &self.router else {
+            return all.collect();
+        };
+        let side: Vec<usize> = all
+            .clone()
+            .filter(|&h| h != r.host && self.hosts[h].networks.contains(&network))
+            .collect();
+        if side.is_empty() { all.collect() } else { side }
     }
 }
 
