@@ -63,7 +63,7 @@ fn flag_names(param: Param, value: i64) -> String {
     names.join("|")
 }
 
-/// A buffer the way strace quotes it, cut at [`STRING_LIMIT`] bytes with `...`.
+/// A buffer the way strace quotes it, cut at 32 bytes (`STRING_LIMIT`, strace's default `-s`) with `...`.
 pub fn quote(bytes: &[u8]) -> String {
     let mut s = String::from("\"");
     for &b in bytes.iter().take(STRING_LIMIT) {

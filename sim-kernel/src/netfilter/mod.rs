@@ -3,14 +3,14 @@
 //!
 //! The path of a packet through a NAT host (`ip_rcv()` → `ip_forward()` → `ip_output()`):
 //!
-//! 1. **PREROUTING** ([`World::nf_prerouting`]): the packet is matched to its flow's entry
+//! 1. **PREROUTING** (`World::nf_prerouting`): the packet is matched to its flow's entry
 //!    (`nf_conntrack_in()`), which tracks the protocol state and refreshes the timeout. A
 //!    packet of a new flow creates an unconfirmed entry; the first `nat dnat` rule that
 //!    matches chooses its new destination. Packets of known flows have their destination
 //!    translated (DNAT for the original direction, un-SNAT for replies), and ICMP errors
 //!    about a flow are translated with it, inside and out (`nf_nat_icmp_reply_translation()`).
 //! 2. Routing: delivered locally, or forwarded.
-//! 3. **POSTROUTING** ([`World::nf_postrouting`]): packets the host itself sends are tracked
+//! 3. **POSTROUTING** (`World::nf_postrouting`): packets the host itself sends are tracked
 //!    here (`LOCAL_OUT`); a new flow's source is chosen by the first `nat masquerade`/`snat`
 //!    rule that matches, or kept by the implicit null binding, through `get_unique_tuple()`
 //!    (see [`nat::unique_tuple`]); then the entry is confirmed (`__nf_conntrack_confirm()`),
