@@ -113,18 +113,18 @@ impl World {
                 // from snd_una on, then the FIN if it was sent.
                 let in_flight = s.snd_nxt.wrapping_sub(s.snd_una) as usize;
                 let data = s.rtx.as_ref().map_or(0, |r| r.unacked.len());
-                let consistent = in_flight == data || (s.fin_sent && in_flight == data + 1);
+                let consistent = in_flight == data || (s.fin_sent() && in_flight == data + 1);
                 ensure!(
                     consistent && s.rtx.is_some() == (in_flight > 0),
                     "socket {id:?} has {in_flight} bytes in flight but {data} in its retransmission queue",
                 );
             }
-            if let Some(parent) = s.parent {
+            if let Some(parent) = s.parent() {
                 let p = self.sockets.try_get(parent);
                 ensure!(p.is_some(), "socket {id:?} names a freed listener {parent:?}");
             }
             let host = &self.hosts[s.host.0 as usize];
-            if s.in_ehash {
+            if s.in_ehash() {
                 let key = FourTuple::new(s.local, s.remote);
                 ensure!(
                     host.tcp.established.get(&key) == Some(&id),
@@ -133,7 +133,7 @@ impl World {
                     s.remote
                 );
             }
-            if s.in_bind_table {
+            if s.in_bind_table() {
                 let table = match s.proto {
                     crate::socket::Proto::Tcp => &host.tcp.bind,
                     crate::socket::Proto::Udp => &host.udp,
@@ -153,7 +153,7 @@ impl World {
                 );
                 for &child in &s.listen.as_ref().expect("listener state").accept_queue {
                     ensure!(
-                        self.sockets.try_get(child).is_some_and(|c| c.parent == Some(id)),
+                        self.sockets.try_get(child).is_some_and(|c| c.parent() == Some(id)),
                         "accept queue of {id:?} holds {child:?}, which is not its child"
                     );
                 }
@@ -172,7 +172,7 @@ impl World {
             let in_table = self
                 .sockets
                 .iter()
-                .filter(|(_, s)| s.host.0 as usize == h && s.in_ehash)
+                .filter(|(_, s)| s.host.0 as usize == h && s.in_ehash())
                 .count();
             ensure!(
                 host.tcp.established.len() == in_table,

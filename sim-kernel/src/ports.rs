@@ -70,13 +70,13 @@ pub fn bind_conflict(
     let mine = sockets.get(me);
     bucket.owners.iter().filter(|&&o| o != me).any(|&o| {
         let other = sockets.get(o);
-        if !crate::addr::overlap(addr, mine.v6only, other.local.ip(), other.v6only) {
+        if !crate::addr::overlap(addr, mine.v6only(), other.local.ip(), other.v6only()) {
             return false;
         }
         // SO_REUSEPORT shares only between sockets of one owner, or with a TIME_WAIT remnant.
         let reuseport_pair =
-            mine.reuseport && other.reuseport && (other.state == TcpState::TimeWait || other.uid == mine.uid);
-        if mine.reuseaddr && other.reuseaddr && other.state != TcpState::Listen {
+            mine.reuseport() && other.reuseport() && (other.state == TcpState::TimeWait || other.uid == mine.uid);
+        if mine.reuseaddr() && other.reuseaddr() && other.state != TcpState::Listen {
             !relax || (!reuseport_ok && reuseport_pair)
         } else {
             !(reuseport_ok && reuseport_pair)
@@ -92,7 +92,7 @@ pub fn bind_conflict(
 /// conflict. Exhaustion is `EADDRINUSE`.
 pub fn find_open_port(host: &mut Host, sockets: &Sockets, me: SocketId, addr: IpAddr) -> Result<u16, Errno> {
     let (range_low, range_high) = host.sysctl.ip_local_port_range;
-    let mut attempt_half: u8 = if sockets.get(me).reuseaddr { 1 } else { 0 };
+    let mut attempt_half: u8 = if sockets.get(me).reuseaddr() { 1 } else { 0 };
     loop {
         let mut low = u32::from(range_low);
         let mut high = u32::from(range_high) + 1; // [low, high)

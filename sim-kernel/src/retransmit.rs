@@ -63,7 +63,7 @@ impl World {
     pub(crate) fn start_rtt_timing(&mut self, sock: SocketId, end_seq: u32) {
         let now = self.now;
         let s = self.sockets.get_mut(sock);
-        s.rtt_timing = true;
+        s.set_rtt_timing(true);
         s.rtt_seq = end_seq;
         s.rtt_since = now;
     }
@@ -76,10 +76,10 @@ impl World {
     pub(crate) fn rtt_sample(&mut self, sock: SocketId, ack: u32) {
         let now = self.now;
         let s = self.sockets.get_mut(sock);
-        if !s.rtt_timing || before(ack, s.rtt_seq) {
+        if !s.rtt_timing() || before(ack, s.rtt_seq) {
             return;
         }
-        s.rtt_timing = false;
+        s.set_rtt_timing(false);
         let r = ((now.0 - s.rtt_since.0) / 1000).clamp(1, u64::from(u32::MAX / 8)) as u32;
         if s.srtt_us == 0 {
             s.srtt_us = r;
@@ -118,7 +118,7 @@ impl World {
             })
         });
         rtx.unacked.extend(payload.iter().copied());
-        if !s.rtt_timing {
+        if !s.rtt_timing() {
             let end = seq.wrapping_add(payload.len().max(1) as u32);
             self.start_rtt_timing(sock, end);
         }
@@ -175,7 +175,7 @@ impl World {
         let seg = if n > 0 {
             let payload: Rc<[u8]> = rtx.unacked.iter().take(n).copied().collect();
             self.segment_from(sock, Flags::PSH | Flags::ACK, seq, Some(payload))
-        } else if s.fin_sent {
+        } else if s.fin_sent() {
             self.segment_from(sock, Flags::FIN | Flags::ACK, seq, None)
         } else {
             return;
@@ -217,7 +217,7 @@ impl World {
         rtx.recover = Some(s.snd_nxt);
         s.backoff = s.backoff.saturating_add(1).min(30);
         // Karn's rule: a retransmitted segment gives no round-trip sample.
-        s.rtt_timing = false;
+        s.set_rtt_timing(false);
         let after = self.rto_backed_off(sock);
         self.arm_timer(sock, after, TimerKind::Retransmit);
         self.retransmit_head(sock);
@@ -280,7 +280,7 @@ impl World {
         }
         let payload = seg.payload.as_deref().unwrap_or(&[]);
         let new = &payload[skip as usize..];
-        if !new.is_empty() && s.shut_rd && s.refs == 0 && s.parent.is_none() {
+        if !new.is_empty() && s.shut_rd() && s.refs == 0 && s.parent().is_none() {
             // Data for a socket closed by its owner: abort (tcp_rcv_state_process,
             // LINUX_MIB_TCPABORTONDATA).
             self.send_reset_for(sock);
@@ -293,7 +293,7 @@ impl World {
             // tcp_fin().
             let s = self.sockets.get_mut(sock);
             s.rcv_nxt = s.rcv_nxt.wrapping_add(1);
-            s.rx_fin = true;
+            s.set_rx_fin(true);
             s.ofo = None;
             match s.state {
                 TcpState::Established => s.state = TcpState::CloseWait,

@@ -226,9 +226,51 @@ pub struct OfoQueue {
     pub segments: Vec<OfoSegment>,
 }
 
+/// A socket's boolean state packed into one word: a socket's size is multiplied by millions,
+/// and sixteen `bool`s would take sixteen bytes. Read and written through [`Socket`]'s
+/// accessors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SocketFlags(u16);
+
+impl SocketFlags {
+    const V6ONLY: u16 = 1 << 0;
+    const REUSEADDR: u16 = 1 << 1;
+    const NONBLOCKING: u16 = 1 << 2;
+    const REUSEPORT: u16 = 1 << 3;
+    const CONNECTING: u16 = 1 << 4;
+    const SS_CONNECTED: u16 = 1 << 5;
+    const ADDR_LOCKED: u16 = 1 << 6;
+    const USER_BOUND: u16 = 1 << 7;
+    const IN_BIND_TABLE: u16 = 1 << 8;
+    const IN_EHASH: u16 = 1 << 9;
+    const SHUT_WR: u16 = 1 << 10;
+    const SHUT_RD: u16 = 1 << 11;
+    const FIN_SENT: u16 = 1 << 12;
+    const BIND_NO_PORT: u16 = 1 << 13;
+    const RX_FIN: u16 = 1 << 14;
+    const RTT_TIMING: u16 = 1 << 15;
+    /// Whether `bit` is set.
+    #[inline]
+    fn get(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// Sets or clears `bit`.
+    #[inline]
+    fn set(&mut self, bit: u16, on: bool) {
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+}
+
 /// One TCP socket.
 #[derive(Debug)]
 pub struct Socket {
+    /// The boolean state, packed (see the accessors such as [`Socket::nonblocking`]).
+    flags: SocketFlags,
     /// The host (network namespace) it belongs to.
     pub host: HostId,
     /// `AF_INET` or `AF_INET6`.
@@ -237,45 +279,21 @@ pub struct Socket {
     pub proto: Proto,
     /// UDP's receive queue (UDP sockets only).
     pub udp: Option<Box<UdpState>>,
-    /// `IPV6_V6ONLY` (`AF_INET6` only; default `net.ipv6.bindv6only` = 0).
-    pub v6only: bool,
     /// TCP state.
     pub state: TcpState,
     /// Local address and port (`0.0.0.0:0` until bound).
     pub local: SocketAddr,
     /// Peer address and port (`0.0.0.0:0` until connected).
     pub remote: SocketAddr,
-    /// `SO_REUSEADDR` (`sk_reuse`).
-    pub reuseaddr: bool,
-    /// `O_NONBLOCK` on the open file.
-    pub nonblocking: bool,
-    /// `SO_REUSEPORT` (`sk_reuseport`).
-    pub reuseport: bool,
     /// The owner's user id (`sk_uid`: the creator's; accepted sockets take the listener's).
     pub uid: u32,
-    /// A connect() is under way or finished unreported (`sock->state == SS_CONNECTING`).
-    pub connecting: bool,
-    /// connect() succeeded once (`sock->state == SS_CONNECTED`); a reset does not clear it.
-    pub ss_connected: bool,
-    /// The local address was chosen by `bind()` (`SOCK_BINDADDR_LOCK`).
-    pub addr_locked: bool,
-    /// The port was chosen by the user (`bind` with a port, or `bind(0)`/listen autobind):
-    /// `SOCK_BINDPORT_LOCK`, and the bucket is an explicit-bind one.
-    pub user_bound: bool,
-    /// The socket holds its port in the bind table.
-    pub in_bind_table: bool,
     /// Its position in its bind bucket's owner list (for O(1) removal).
     pub bucket_index: u32,
-    /// The socket is in the established table.
-    pub in_ehash: bool,
-    /// `shutdown(SHUT_WR)` or close sent our FIN.
-    pub shut_wr: bool,
-    /// `shutdown(SHUT_RD)` or close: no more reading.
-    pub shut_rd: bool,
     /// Descriptors (in any process) that refer to it.
     pub refs: u32,
-    /// The listener whose queue holds this child until `accept()`.
-    pub parent: Option<SocketId>,
+    /// The listener whose queue holds this child until `accept()` ([`Socket::parent`]), or
+    /// [`NO_PARENT`]: four bytes where an `Option<SocketId>` takes eight.
+    parent: u32,
     /// Listener state, if listening.
     pub listen: Option<Box<ListenState>>,
     /// Our initial sequence number.
@@ -300,15 +318,8 @@ pub struct Socket {
     pub rcvbuf: u32,
     /// Bytes of the current (blocked) `send()` already queued.
     pub send_progress: usize,
-    /// Our FIN has gone out (it may have waited for queued data).
-    pub fin_sent: bool,
-    /// `SO_LINGER` with a zero timeout: close() resets the connection.
-    pub linger_zero: bool,
     /// `SO_LINGER` in socksim's integer form: the timeout in seconds, or -1 when off.
     pub linger: i32,
-    /// `IP_BIND_ADDRESS_NO_PORT`: `bind(addr, 0)` records only the address; `connect()`
-    /// picks the port later, sharing it across destinations (`__inet_bind`).
-    pub bind_no_port: bool,
     /// `IP_TTL` (`IPV6_UNICAST_HOPS`): the TTL of what the socket sends; `None` for the
     /// default, `net.ipv4.ip_default_ttl` (64).
     pub ttl: Option<u8>,
@@ -316,8 +327,6 @@ pub struct Socket {
     /// `inet_num` but not `inet_sport`), which `getsockname()` still reports until the socket
     /// is bound again; 0 if none.
     pub stale_port: u16,
-    /// The peer's FIN has arrived.
-    pub rx_fin: bool,
     /// A pending error reported by the next call (`sk_err`).
     pub error: Option<Errno>,
     /// When TIME_WAIT began (for `tcp_tw_reuse`'s delay).
@@ -337,9 +346,6 @@ pub struct Socket {
     pub rto_us: u32,
     /// Exponential backoff of the retransmission and probe timers (`icsk_backoff`).
     pub backoff: u8,
-    /// A segment is being timed for a round-trip sample (RFC 6298, Karn's rule: never a
-    /// retransmitted one).
-    pub rtt_timing: bool,
     /// The sequence number whose acknowledgement ends the timing.
     pub rtt_seq: u32,
     /// When the timed segment was sent.
@@ -352,7 +358,224 @@ pub struct Socket {
     pub wait: WaitQueue<Waiter>,
 }
 
+/// [`Socket`]'s stored `parent` when it has none; [`Sockets::insert`] never hands out this id.
+const NO_PARENT: u32 = u32::MAX;
+
 impl Socket {
+    /// The listener whose queue holds this child until `accept()`.
+    #[inline]
+    pub fn parent(&self) -> Option<SocketId> {
+        (self.parent != NO_PARENT).then_some(SocketId(self.parent))
+    }
+
+    /// Sets [`Socket::parent`].
+    #[inline]
+    pub fn set_parent(&mut self, parent: Option<SocketId>) {
+        self.parent = parent.map_or(NO_PARENT, |p| p.0);
+    }
+
+    /// `IPV6_V6ONLY` (`AF_INET6` only; default `net.ipv6.bindv6only` = 0).
+    #[inline]
+    pub fn v6only(&self) -> bool {
+        self.flags.get(SocketFlags::V6ONLY)
+    }
+
+    /// Sets [`Socket::v6only`].
+    #[inline]
+    pub fn set_v6only(&mut self, on: bool) {
+        self.flags.set(SocketFlags::V6ONLY, on);
+    }
+
+    /// `SO_REUSEADDR` (`sk_reuse`).
+    #[inline]
+    pub fn reuseaddr(&self) -> bool {
+        self.flags.get(SocketFlags::REUSEADDR)
+    }
+
+    /// Sets [`Socket::reuseaddr`].
+    #[inline]
+    pub fn set_reuseaddr(&mut self, on: bool) {
+        self.flags.set(SocketFlags::REUSEADDR, on);
+    }
+
+    /// `O_NONBLOCK` on the open file.
+    #[inline]
+    pub fn nonblocking(&self) -> bool {
+        self.flags.get(SocketFlags::NONBLOCKING)
+    }
+
+    /// Sets [`Socket::nonblocking`].
+    #[inline]
+    pub fn set_nonblocking(&mut self, on: bool) {
+        self.flags.set(SocketFlags::NONBLOCKING, on);
+    }
+
+    /// `SO_REUSEPORT` (`sk_reuseport`).
+    #[inline]
+    pub fn reuseport(&self) -> bool {
+        self.flags.get(SocketFlags::REUSEPORT)
+    }
+
+    /// Sets [`Socket::reuseport`].
+    #[inline]
+    pub fn set_reuseport(&mut self, on: bool) {
+        self.flags.set(SocketFlags::REUSEPORT, on);
+    }
+
+    /// A connect() is under way or finished unreported (`sock->state == SS_CONNECTING`).
+    #[inline]
+    pub fn connecting(&self) -> bool {
+        self.flags.get(SocketFlags::CONNECTING)
+    }
+
+    /// Sets [`Socket::connecting`].
+    #[inline]
+    pub fn set_connecting(&mut self, on: bool) {
+        self.flags.set(SocketFlags::CONNECTING, on);
+    }
+
+    /// connect() succeeded once (`sock->state == SS_CONNECTED`); a reset does not clear it.
+    #[inline]
+    pub fn ss_connected(&self) -> bool {
+        self.flags.get(SocketFlags::SS_CONNECTED)
+    }
+
+    /// Sets [`Socket::ss_connected`].
+    #[inline]
+    pub fn set_ss_connected(&mut self, on: bool) {
+        self.flags.set(SocketFlags::SS_CONNECTED, on);
+    }
+
+    /// The local address was chosen by `bind()` (`SOCK_BINDADDR_LOCK`).
+    #[inline]
+    pub fn addr_locked(&self) -> bool {
+        self.flags.get(SocketFlags::ADDR_LOCKED)
+    }
+
+    /// Sets [`Socket::addr_locked`].
+    #[inline]
+    pub fn set_addr_locked(&mut self, on: bool) {
+        self.flags.set(SocketFlags::ADDR_LOCKED, on);
+    }
+
+    /// The port was chosen by the user (`bind` with a port, or `bind(0)`/listen autobind):
+    /// `SOCK_BINDPORT_LOCK`, and the bucket is an explicit-bind one.
+    #[inline]
+    pub fn user_bound(&self) -> bool {
+        self.flags.get(SocketFlags::USER_BOUND)
+    }
+
+    /// Sets [`Socket::user_bound`].
+    #[inline]
+    pub fn set_user_bound(&mut self, on: bool) {
+        self.flags.set(SocketFlags::USER_BOUND, on);
+    }
+
+    /// The socket holds its port in the bind table.
+    #[inline]
+    pub fn in_bind_table(&self) -> bool {
+        self.flags.get(SocketFlags::IN_BIND_TABLE)
+    }
+
+    /// Sets [`Socket::in_bind_table`].
+    #[inline]
+    pub fn set_in_bind_table(&mut self, on: bool) {
+        self.flags.set(SocketFlags::IN_BIND_TABLE, on);
+    }
+
+    /// The socket is in the established table.
+    #[inline]
+    pub fn in_ehash(&self) -> bool {
+        self.flags.get(SocketFlags::IN_EHASH)
+    }
+
+    /// Sets [`Socket::in_ehash`].
+    #[inline]
+    pub fn set_in_ehash(&mut self, on: bool) {
+        self.flags.set(SocketFlags::IN_EHASH, on);
+    }
+
+    /// `shutdown(SHUT_WR)` or close sent our FIN.
+    #[inline]
+    pub fn shut_wr(&self) -> bool {
+        self.flags.get(SocketFlags::SHUT_WR)
+    }
+
+    /// Sets [`Socket::shut_wr`].
+    #[inline]
+    pub fn set_shut_wr(&mut self, on: bool) {
+        self.flags.set(SocketFlags::SHUT_WR, on);
+    }
+
+    /// `shutdown(SHUT_RD)` or close: no more reading.
+    #[inline]
+    pub fn shut_rd(&self) -> bool {
+        self.flags.get(SocketFlags::SHUT_RD)
+    }
+
+    /// Sets [`Socket::shut_rd`].
+    #[inline]
+    pub fn set_shut_rd(&mut self, on: bool) {
+        self.flags.set(SocketFlags::SHUT_RD, on);
+    }
+
+    /// Our FIN has gone out (it may have waited for queued data).
+    #[inline]
+    pub fn fin_sent(&self) -> bool {
+        self.flags.get(SocketFlags::FIN_SENT)
+    }
+
+    /// Sets [`Socket::fin_sent`].
+    #[inline]
+    pub fn set_fin_sent(&mut self, on: bool) {
+        self.flags.set(SocketFlags::FIN_SENT, on);
+    }
+
+    /// `IP_BIND_ADDRESS_NO_PORT`: `bind(addr, 0)` records only the address; `connect()`
+    /// picks the port later, sharing it across destinations (`__inet_bind`).
+    #[inline]
+    pub fn bind_no_port(&self) -> bool {
+        self.flags.get(SocketFlags::BIND_NO_PORT)
+    }
+
+    /// Sets [`Socket::bind_no_port`].
+    #[inline]
+    pub fn set_bind_no_port(&mut self, on: bool) {
+        self.flags.set(SocketFlags::BIND_NO_PORT, on);
+    }
+
+    /// The peer's FIN has arrived.
+    #[inline]
+    pub fn rx_fin(&self) -> bool {
+        self.flags.get(SocketFlags::RX_FIN)
+    }
+
+    /// Sets [`Socket::rx_fin`].
+    #[inline]
+    pub fn set_rx_fin(&mut self, on: bool) {
+        self.flags.set(SocketFlags::RX_FIN, on);
+    }
+
+    /// A segment is being timed for a round-trip sample (RFC 6298, Karn's rule: never a
+    /// retransmitted one).
+    #[inline]
+    pub fn rtt_timing(&self) -> bool {
+        self.flags.get(SocketFlags::RTT_TIMING)
+    }
+
+    /// Sets [`Socket::rtt_timing`].
+    #[inline]
+    pub fn set_rtt_timing(&mut self, on: bool) {
+        self.flags.set(SocketFlags::RTT_TIMING, on);
+    }
+
+    /// `SO_LINGER` with a zero timeout: close() resets the connection.
+    /// (That is, [`Socket::linger`] is 0.)
+    #[inline]
+    pub fn linger_zero(&self) -> bool {
+        self.linger == 0
+    }
+
     /// A fresh, unbound TCP socket of `family` on `host`.
     pub fn new(host: HostId, family: Family) -> Socket {
         let any = crate::addr::unspecified(family);
@@ -360,26 +583,15 @@ impl Socket {
             host,
             family,
             proto: Proto::Tcp,
+            flags: SocketFlags::default(),
             udp: None,
-            v6only: false,
             state: TcpState::Closed,
             local: any,
             remote: any,
-            reuseaddr: false,
-            nonblocking: false,
-            reuseport: false,
             uid: 0,
-            connecting: false,
-            ss_connected: false,
-            addr_locked: false,
-            user_bound: false,
-            in_bind_table: false,
             bucket_index: 0,
-            in_ehash: false,
-            shut_wr: false,
-            shut_rd: false,
             refs: 0,
-            parent: None,
+            parent: NO_PARENT,
             listen: None,
             iss: 0,
             snd_nxt: 0,
@@ -392,13 +604,9 @@ impl Socket {
             sndbuf: SNDBUF_DEFAULT,
             rcvbuf: RCVBUF_DEFAULT,
             send_progress: 0,
-            fin_sent: false,
-            linger_zero: false,
             linger: -1,
-            bind_no_port: false,
             ttl: None,
             stale_port: 0,
-            rx_fin: false,
             error: None,
             time_wait_since: Instant::ZERO,
             syn_retries: 0,
@@ -408,7 +616,6 @@ impl Socket {
             rttvar_us: 0,
             rto_us: RTO_INIT_US,
             backoff: 0,
-            rtt_timing: false,
             rtt_seq: 0,
             rtt_since: Instant::ZERO,
             timer_kind: TimerKind::TimeWait,
@@ -419,7 +626,7 @@ impl Socket {
 
     /// No descriptor and no accept queue holds it: the kernel finishes it alone.
     pub fn is_orphan(&self) -> bool {
-        self.refs == 0 && self.parent.is_none()
+        self.refs == 0 && self.parent().is_none()
     }
 }
 
@@ -441,8 +648,12 @@ impl Sockets {
                 SocketId(i)
             }
             None => {
+                let id = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i != NO_PARENT)
+                    .expect("fewer than u32::MAX sockets");
                 self.slots.push(Some(socket));
-                SocketId((self.slots.len() - 1) as u32)
+                SocketId(id)
             }
         }
     }
@@ -489,5 +700,41 @@ impl Sockets {
     /// Whether no socket is alive.
     pub fn is_empty(&self) -> bool {
         self.live == 0
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// A socket's size is multiplied by millions in a big simulation: packed flags and a
+    /// four-byte `parent` keep it at 240 bytes (it was 256). Growing it should be a decision.
+    #[test]
+    fn socket_stays_small() {
+        assert!(
+            std::mem::size_of::<Socket>() <= 240,
+            "{}",
+            std::mem::size_of::<Socket>()
+        );
+        // The slab stores `Option<Socket>`: the niche keeps it free.
+        assert_eq!(std::mem::size_of::<Option<Socket>>(), std::mem::size_of::<Socket>());
+    }
+
+    #[test]
+    fn flags_and_parent_round_trip() {
+        let mut s = Socket::new(HostId(0), Family::Inet);
+        assert!(!s.nonblocking() && !s.shut_rd() && !s.shut_wr() && !s.linger_zero());
+        s.set_shut_rd(true);
+        s.set_nonblocking(true);
+        assert!(s.shut_rd() && s.nonblocking() && !s.shut_wr() && !s.rtt_timing());
+        s.set_shut_rd(false);
+        assert!(!s.shut_rd() && s.nonblocking());
+        s.linger = 0;
+        assert!(s.linger_zero());
+        assert_eq!(s.parent(), None);
+        s.set_parent(Some(SocketId(7)));
+        assert_eq!(s.parent(), Some(SocketId(7)));
+        s.set_parent(None);
+        assert_eq!(s.parent(), None);
     }
 }

@@ -49,8 +49,8 @@ impl World {
             .filter(|(_, s)| {
                 s.host == host
                     && match s.proto {
-                        Proto::Tcp => s.state == TcpState::Listen || s.in_ehash,
-                        Proto::Udp => s.in_bind_table,
+                        Proto::Tcp => s.state == TcpState::Listen || s.in_ehash(),
+                        Proto::Udp => s.in_bind_table(),
                     }
             })
             .map(|(id, s)| {
@@ -86,8 +86,8 @@ impl World {
                 };
                 // ss prints a listener's peer as `*:*` only beside a dual-stack `*` local
                 // address; a specific IPv6 listener shows `[::]:*`.
-                let dual_stack_local = s.local.ip().is_unspecified() && s.local.is_ipv6() && !s.v6only;
-                let peer_v6only = s.v6only || !dual_stack_local;
+                let dual_stack_local = s.local.ip().is_unspecified() && s.local.is_ipv6() && !s.v6only();
+                let peer_v6only = s.v6only() || !dual_stack_local;
                 let row = SsRow {
                     netid: match s.proto {
                         Proto::Tcp => "tcp".into(),
@@ -99,7 +99,7 @@ impl World {
                     },
                     recv_q,
                     send_q,
-                    local: fmt_addr(s.local, s.family, s.v6only),
+                    local: fmt_addr(s.local, s.family, s.v6only()),
                     peer: fmt_addr(peer, s.family, peer_v6only),
                     process,
                 };

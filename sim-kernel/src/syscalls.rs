@@ -165,13 +165,18 @@ impl World {
         };
         let desc = self.process(pid).fds.get(fd);
         let was = match desc {
-            Some(Desc::Socket(s)) => Some(std::mem::replace(&mut self.sockets.get_mut(s).nonblocking, true)),
+            Some(Desc::Socket(s)) => {
+                let s = self.sockets.get_mut(s);
+                let was = s.nonblocking();
+                s.set_nonblocking(true);
+                Some(was)
+            }
             Some(Desc::Unix(u)) => Some(std::mem::replace(&mut self.unix.get_mut(u).nonblocking, true)),
             _ => None,
         };
         let step = self.dispatch(pid, &plain, resumed);
         match (desc, was) {
-            (Some(Desc::Socket(s)), Some(was)) => self.sockets.get_mut(s).nonblocking = was,
+            (Some(Desc::Socket(s)), Some(was)) => self.sockets.get_mut(s).set_nonblocking(was),
             (Some(Desc::Unix(u)), Some(was)) => self.unix.get_mut(u).nonblocking = was,
             _ => {}
         }
@@ -416,8 +421,12 @@ impl World {
                 if s.state != TcpState::Established {
                     Err(Errno::ENOTCONN)
                 } else {
-                    s.shut_rd |= *how != How::Write;
-                    s.shut_wr |= *how != How::Read;
+                    if *how != How::Write {
+                        s.set_shut_rd(true);
+                    }
+                    if *how != How::Read {
+                        s.set_shut_wr(true);
+                    }
                     self.wake(sock, Wake::All, 0);
                     Ok(SysReturn::Value { value: 0 })
                 }
@@ -435,7 +444,7 @@ impl World {
         let wire = crate::addr::to_wire(addr);
         match (s.family, addr) {
             (Family::Inet, SocketAddr::V6(_)) => Err(Errno::EAFNOSUPPORT),
-            (Family::Inet6, _) if s.v6only && wire.is_ipv4() => Err(v6only_error),
+            (Family::Inet6, _) if s.v6only() && wire.is_ipv4() => Err(v6only_error),
             _ => Ok(wire),
         }
     }
@@ -453,11 +462,11 @@ impl World {
             }
         }
         let s = self.sockets.get_mut(sock);
-        s.connecting = false;
-        s.shut_rd = false;
-        s.shut_wr = false;
+        s.set_connecting(false);
+        s.set_shut_rd(false);
+        s.set_shut_wr(false);
         s.rx.clear();
-        s.rx_fin = false;
+        s.set_rx_fin(false);
         Ok(SysReturn::Value { value: 0 })
     }
 
@@ -521,13 +530,13 @@ impl World {
         };
         match cmd {
             F_GETFL => {
-                let nonblocking = self.sockets.get(sock).nonblocking;
+                let nonblocking = self.sockets.get(sock).nonblocking();
                 Ok(SysReturn::Value {
                     value: O_RDWR | if nonblocking { O_NONBLOCK } else { 0 },
                 })
             }
             F_SETFL => {
-                self.sockets.get_mut(sock).nonblocking = arg & O_NONBLOCK != 0;
+                self.sockets.get_mut(sock).set_nonblocking(arg & O_NONBLOCK != 0);
                 Ok(SysReturn::Value { value: 0 })
             }
             _ => Err(Errno::EINVAL),
@@ -567,7 +576,7 @@ impl World {
             s.sndbuf = 212_992;
             s.rcvbuf = 212_992;
         }
-        s.nonblocking = flags & SOCK_NONBLOCK != 0;
+        s.set_nonblocking(flags & SOCK_NONBLOCK != 0);
         s.refs = 1;
         let id = self.sockets.insert(s);
         let fd = self.process_mut(pid).fds.install(Desc::Socket(id));
@@ -594,11 +603,11 @@ impl World {
         let s = self.sockets.get(sock);
         let host = s.host;
         // __inet6_bind() checks "already bound" before the address; __inet_bind() after it.
-        if s.family == Family::Inet6 && (s.in_bind_table || s.state != TcpState::Closed) {
+        if s.family == Family::Inet6 && (s.in_bind_table() || s.state != TcpState::Closed) {
             return Err(Errno::EINVAL);
         }
         // __inet6_bind(): a v4-mapped address on an IPV6_V6ONLY socket is EINVAL.
-        if mapped && s.v6only {
+        if mapped && s.v6only() {
             return Err(Errno::EINVAL);
         }
         // inet_addr_valid_or_nonlocal() / ipv6_chk_addr(): only local or wildcard addresses
@@ -617,14 +626,14 @@ impl World {
         }
         let s = self.sockets.get(sock);
         // "if (sk->sk_state != TCP_CLOSE || inet->inet_num) err = -EINVAL".
-        if s.state != TcpState::Closed || s.local.port() != 0 || s.in_bind_table {
+        if s.state != TcpState::Closed || s.local.port() != 0 || s.in_bind_table() {
             return Err(Errno::EINVAL);
         }
-        if addr.port() == 0 && s.bind_no_port {
+        if addr.port() == 0 && s.bind_no_port() {
             // __inet_bind() with IP_BIND_ADDRESS_NO_PORT: remember the address, defer the port.
             let s = self.sockets.get_mut(sock);
             s.local = SocketAddr::new(addr.ip(), 0);
-            s.addr_locked = !addr.ip().is_unspecified();
+            s.set_addr_locked(!addr.ip().is_unspecified());
             return Ok(SysReturn::Value { value: 0 });
         }
         let port = if addr.port() == 0 {
@@ -645,8 +654,8 @@ impl World {
         };
         let s = self.sockets.get_mut(sock);
         s.local = SocketAddr::new(addr.ip(), port);
-        s.user_bound = true;
-        s.addr_locked = !addr.ip().is_unspecified();
+        s.set_user_bound(true);
+        s.set_addr_locked(!addr.ip().is_unspecified());
         self.bucket_add(sock, port, true);
         Ok(SysReturn::Value { value: 0 })
     }
@@ -679,9 +688,9 @@ impl World {
         }
         // inet_csk_listen_start(): get_port() again — autobind if unbound, else re-check the
         // bound port against listeners (the second of two SO_REUSEADDR sockets fails here).
-        if !s.in_bind_table {
+        if !s.in_bind_table() {
             let port = ports::find_open_port(&mut self.hosts[host.0 as usize], &self.sockets, sock, s.local.ip())?;
-            self.sockets.get_mut(sock).user_bound = true;
+            self.sockets.get_mut(sock).set_user_bound(true);
             self.bucket_add(sock, port, true);
         } else if ports::bind_conflict(
             &self.hosts[host.0 as usize],
@@ -722,14 +731,14 @@ impl World {
         };
         let Some(child) = listen.accept_queue.pop_front() else {
             // inet_csk_wait_for_connect(): an exclusive wait, so one accept() wakes per connection.
-            return if s.nonblocking {
+            return if s.nonblocking() {
                 Step::Done(Err(Errno::EAGAIN))
             } else {
                 Step::Block(BlockedOn::Socket(sock), true)
             };
         };
         let c = self.sockets.get_mut(child);
-        c.parent = None;
+        c.set_parent(None);
         c.refs = 1;
         // An AF_INET6 listener reports IPv4 peers as v4-mapped addresses.
         let peer = crate::addr::for_family(c.remote, c.family);
@@ -740,17 +749,17 @@ impl World {
     /// `connect()` (`__inet_stream_connect`, `tcp_v4_connect`, `tcp_v6_connect`).
     fn sys_connect(&mut self, sock: SocketId, addr: SocketAddr, resumed: bool) -> Step {
         let s = self.sockets.get(sock);
-        if s.connecting || resumed {
+        if s.connecting() || resumed {
             return self.connect_progress(sock, resumed);
         }
         // SS_CONNECTED (connected once, even if reset since: a RST does not clear it), or
         // SS_UNCONNECTED but not TCP_CLOSE (listening): EISCONN.
-        if s.state != TcpState::Closed || s.ss_connected {
+        if s.state != TcpState::Closed || s.ss_connected() {
             return Step::Done(Err(Errno::EISCONN));
         }
         let host = s.host;
         let mapped = matches!(addr, SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some());
-        let (family, v6only) = (s.family, s.v6only);
+        let (family, v6only) = (s.family, s.v6only());
         let mut addr = match self.sockaddr_for(sock, addr) {
             Ok(a) => a,
             Err(e) => return Step::Done(Err(e)),
@@ -784,7 +793,7 @@ impl World {
         };
         let now = self.now;
         let h = &mut self.hosts[host.0 as usize];
-        let tuple = if s.in_bind_table {
+        let tuple = if s.in_bind_table() {
             // Bound port: only the 4-tuple must be unique (`__inet_hash_connect`, port != 0).
             let local = SocketAddr::new(saddr, s.local.port());
             match ports::check_established(h, &self.sockets, local, addr, true, now) {
@@ -824,8 +833,8 @@ impl World {
         s.rttvar_us = 0;
         s.rto_us = crate::socket::RTO_INIT_US;
         s.backoff = 0;
-        let nonblocking = s.nonblocking;
-        s.connecting = true;
+        let nonblocking = s.nonblocking();
+        s.set_connecting(true);
         let syn = self.segment_from(sock, Flags::SYN, iss, None);
         self.ehash_insert(sock);
         self.arm_timer(sock, RTO_INIT, TimerKind::SynRetransmit);
@@ -844,25 +853,25 @@ impl World {
     fn connect_progress(&mut self, sock: SocketId, may_wait: bool) -> Step {
         let s = self.sockets.get_mut(sock);
         match s.state {
-            TcpState::SynSent | TcpState::SynRecv if may_wait && !s.nonblocking => {
+            TcpState::SynSent | TcpState::SynRecv if may_wait && !s.nonblocking() => {
                 Step::Block(BlockedOn::Socket(sock), false)
             }
             TcpState::SynSent | TcpState::SynRecv => Step::Done(Err(Errno::EALREADY)),
             TcpState::Closed => {
-                s.connecting = false;
+                s.set_connecting(false);
                 // __inet_stream_connect() then tcp_disconnect(): "sk->sk_shutdown = 0".
-                s.shut_rd = false;
-                s.shut_wr = false;
+                s.set_shut_rd(false);
+                s.set_shut_wr(false);
                 // tcp_disconnect(): the route-chosen source address is forgotten unless bind()
                 // chose it (SOCK_BINDADDR_LOCK).
-                if !s.addr_locked {
+                if !s.addr_locked() {
                     s.local = SocketAddr::new(crate::addr::unspecified(s.family).ip(), s.local.port());
                 }
                 Step::Done(Err(s.error.take().unwrap_or(Errno::ECONNABORTED)))
             }
             _ => {
-                s.connecting = false;
-                s.ss_connected = true;
+                s.set_connecting(false);
+                s.set_ss_connected(true);
                 Step::Done(Ok(SysReturn::Value { value: 0 }))
             }
         }
@@ -885,14 +894,14 @@ impl World {
         }
         if s.state == TcpState::SynSent {
             // sk_stream_wait_connect(): wait for the handshake.
-            return if s.nonblocking {
+            return if s.nonblocking() {
                 Step::Done(Err(Errno::EAGAIN))
             } else {
                 Step::Block(BlockedOn::Socket(sock), false)
             };
         }
         // Not connected, or our side already shut: EPIPE (SIGPIPE is ignored in socksim).
-        if !s.state.can_send() || s.shut_wr {
+        if !s.state.can_send() || s.shut_wr() {
             let done = s.send_progress;
             s.send_progress = 0;
             return Step::Done(if done > 0 {
@@ -911,7 +920,7 @@ impl World {
             Payload::Zeros(_) => s.tx.extend(std::iter::repeat_n(0u8, n)),
         }
         s.send_progress += n;
-        let (done, nonblocking) = (s.send_progress, s.nonblocking);
+        let (done, nonblocking) = (s.send_progress, s.nonblocking());
         self.tcp_push(sock);
         if done == total || (nonblocking && done > 0) {
             self.sockets.get_mut(sock).send_progress = 0;
@@ -956,12 +965,12 @@ impl World {
         if let Some(e) = s.error.take() {
             return Step::Done(Err(e));
         }
-        if s.rx_fin || s.shut_rd {
+        if s.rx_fin() || s.shut_rd() {
             return Step::Done(Ok(SysReturn::Data { data: Vec::new() }));
         }
         match s.state {
             TcpState::Closed | TcpState::Listen => Step::Done(Err(Errno::ENOTCONN)),
-            _ if s.nonblocking => Step::Done(Err(Errno::EAGAIN)),
+            _ if s.nonblocking() => Step::Done(Err(Errno::EAGAIN)),
             _ => Step::Block(BlockedOn::Socket(sock), false),
         }
     }
@@ -972,17 +981,21 @@ impl World {
         match s.state {
             // inet_shutdown(): TCP_CLOSE is ENOTCONN, but the shutdown is recorded all the same.
             TcpState::Closed => {
-                s.shut_rd |= how != How::Write;
-                s.shut_wr |= how != How::Read;
+                if how != How::Write {
+                    s.set_shut_rd(true);
+                }
+                if how != How::Read {
+                    s.set_shut_wr(true);
+                }
                 return Err(Errno::ENOTCONN);
             }
             // A connection attempt in progress is abandoned (tcp_disconnect), successfully.
             TcpState::SynSent => {
                 self.tcp_done(sock);
                 let s = self.sockets.get_mut(sock);
-                s.connecting = false;
-                s.shut_rd = false;
-                s.shut_wr = false;
+                s.set_connecting(false);
+                s.set_shut_rd(false);
+                s.set_shut_wr(false);
                 return Ok(SysReturn::Value { value: 0 });
             }
             TcpState::Listen => {
@@ -995,7 +1008,7 @@ impl World {
             _ => {}
         }
         if how != How::Write {
-            s.shut_rd = true;
+            s.set_shut_rd(true);
             self.wake(sock, Wake::All, 0);
         }
         if how != How::Read {
@@ -1019,9 +1032,9 @@ impl World {
     fn sys_setsockopt(&mut self, sock: SocketId, level: i32, name: i32, value: i64) -> SysResult {
         let s = self.sockets.get_mut(sock);
         match (level, name) {
-            (SOL_SOCKET, SO_REUSEADDR) => s.reuseaddr = value != 0,
-            (SOL_SOCKET, SO_REUSEPORT) => s.reuseport = value != 0,
-            (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => s.bind_no_port = value != 0,
+            (SOL_SOCKET, SO_REUSEADDR) => s.set_reuseaddr(value != 0),
+            (SOL_SOCKET, SO_REUSEPORT) => s.set_reuseport(value != 0),
+            (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => s.set_bind_no_port(value != 0),
             // do_ip_setsockopt(): IP_TTL is 1..=255, or -1 for the default; anything else EINVAL.
             (SOL_IP, IP_TTL) | (IPPROTO_IPV6, IPV6_UNICAST_HOPS) => {
                 s.ttl = match value {
@@ -1046,14 +1059,13 @@ impl World {
                 } else {
                     value.min(i64::from(i32::MAX)) as i32
                 };
-                s.linger_zero = value == 0;
             }
             // do_ipv6_setsockopt(): IPV6_V6ONLY only on AF_INET6, and only before bind().
             (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => {
-                if s.in_bind_table {
+                if s.in_bind_table() {
                     return Err(Errno::EINVAL);
                 }
-                s.v6only = value != 0;
+                s.set_v6only(value != 0);
             }
             _ => return Err(Errno::ENOPROTOOPT),
         }
@@ -1065,15 +1077,15 @@ impl World {
     fn sys_getsockopt(&mut self, sock: SocketId, level: i32, name: i32) -> SysResult {
         let s = self.sockets.get_mut(sock);
         let value = match (level, name) {
-            (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr),
-            (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport),
-            (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => i64::from(s.bind_no_port),
+            (SOL_SOCKET, SO_REUSEADDR) => i64::from(s.reuseaddr()),
+            (SOL_SOCKET, SO_REUSEPORT) => i64::from(s.reuseport()),
+            (SOL_IP, IP_BIND_ADDRESS_NO_PORT) => i64::from(s.bind_no_port()),
             (SOL_IP, IP_TTL) | (IPPROTO_IPV6, IPV6_UNICAST_HOPS) => {
                 i64::from(s.ttl.unwrap_or(crate::route::DEFAULT_TTL))
             }
             (SOL_SOCKET, SO_SNDBUF) => i64::from(s.sndbuf),
             (SOL_SOCKET, SO_RCVBUF) => i64::from(s.rcvbuf),
-            (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only),
+            (IPPROTO_IPV6, IPV6_V6ONLY) if s.family == Family::Inet6 => i64::from(s.v6only()),
             // do_ip_getsockopt(): an IPv6 level on an IPv4 socket is EOPNOTSUPP.
             (IPPROTO_IPV6, _) if s.family == Family::Inet => return Err(Errno::EOPNOTSUPP),
             // struct linger in socksim's integer form: -1 off, 0 on with a zero timeout.
@@ -1133,7 +1145,7 @@ impl World {
             // udp_lib_close(): nothing to say goodbye to; the port is released at once.
             return self.tcp_done(sock);
         }
-        s.shut_rd = true;
+        s.set_shut_rd(true);
         match s.state {
             TcpState::Listen => {
                 self.stop_listening(sock);
@@ -1142,7 +1154,7 @@ impl World {
             TcpState::Closed | TcpState::SynSent => self.tcp_done(sock),
             // RFC 2525 §2.17 (tcp_close): unread data means the peer is told with a reset; so
             // does SO_LINGER with a zero timeout (no FIN, no TIME_WAIT).
-            _ if !s.rx.is_empty() || s.linger_zero => {
+            _ if !s.rx.is_empty() || s.linger_zero() => {
                 self.send_reset_for(sock);
                 self.tcp_done(sock);
             }
@@ -1178,13 +1190,13 @@ impl World {
                 b.owners
                     .iter()
                     .copied()
-                    .filter(|&c| self.sockets.get(c).parent == Some(sock))
+                    .filter(|&c| self.sockets.get(c).parent() == Some(sock))
                     .collect()
             })
             .unwrap_or_default();
         for child in children {
             self.send_reset_for(child);
-            self.sockets.get_mut(child).parent = None;
+            self.sockets.get_mut(child).set_parent(None);
             self.tcp_done(child);
         }
         self.wake(sock, Wake::All, 0);
@@ -1193,7 +1205,7 @@ impl World {
     /// Sends FIN: ESTABLISHED → FIN_WAIT1, CLOSE_WAIT → LAST_ACK (`tcp_close_state`).
     pub(crate) fn send_fin(&mut self, sock: SocketId) {
         let s = self.sockets.get_mut(sock);
-        if s.shut_wr {
+        if s.shut_wr() {
             return;
         }
         s.state = match s.state {
@@ -1201,7 +1213,7 @@ impl World {
             TcpState::CloseWait => TcpState::LastAck,
             other => other,
         };
-        s.shut_wr = true;
+        s.set_shut_wr(true);
         // The FIN follows any data still queued (tcp_send_fin appends it to the queue).
         self.tcp_push(sock);
     }

@@ -74,14 +74,14 @@ impl World {
             .or_else(|| {
                 // A dual-stack `::` listener takes IPv4 only without IPV6_V6ONLY.
                 let list = listening.get(&dual_stack).filter(|_| dst.is_ipv4())?;
-                list.iter().any(|&l| !self.sockets.get(l).v6only).then_some(list)
+                list.iter().any(|&l| !self.sockets.get(l).v6only()).then_some(list)
             })
             .filter(|g| !g.is_empty())?;
         // Only a group's members share an address; a v6only member never takes IPv4.
         let members: Vec<SocketId> = group
             .iter()
             .copied()
-            .filter(|&l| !(dst.is_ipv4() && self.sockets.get(l).v6only))
+            .filter(|&l| !(dst.is_ipv4() && self.sockets.get(l).v6only()))
             .collect();
         match members.len() {
             0 => None,
@@ -140,10 +140,11 @@ impl World {
         }
         // sk_clone_lock(): the child starts as a copy of the listener — options and buffer
         // sizes included.
-        let (reuse, family, v6only, sndbuf, rcvbuf, ttl) = (l.reuseaddr, l.family, l.v6only, l.sndbuf, l.rcvbuf, l.ttl);
+        let (reuse, family, v6only, sndbuf, rcvbuf, ttl) =
+            (l.reuseaddr(), l.family, l.v6only(), l.sndbuf, l.rcvbuf, l.ttl);
         let iss = self.hosts[host.0 as usize].isn_rng.next_u32();
         let mut child = Socket::new(host, family);
-        child.v6only = v6only;
+        child.set_v6only(v6only);
         child.sndbuf = sndbuf;
         child.uid = self.sockets.get(listener).uid;
         child.rcvbuf = rcvbuf;
@@ -152,8 +153,8 @@ impl World {
         child.state = TcpState::SynRecv;
         child.local = seg.dst;
         child.remote = seg.src;
-        child.reuseaddr = reuse;
-        child.parent = Some(listener);
+        child.set_reuseaddr(reuse);
+        child.set_parent(Some(listener));
         child.iss = iss;
         child.snd_una = iss;
         child.snd_nxt = iss.wrapping_add(1);
@@ -183,17 +184,17 @@ impl World {
                 if seg.flags.has(Flags::RST) {
                     return self.drop_request(sock);
                 }
-                if seg.flags == Flags::SYN && s.parent.is_some() && seg.seq.wrapping_add(1) == s.rcv_nxt {
+                if seg.flags == Flags::SYN && s.parent().is_some() && seg.seq.wrapping_add(1) == s.rcv_nxt {
                     // tcp_check_req(): the client's SYN again — our SYN-ACK was lost — is
                     // answered with the SYN-ACK again (inet_rtx_syn_ack()); Karn's rule
                     // applies to the answer.
-                    self.sockets.get_mut(sock).rtt_timing = false;
+                    self.sockets.get_mut(sock).set_rtt_timing(false);
                     return self.send_synack(sock);
                 }
                 if !seg.flags.has(Flags::ACK) || seg.ack != s.iss.wrapping_add(1) {
                     return;
                 }
-                if s.parent.is_none() {
+                if s.parent().is_none() {
                     // Simultaneous open (RFC 9293 §3.5, figure 8): our SYN crossed the peer's;
                     // its SYN-ACK completes the handshake.
                     return self.finish_simultaneous_open(sock, &seg);
@@ -296,7 +297,7 @@ impl World {
     /// Returns whether the child was established.
     fn establish_child(&mut self, child: SocketId, ack: &Segment) -> bool {
         let c = self.sockets.get(child);
-        let listener = c.parent.expect("a SYN_RECV child has a listener");
+        let listener = c.parent().expect("a SYN_RECV child has a listener");
         let l = self.sockets.get(listener);
         let listen = l.listen.as_ref().expect("listener state");
         if listen.accept_queue.len() as u32 > listen.max_backlog {
@@ -351,12 +352,12 @@ impl World {
 
     /// A SYN_RECV child was reset before completing.
     fn drop_request(&mut self, child: SocketId) {
-        if let Some(listener) = self.sockets.get(child).parent
+        if let Some(listener) = self.sockets.get(child).parent()
             && let Some(listen) = self.sockets.get_mut(listener).listen.as_mut()
         {
             listen.syn_recv = listen.syn_recv.saturating_sub(1);
         }
-        self.sockets.get_mut(child).parent = None;
+        self.sockets.get_mut(child).set_parent(None);
         self.tcp_done(child);
     }
 
@@ -382,7 +383,7 @@ impl World {
         let prior_una = s.snd_una;
         s.snd_una = ack;
         s.snd_wnd = window;
-        let fin_acked = s.fin_sent && ack == s.snd_nxt;
+        let fin_acked = s.fin_sent() && ack == s.snd_nxt;
         if opened && s.timer_kind == TimerKind::ZeroWindowProbe {
             // tcp_ack_probe(): the window opened; the probe timer and its backoff end.
             s.backoff = 0;
@@ -502,8 +503,8 @@ impl World {
             self.transmit(host, seg);
         }
         let s = self.sockets.get_mut(sock);
-        if s.shut_wr && !s.fin_sent && s.tx.is_empty() {
-            s.fin_sent = true;
+        if s.shut_wr() && !s.fin_sent() && s.tx.is_empty() {
+            s.set_fin_sent(true);
             let seq = s.snd_nxt;
             s.snd_nxt = seq.wrapping_add(1);
             self.tcp_event_new_data_sent(sock, seq, &[]);
@@ -534,7 +535,7 @@ impl World {
                 }
                 s.syn_retries += 1;
                 // Karn's rule: a retransmitted SYN-ACK gives no round-trip sample.
-                s.rtt_timing = false;
+                s.set_rtt_timing(false);
                 let backoff = Duration::from_secs(1u64 << s.syn_retries.min(30));
                 self.arm_timer(sock, backoff, TimerKind::SynAckRetransmit);
                 self.send_synack(sock);
@@ -555,7 +556,7 @@ impl World {
                     return self.tcp_done(sock);
                 }
                 s.syn_retries += 1;
-                s.rtt_timing = false;
+                s.set_rtt_timing(false);
                 let backoff = Duration::from_secs(syn_rto_secs(u32::from(s.syn_retries) + 1, linear));
                 let (iss, host) = (s.iss, s.host);
                 self.arm_timer(sock, backoff, TimerKind::SynRetransmit);
@@ -582,8 +583,8 @@ impl World {
             return if queued { EPOLLIN } else { 0 };
         }
         let mut mask = 0;
-        let rcv_shutdown = s.rx_fin || s.shut_rd;
-        if (rcv_shutdown && s.shut_wr) || s.state == TcpState::Closed {
+        let rcv_shutdown = s.rx_fin() || s.shut_rd();
+        if (rcv_shutdown && s.shut_wr()) || s.state == TcpState::Closed {
             mask |= EPOLLHUP;
         }
         if rcv_shutdown {

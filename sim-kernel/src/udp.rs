@@ -39,9 +39,9 @@ pub fn udp_conflict(host: &Host, sockets: &Sockets, me: SocketId, addr: IpAddr, 
     let mine = sockets.get(me);
     bucket.owners.iter().filter(|&&o| o != me).any(|&o| {
         let other = sockets.get(o);
-        crate::addr::overlap(addr, mine.v6only, other.local.ip(), other.v6only)
-            && !(mine.reuseaddr && other.reuseaddr)
-            && !(mine.reuseport && other.reuseport && mine.uid == other.uid)
+        crate::addr::overlap(addr, mine.v6only(), other.local.ip(), other.v6only())
+            && !(mine.reuseaddr() && other.reuseaddr())
+            && !(mine.reuseport() && other.reuseport() && mine.uid == other.uid)
     })
 }
 
@@ -78,7 +78,7 @@ impl World {
     /// Takes a port for an unbound UDP socket (`inet_autobind`); `EAGAIN` when none is left.
     fn udp_autobind(&mut self, sock: SocketId) -> Result<(), Errno> {
         let s = self.sockets.get(sock);
-        if s.in_bind_table {
+        if s.in_bind_table() {
             return Ok(());
         }
         let (host, addr) = (s.host, s.local.ip());
@@ -91,7 +91,7 @@ impl World {
     /// `udp_v4_get_port`).
     pub(crate) fn udp_bind(&mut self, sock: SocketId, addr: SocketAddr) -> Result<SysReturn, Errno> {
         let s = self.sockets.get(sock);
-        if s.in_bind_table || s.state != TcpState::Closed {
+        if s.in_bind_table() || s.state != TcpState::Closed {
             return Err(Errno::EINVAL);
         }
         let host = s.host;
@@ -106,8 +106,8 @@ impl World {
         };
         let s = self.sockets.get_mut(sock);
         s.local = SocketAddr::new(addr.ip(), port);
-        s.user_bound = addr.port() != 0;
-        s.addr_locked = !addr.ip().is_unspecified();
+        s.set_user_bound(addr.port() != 0);
+        s.set_addr_locked(!addr.ip().is_unspecified());
         self.bucket_add(sock, port, true);
         Ok(SysReturn::Value { value: 0 })
     }
@@ -146,11 +146,11 @@ impl World {
         let s = self.sockets.get_mut(sock);
         s.state = TcpState::Closed;
         s.remote = crate::addr::unspecified(s.family);
-        if !s.addr_locked {
+        if !s.addr_locked() {
             let port = s.local.port();
             s.local = SocketAddr::new(crate::addr::unspecified(s.family).ip(), port);
         }
-        if !s.user_bound {
+        if !s.user_bound() {
             self.bucket_remove(sock);
             self.sockets.get_mut(sock).local.set_port(0);
         }
@@ -243,7 +243,7 @@ impl World {
                 SysReturn::Data { data }
             }));
         }
-        if s.nonblocking {
+        if s.nonblocking() {
             return Step::Done(Err(Errno::EAGAIN));
         }
         Step::Block(BlockedOn::Socket(sock), false)
@@ -262,7 +262,7 @@ impl World {
             let s = self.sockets.get(id);
             let mut score = match (s.family, local) {
                 (Family::Inet, SocketAddr::V4(_)) => 2,
-                (Family::Inet6, SocketAddr::V4(_)) if !s.v6only => 1,
+                (Family::Inet6, SocketAddr::V4(_)) if !s.v6only() => 1,
                 (Family::Inet6, SocketAddr::V6(_)) => 2,
                 _ => return None,
             };
@@ -295,14 +295,14 @@ impl World {
         }
         let (best_score, chosen) = best?;
         let c = self.sockets.get(chosen);
-        if c.reuseport && c.state != TcpState::Established {
+        if c.reuseport() && c.state != TcpState::Established {
             let group: Vec<SocketId> = bucket
                 .owners
                 .iter()
                 .copied()
                 .filter(|&id| {
                     let s = self.sockets.get(id);
-                    s.reuseport && s.local.ip() == c.local.ip() && score(id) == Some(best_score)
+                    s.reuseport() && s.local.ip() == c.local.ip() && score(id) == Some(best_score)
                 })
                 .collect();
             if group.len() > 1 {
@@ -370,7 +370,7 @@ impl World {
         if s.error.is_some() {
             mask |= EPOLLERR;
         }
-        if s.shut_rd && s.shut_wr {
+        if s.shut_rd() && s.shut_wr() {
             mask |= EPOLLHUP;
         }
         mask

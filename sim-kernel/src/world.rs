@@ -565,7 +565,7 @@ impl World {
     pub(crate) fn bucket_add(&mut self, sock: SocketId, port: u16, explicit: bool) {
         self.sockets.get_mut(sock).stale_port = 0;
         let s = self.sockets.get(sock);
-        let (host, reuse, proto) = (s.host, s.reuseaddr, s.proto);
+        let (host, reuse, proto) = (s.host, s.reuseaddr(), s.proto);
         let h = &mut self.hosts[host.0 as usize];
         let table = match proto {
             Proto::Tcp => &mut h.tcp.bind,
@@ -583,7 +583,7 @@ impl World {
         let index = bucket.owners.len() as u32;
         bucket.owners.push(sock);
         let s = self.sockets.get_mut(sock);
-        s.in_bind_table = true;
+        s.set_in_bind_table(true);
         s.bucket_index = index;
         s.local.set_port(port);
     }
@@ -591,10 +591,10 @@ impl World {
     /// Removes `sock` from its port's bucket (`inet_put_port()`), dropping an empty bucket.
     pub(crate) fn bucket_remove(&mut self, sock: SocketId) {
         let s = self.sockets.get_mut(sock);
-        if !s.in_bind_table {
+        if !s.in_bind_table() {
             return;
         }
-        s.in_bind_table = false;
+        s.set_in_bind_table(false);
         let (host, port, index, proto) = (s.host, s.local.port(), s.bucket_index as usize, s.proto);
         let h = &mut self.hosts[host.0 as usize];
         let table = match proto {
@@ -627,17 +627,17 @@ impl World {
 
     pub(crate) fn ehash_insert(&mut self, sock: SocketId) {
         let s = self.sockets.get_mut(sock);
-        s.in_ehash = true;
+        s.set_in_ehash(true);
         let (host, key) = (s.host, FourTuple::new(s.local, s.remote));
         self.hosts[host.0 as usize].tcp.established.insert(key, sock);
     }
 
     pub(crate) fn ehash_remove(&mut self, sock: SocketId) {
         let s = self.sockets.get_mut(sock);
-        if !s.in_ehash {
+        if !s.in_ehash() {
             return;
         }
-        s.in_ehash = false;
+        s.set_in_ehash(false);
         let (host, key) = (s.host, FourTuple::new(s.local, s.remote));
         let established = &mut self.hosts[host.0 as usize].tcp.established;
         if established.get(&key) == Some(&sock) {
@@ -657,9 +657,9 @@ impl World {
         s.rtx = None;
         s.ofo = None;
         // tcp_done(): "sk->sk_shutdown = SHUTDOWN_MASK" — later reads see end of file.
-        s.shut_rd = true;
-        s.shut_wr = true;
-        let keep_port = s.user_bound && s.refs > 0;
+        s.set_shut_rd(true);
+        s.set_shut_wr(true);
+        let keep_port = s.user_bound() && s.refs > 0;
         if !keep_port {
             self.bucket_remove(sock);
             // __inet_put_port() clears the port (`inet_num`); the source address stays

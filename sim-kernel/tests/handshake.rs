@@ -178,3 +178,28 @@ fn nothing_listening_is_refused() {
         }
     );
 }
+
+/// `recv(MSG_DONTWAIT)` on a blocking TCP socket with nothing queued is EAGAIN and leaves the
+/// socket blocking: a plain `recv()` afterwards waits for the data.
+#[test]
+fn recv_dontwait_leaves_a_blocking_socket_blocking() {
+    let (w, server, client) = support::server_and_client(1, false);
+    let mut sim = support::Sim::new(w, sim_core::Duration::from_millis(1));
+    let s = sim.spawn(server, "srv");
+    let c = sim.spawn(client, "cli");
+    let l = sim.listener(s, "10.0.0.1:80", false);
+    let fd = sim.socket(c);
+    assert_eq!(sim.connect(c, fd, "10.0.0.1:80"), support::OK);
+    let (a, _) = sim.accept(s, l);
+    let dontwait = Syscall::Recv {
+        fd,
+        len: 10,
+        flags: sim_kernel::syscall::MSG_DONTWAIT,
+    };
+    assert_eq!(sim.call_now(c, dontwait), support::err(Errno::EAGAIN));
+    let plain = Syscall::Recv { fd, len: 10, flags: 0 };
+    assert_eq!(sim.start(c, plain), None, "the socket is still blocking");
+    assert!(matches!(sim.send(s, a, b"hi"), SysReturn::Value { value: 2 }));
+    let (r, _) = sim.wait(c, sim_core::Duration::from_secs(1));
+    assert!(matches!(r, SysReturn::Data { .. }), "{r:?}");
+}
