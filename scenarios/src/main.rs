@@ -325,14 +325,20 @@ fn check(file: &Path, ast: bool) -> ExitCode {
     }
 }
 
+/// Reads and checks `file`; on failure, the diagnostics are already reported and the exit code
+/// is returned.
+fn read_and_load(file: &Path) -> Result<(String, socksim::ast::Scenario), ExitCode> {
+    let source = read(file)?;
+    match socksim::load(&source) {
+        Ok(scenario) => Ok((source, scenario)),
+        Err(diagnostics) => Err(report(file, &source, &diagnostics)),
+    }
+}
+
 fn graph(file: &Path) -> ExitCode {
-    let source = match read(file) {
-        Ok(s) => s,
+    let (source, scenario) = match read_and_load(file) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let scenario = match socksim::load(&source) {
-        Ok(s) => s,
-        Err(diagnostics) => return report(file, &source, &diagnostics),
     };
     match socksim::run::build_world(&scenario, 0) {
         Ok(world) => {
@@ -423,13 +429,9 @@ fn run(
 }
 
 fn explore(file: &Path, seeds: SeedRange, jobs: Option<usize>, shard: Option<Shard>, format: Format) -> ExitCode {
-    let source = match read(file) {
-        Ok(s) => s,
+    let (source, scenario) = match read_and_load(file) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let scenario = match socksim::load(&source) {
-        Ok(s) => s,
-        Err(diagnostics) => return report(file, &source, &diagnostics),
     };
     let jobs = match jobs {
         Some(0) => return bad_input("--jobs must be at least 1"),
@@ -460,13 +462,9 @@ fn explore_exhaustive(
     save: Option<&Path>,
     format: Format,
 ) -> ExitCode {
-    let source = match read(file) {
-        Ok(s) => s,
+    let (source, scenario) = match read_and_load(file) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let scenario = match socksim::load(&source) {
-        Ok(s) => s,
-        Err(diagnostics) => return report(file, &source, &diagnostics),
     };
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
@@ -580,13 +578,9 @@ fn merge(files: &[PathBuf], format: Format) -> ExitCode {
 }
 
 fn shrink(file: &Path, seed: Option<u64>, schedule: Option<&Path>, output: Option<&Path>) -> ExitCode {
-    let source = match read(file) {
-        Ok(s) => s,
+    let (source, scenario) = match read_and_load(file) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let scenario = match socksim::load(&source) {
-        Ok(s) => s,
-        Err(diagnostics) => return report(file, &source, &diagnostics),
     };
     let start = match run_options(seed, schedule, false) {
         Ok(o) => o,

@@ -240,27 +240,32 @@ impl World {
     /// Routes `packet` out of `host` with `ttl` hops left; `ct` is the flow a forwarded packet
     /// was matched to at PREROUTING.
     /// Returns false when netfilter dropped the packet.
-    pub(crate) fn ip_output(&mut self, host: HostId, mut packet: Packet, ttl: u8, ct: Option<CtRef>) -> bool {
+    pub(crate) fn ip_output(&mut self, host: HostId, packet: Packet, ttl: u8, ct: Option<CtRef>) -> bool {
         let dst = packet.dst_ip();
         if self.hosts[host.0 as usize].is_local(dst) {
             self.loopback_send(host, packet);
             return true;
         }
         match self.route(host, dst) {
-            Some(hop) => {
-                if let Err(why) = self.nf_postrouting(host, hop.dev, &mut packet, ct) {
-                    let at = self.hosts[host.0 as usize].name.clone();
-                    self.drop_packet(at, &packet, why);
-                    return false;
-                }
-                self.link_send(host, hop.dev, hop.addr, packet, ttl);
-            }
+            Some(hop) => self.ip_send_via(host, hop, packet, ttl, ct),
             None => {
                 self.nf_discard(host, ct);
                 let at = self.hosts[host.0 as usize].name.clone();
                 self.drop_packet(at, &packet, reason::NO_ROUTE);
+                true
             }
         }
+    }
+
+    /// Sends `packet` out of `host` by the route `hop` already chosen: netfilter's
+    /// POSTROUTING hook, then the link. Returns false when netfilter dropped the packet.
+    fn ip_send_via(&mut self, host: HostId, hop: NextHop, mut packet: Packet, ttl: u8, ct: Option<CtRef>) -> bool {
+        if let Err(why) = self.nf_postrouting(host, hop.dev, &mut packet, ct) {
+            let at = self.hosts[host.0 as usize].name.clone();
+            self.drop_packet(at, &packet, why);
+            return false;
+        }
+        self.link_send(host, hop.dev, hop.addr, packet, ttl);
         true
     }
 
@@ -296,11 +301,11 @@ impl World {
         }
         // `ip_route_input_slow()` finds no route: `ip_error()` answers a forwarding host's
         // unroutable packet with ICMP net unreachable.
-        if self.route(host, packet.dst_ip()).is_none() {
+        let Some(hop) = self.route(host, packet.dst_ip()) else {
             self.nf_discard(host, ct);
             self.drop_packet(name(self), &packet, reason::NO_ROUTE);
             return self.icmp_send(host, IcmpKind::NetUnreachable, packet);
-        }
+        };
         // `ip_forward()`: a packet whose TTL would reach zero is dropped, and its sender told
         // (ICMP time exceeded).
         if ttl <= 1 {
@@ -309,7 +314,8 @@ impl World {
             return self.icmp_send(host, IcmpKind::TimeExceeded, packet);
         }
         self.stats.forwarded += 1;
-        self.ip_output(host, packet, ttl - 1, ct);
+        // The destination is not local (checked above), so the route found is the one to use.
+        self.ip_send_via(host, hop, packet, ttl - 1, ct);
     }
 
     /// Sends the ICMP error `kind` about `offending` from `host` to the packet's sender

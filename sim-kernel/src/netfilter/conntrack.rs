@@ -397,10 +397,11 @@ impl Conntrack {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn t(src: &str, dst: &str) -> Tuple {
+    /// A UDP tuple from two `ADDR:PORT` strings (shared with the NAT tests).
+    pub(in crate::netfilter) fn t(src: &str, dst: &str) -> Tuple {
         Tuple {
             proto: L4::Udp,
             src: src.parse().unwrap(),

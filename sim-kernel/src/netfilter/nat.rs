@@ -253,15 +253,8 @@ fn used_harder(table: &mut Conntrack, tuple: &Tuple, ct: u64, attempts_left: u32
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netfilter::conntrack::tests::t;
     use sim_core::{Duration, Instant, Streams};
-
-    fn t(src: &str, dst: &str) -> Tuple {
-        Tuple {
-            proto: L4::Udp,
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-        }
-    }
 
     /// Creates and confirms a flow from `src` to `dst` translated by `range`; returns the
     /// translated source.
